@@ -1,0 +1,1 @@
+"""The `ktp` command line: extractor, synthetic cards, service and the local stack."""

@@ -1,0 +1,3 @@
+from ktp.cli import main
+
+raise SystemExit(main())
