@@ -1,0 +1,72 @@
+"""Synthetic KTP images with their ground truth, per difficulty level."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from extractor.synth.holder import random_holder
+from extractor.synth.render import render_card
+
+LEVELS: tuple[str, ...] = ("clean",)
+QUALITY_KEYS: tuple[str, ...] = ("blur", "dark", "flashlight", "grayscale")
+
+
+def card_seed(batch_seed: int, index: int) -> int:
+    """A per-card seed derived from the batch seed, so one card can be regenerated on its own."""
+    return int(np.random.SeedSequence([batch_seed, index]).generate_state(1, dtype=np.uint32)[0])
+
+
+def _rng(rng_or_seed: np.random.Generator | int) -> tuple[np.random.Generator, int | None]:
+    if isinstance(rng_or_seed, np.random.Generator):
+        return rng_or_seed, None
+    return np.random.default_rng(int(rng_or_seed)), int(rng_or_seed)
+
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality, subsampling=0 if quality >= 90 else 2)
+    return out.getvalue()
+
+
+def _clean(rng: np.random.Generator, card: Image.Image) -> Image.Image:
+    """A flat scan: the card on a pale scanner bed with a narrow margin."""
+    margin = int(card.width * rng.uniform(0.02, 0.05))
+    bed = tuple(int(v) for v in rng.integers(232, 248, 3))
+    page = Image.new("RGB", (card.width + 2 * margin, card.height + 2 * margin), bed)
+    page.paste(card, (margin, margin))
+    return page
+
+
+def generate_card(rng_or_seed: np.random.Generator | int, level: str) -> tuple[bytes, dict]:
+    """One card: ``(jpeg_bytes, truth)``; the same seed and level always give the same bytes."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}")
+    rng, seed = _rng(rng_or_seed)
+    holder = random_holder(rng)
+    card = render_card(holder, int(rng.integers(1100, 1401)), rng)
+    quality = dict.fromkeys(QUALITY_KEYS, False)
+    image = _clean(rng, card)
+    jpeg = _jpeg(image, 92)
+    truth = {"level": level, "seed": seed, "fields": dict(holder.fields), "quality": quality}
+    return jpeg, truth
+
+
+def write_cards(n: int, out_dir: str | Path, level: str, seed: int = 0) -> list[Path]:
+    """Write ``n`` cards as ``<stem>.jpg`` + ``<stem>.json`` into ``out_dir``; returns the image paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(n):
+        this_seed = card_seed(seed, index)
+        jpeg, truth = generate_card(this_seed, level)
+        truth.update(batch_seed=seed, index=index)
+        stem = f"{level}-{seed}-{index:04d}"
+        (out / f"{stem}.jpg").write_bytes(jpeg)
+        (out / f"{stem}.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False) + "\n")
+        paths.append(out / f"{stem}.jpg")
+    return paths
