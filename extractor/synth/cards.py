@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from extractor.synth.degrade import hard_photo, phone_photo
 from extractor.synth.holder import random_holder
 from extractor.synth.render import render_card
 
-LEVELS: tuple[str, ...] = ("clean",)
+LEVELS: tuple[str, ...] = ("clean", "phone", "hard")
 QUALITY_KEYS: tuple[str, ...] = ("blur", "dark", "flashlight", "grayscale")
 
 
@@ -48,10 +49,14 @@ def generate_card(rng_or_seed: np.random.Generator | int, level: str) -> tuple[b
         raise ValueError(f"level must be one of {', '.join(LEVELS)}")
     rng, seed = _rng(rng_or_seed)
     holder = random_holder(rng)
-    card = render_card(holder, int(rng.integers(1100, 1401)), rng)
-    quality = dict.fromkeys(QUALITY_KEYS, False)
-    image = _clean(rng, card)
-    jpeg = _jpeg(image, 92)
+    if level == "clean":
+        quality = dict.fromkeys(QUALITY_KEYS, False)
+        jpeg = _jpeg(_clean(rng, render_card(holder, int(rng.integers(1100, 1401)), rng)), 92)
+    else:
+        degrade = phone_photo if level == "phone" else hard_photo
+        photo = degrade(rng, lambda width: render_card(holder, width, rng))
+        quality = {key: bool(photo.quality[key]) for key in QUALITY_KEYS}
+        jpeg = _jpeg(Image.fromarray(photo.pixels), photo.jpeg_quality)
     truth = {"level": level, "seed": seed, "fields": dict(holder.fields), "quality": quality}
     return jpeg, truth
 

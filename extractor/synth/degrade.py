@@ -1,0 +1,220 @@
+"""Turn a flat card render into a phone photo (``phone``) or a deliberately bad one (``hard``).
+
+``phone``: the card lies on a desk-like surface and fills 55-90 % of the frame width, rotated up
+to ±8° with a little perspective, uneven light, mild blur, sensor noise and JPEG compression. Every
+one of these stays on the acceptable side of a quality check.
+
+``hard``: a phone photo plus at least one deliberate quality problem (strong blur, underexposure,
+flashlight glare), sometimes two, and a grayscale copy for some. Severity is tuned so the text is
+visibly degraded but still mostly readable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from PIL import Image
+
+PROBLEMS: tuple[str, ...] = ("blur", "dark", "flashlight")
+
+
+@dataclass
+class Photo:
+    """A degraded frame (RGB, or single-channel when grayscale) and the problems applied to it."""
+
+    pixels: np.ndarray
+    quality: dict[str, bool] = field(default_factory=lambda: dict.fromkeys((*PROBLEMS, "grayscale"), False))
+    jpeg_quality: int = 90
+
+
+# --- surfaces -----------------------------------------------------------------------------------
+
+
+def _smooth_noise(rng: np.random.Generator, height: int, width: int, cell: int) -> np.ndarray:
+    """Value noise in [0, 1]: random values on a coarse grid, bicubically upsampled."""
+    grid = rng.random((max(2, height // cell + 2), max(2, width // cell + 2))).astype(np.float32)
+    return np.clip(cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC), 0, 1)
+
+
+def _desk(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A table-like surface: wood grain, a plain laminate or a speckled stone top (float RGB)."""
+    kind = rng.choice(["wood", "laminate", "stone"], p=[0.45, 0.3, 0.25])
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    if kind == "wood":
+        base = np.array(rng.choice([[150, 100, 60], [120, 80, 50], [175, 130, 85], [95, 65, 45]]), np.float32)
+        warp = _smooth_noise(rng, height, width, 200) * 18
+        angle = rng.uniform(-0.3, 0.3)
+        coord = (yy * math.cos(angle) + xx * math.sin(angle) + warp) / rng.uniform(6, 14)
+        grain = 0.5 + 0.5 * np.sin(coord + 1.2 * _smooth_noise(rng, height, width, 80))
+        shade = 0.82 + 0.25 * grain[..., None] + 0.06 * (rng.random((height, width, 1)) - 0.5)
+        return base * shade
+    if kind == "laminate":
+        base = np.array(rng.choice([[215, 215, 210], [60, 62, 66], [200, 190, 170], [120, 130, 120]]), np.float32)
+        shade = 0.94 + 0.1 * _smooth_noise(rng, height, width, 120)[..., None]
+        return base * shade + rng.normal(0, 3, (height, width, 1))
+    base = np.array(rng.choice([[180, 180, 178], [90, 90, 92], [205, 200, 190]]), np.float32)
+    speckle = rng.normal(0, 12, (height, width, 1)).astype(np.float32)
+    speckle = cv2.GaussianBlur(speckle, (0, 0), 1.2)[..., None]
+    return base * (0.9 + 0.15 * _smooth_noise(rng, height, width, 90)[..., None]) + speckle
+
+
+# --- geometry -----------------------------------------------------------------------------------
+
+
+def _rounded_mask(height: int, width: int, radius: int) -> np.ndarray:
+    mask = np.zeros((height, width), np.uint8)
+    cv2.rectangle(mask, (radius, 0), (width - 1 - radius, height - 1), 255, -1)
+    cv2.rectangle(mask, (0, radius), (width - 1, height - 1 - radius), 255, -1)
+    for cx, cy in ((radius, radius), (width - 1 - radius, radius), (radius, height - 1 - radius),
+                   (width - 1 - radius, height - 1 - radius)):
+        cv2.circle(mask, (cx, cy), radius, 255, -1, lineType=cv2.LINE_AA)
+    return mask
+
+
+def _placement(rng: np.random.Generator, card_w: int, card_h: int, frame_w: int, frame_h: int,
+               fill: float, max_angle: float, skew: float) -> np.ndarray:
+    """Where the card's four corners land in the frame: scale to ``fill``, rotate, skew, keep inside."""
+    src = np.array([[0, 0], [card_w, 0], [card_w, card_h], [0, card_h]], np.float32)
+    target_w = fill * frame_w
+    angle = math.radians(rng.uniform(-max_angle, max_angle))
+    for _ in range(20):
+        scale = target_w / card_w
+        pts = (src - [card_w / 2, card_h / 2]) * scale
+        # Perspective: move each corner a little, more along the card's depth axis.
+        pts += rng.uniform(-skew, skew, (4, 2)) * [target_w, target_w * card_h / card_w]
+        rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]], np.float32)
+        pts = pts @ rot.T
+        span = pts.max(0) - pts.min(0)
+        margin = 0.02 * frame_w
+        if span[0] <= frame_w - 2 * margin and span[1] <= frame_h - 2 * margin:
+            lo = -pts.min(0) + margin
+            hi = np.array([frame_w, frame_h]) - pts.max(0) - margin
+            return (pts + rng.uniform(lo, hi)).astype(np.float32)
+        target_w *= 0.95
+    raise RuntimeError("card does not fit in the frame")  # pragma: no cover - fill is bounded
+
+
+# --- photometric --------------------------------------------------------------------------------
+
+
+def _lighting(rng: np.random.Generator, height: int, width: int, low: float, high: float) -> np.ndarray:
+    """A smooth gain field: a linear fall-off plus a soft lamp, between ``low`` and ``high``."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = rng.uniform(0, 2 * math.pi)
+    ramp = (xx / width - 0.5) * math.cos(angle) + (yy / height - 0.5) * math.sin(angle)
+    lx, ly = rng.uniform(0, width), rng.uniform(0, height)
+    lamp = np.exp(-(((xx - lx) ** 2 + (yy - ly) ** 2) / (2 * (0.6 * width) ** 2)))
+    field = 0.6 * (ramp - ramp.min()) / max(1e-6, np.ptp(ramp)) + 0.4 * lamp
+    field = (field - field.min()) / max(1e-6, np.ptp(field))
+    return (low + (high - low) * field)[..., None]
+
+
+def _motion_kernel(length: int, angle: float) -> np.ndarray:
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0
+    rot = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), angle, 1.0)
+    kernel = cv2.warpAffine(kernel, rot, (length, length))
+    return kernel / kernel.sum()
+
+
+def _glare(rng: np.random.Generator, frame: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """A flashlight reflection: a saturated white core with a soft halo, somewhere on the card."""
+    height, width = frame.shape[:2]
+    card_w = float(np.linalg.norm(corners[1] - corners[0]))
+    u, v = rng.uniform(0.15, 0.85), rng.uniform(0.2, 0.8)
+    top = corners[0] + (corners[1] - corners[0]) * u
+    bottom = corners[3] + (corners[2] - corners[3]) * u
+    cx, cy = top + (bottom - top) * v
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    sx = card_w * rng.uniform(0.05, 0.085)
+    sy = sx * rng.uniform(0.6, 1.0)
+    d2 = ((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2
+    core = np.exp(-d2 / 2)
+    halo = np.exp(-d2 / 18)
+    boost = (rng.uniform(1.4, 2.0) * core + 0.25 * halo)[..., None]
+    return frame + boost * (270.0 - frame * 0.3)
+
+
+# --- pipelines ----------------------------------------------------------------------------------
+
+
+# Renders the flat card at a requested pixel width.
+CardRenderer = Callable[[int], Image.Image]
+
+
+def _phone_frame(rng: np.random.Generator, render: CardRenderer, *, hard: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Card on a desk, in perspective, with uneven light. Returns the float RGB frame and card corners."""
+    frame_w = int(rng.integers(1280, 1601))
+    frame_h = int(frame_w * 0.75)
+    fill = rng.uniform(0.55, 0.9)
+    # Render slightly larger than it will appear so the warp only ever shrinks.
+    card_rgb = np.asarray(render(int(fill * frame_w * 1.1)), dtype=np.uint8)
+    card_h, card_w = card_rgb.shape[:2]
+    corners = _placement(rng, card_w, card_h, frame_w, frame_h, fill, 8.0, 0.025)
+    src = np.array([[0, 0], [card_w, 0], [card_w, card_h], [0, card_h]], np.float32)
+    homography = cv2.getPerspectiveTransform(src, corners)
+
+    mask = _rounded_mask(card_h, card_w, int(card_w * 0.035))
+    warped = cv2.warpPerspective(card_rgb, homography, (frame_w, frame_h), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_CONSTANT).astype(np.float32)
+    alpha = cv2.warpPerspective(mask, homography, (frame_w, frame_h), flags=cv2.INTER_LINEAR).astype(np.float32)
+    alpha = (alpha / 255.0)[..., None]
+
+    desk = _desk(rng, frame_h, frame_w)
+    # Soft drop shadow under the card.
+    shift = rng.uniform(4, 14, 2)
+    shadow = cv2.warpAffine(alpha[..., 0], np.float32([[1, 0, shift[0]], [0, 1, shift[1]]]), (frame_w, frame_h))
+    shadow = cv2.GaussianBlur(shadow, (0, 0), 9)[..., None]
+    desk = desk * (1 - 0.35 * shadow)
+    frame = desk * (1 - alpha) + warped * alpha
+    low, high = (0.82, 1.06) if not hard else (0.78, 1.06)
+    frame = frame * _lighting(rng, frame_h, frame_w, low, high)
+    return frame, corners
+
+
+def _finish(rng: np.random.Generator, frame: np.ndarray, blur_sigma: float, noise: float) -> np.ndarray:
+    frame = cv2.GaussianBlur(frame, (0, 0), blur_sigma)
+    frame = frame + rng.normal(0, noise, frame.shape).astype(np.float32)
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def phone_photo(rng: np.random.Generator, render: CardRenderer) -> Photo:
+    frame, _ = _phone_frame(rng, render, hard=False)
+    pixels = _finish(rng, frame, rng.uniform(0.4, 0.9), rng.uniform(1.5, 3.5))
+    return Photo(pixels=pixels, jpeg_quality=int(rng.integers(72, 91)))
+
+
+def hard_photo(rng: np.random.Generator, render: CardRenderer) -> Photo:
+    frame, corners = _phone_frame(rng, render, hard=True)
+    problems = [str(rng.choice(PROBLEMS))]
+    if rng.random() < 0.15:
+        problems.append(str(rng.choice([p for p in PROBLEMS if p != problems[0]])))
+    photo = Photo(pixels=frame, jpeg_quality=int(rng.integers(65, 86)))
+
+    noise = rng.uniform(1.5, 3.5)
+    blur_sigma = rng.uniform(0.4, 0.9)
+    if "flashlight" in problems:
+        frame = _glare(rng, frame, corners)
+    if "dark" in problems:
+        # Underexposed: most light gone, a crushed gamma, and the sensor noise of a high ISO.
+        gain = rng.uniform(0.22, 0.34)
+        frame = 255.0 * (np.clip(frame, 0, 255) / 255.0 * gain) ** rng.uniform(1.05, 1.25)
+        noise = rng.uniform(2.0, 4.0)
+    if "blur" in problems:
+        frame = np.clip(frame, 0, 255)
+        if rng.random() < 0.5:
+            blur_sigma = rng.uniform(2.0, 2.8)
+        else:
+            frame = cv2.filter2D(frame, -1, _motion_kernel(int(rng.integers(9, 15)), rng.uniform(0, 180)))
+    pixels = _finish(rng, frame, blur_sigma, noise)
+    for problem in problems:
+        photo.quality[problem] = True
+    if rng.random() < 0.3:
+        photo.quality["grayscale"] = True
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+    photo.pixels = pixels
+    return photo
