@@ -1,0 +1,123 @@
+"""OCR backends behind one small protocol, so engines can be benchmarked side by side.
+
+A backend turns an encoded image into text boxes (line text, confidence, axis-aligned corners in
+the image's pixel space). Models load lazily, once per backend instance, under a lock.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+DEFAULT_BACKEND = "faster-paddle-tiny"
+THREADS_ENV = "KTP_OCR_THREADS"
+BACKEND_ENV = "KTP_OCR_ENGINE"
+
+
+@dataclass(frozen=True, slots=True)
+class TextBox:
+    """One recognised text line."""
+
+    text: str
+    confidence: float
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def cx(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+    @property
+    def cy(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    def with_text(self, text: str, x0: float | None = None, x1: float | None = None) -> "TextBox":
+        return TextBox(text, self.confidence, self.x0 if x0 is None else x0, self.y0, self.x1 if x1 is None else x1, self.y1)
+
+
+class OcrBackend(Protocol):
+    name: str
+
+    def load(self) -> None:
+        """Load the model now (idempotent)."""
+
+    def read(self, image: bytes) -> list[TextBox]:
+        """OCR encoded image bytes (JPEG/PNG/BMP) into text boxes."""
+
+
+def configured_threads() -> int | None:
+    """Thread budget from ``KTP_OCR_THREADS`` (None = let the engine use the available cores)."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return None
+    threads = int(raw)
+    if threads < 1:
+        raise ValueError(f"{THREADS_ENV} must be a positive integer")
+    return threads
+
+
+class FasterPaddleBackend:
+    """PP-OCRv6 through ``faster-paddle`` (Rust + ONNX Runtime, models bundled in the wheel)."""
+
+    def __init__(self, model_size: str = "tiny", threads: int | None = None, det_max_side: int = 1024) -> None:
+        if model_size not in ("tiny", "small"):
+            # "medium" downloads its model on first use, which this product never does.
+            raise ValueError("only the bundled tiny/small models are allowed (no downloads)")
+        self.model_size = model_size
+        self.threads = threads
+        self.det_max_side = det_max_side
+        self.name = f"faster-paddle-{model_size}"
+        self._engine = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    from faster_paddle import OcrEngine
+
+                    # det_min_side=0: cards are normalised to a fixed width already; upscaling
+                    # the detector input only costs time.
+                    self._engine = OcrEngine(
+                        model_size=self.model_size,
+                        threads=self.threads,
+                        det_max_side=self.det_max_side,
+                        det_min_side=0,
+                    )
+
+    def read(self, image: bytes) -> list[TextBox]:
+        self.load()
+        result = self._engine.ocr(image)
+        boxes = []
+        for item in result["bounds"].values():
+            (x0, y0), (x1, y1) = item["topLeftCoord"], item["bottomRightCoord"]
+            text = item["text"].strip()
+            if text:
+                boxes.append(TextBox(text, float(item["confidence"]), float(x0), float(y0), float(x1), float(y1)))
+        return boxes
+
+
+BACKENDS = {
+    "faster-paddle-tiny": lambda threads: FasterPaddleBackend("tiny", threads),
+    "faster-paddle-small": lambda threads: FasterPaddleBackend("small", threads),
+}
+
+
+def create_backend(name: str | None = None, threads: int | None = None) -> OcrBackend:
+    """Build a backend by name (default from ``KTP_OCR_ENGINE``), threads from ``KTP_OCR_THREADS``."""
+    name = name or os.environ.get(BACKEND_ENV, "").strip() or DEFAULT_BACKEND
+    if name not in BACKENDS:
+        raise ValueError(f"unknown OCR backend {name!r}; choose one of {sorted(BACKENDS)}")
+    return BACKENDS[name](threads if threads is not None else configured_threads())

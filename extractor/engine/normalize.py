@@ -1,0 +1,182 @@
+"""Turn raw row texts into contract values: repair, reformat, snap to vocabularies, score."""
+
+from __future__ import annotations
+
+import re
+
+from extractor.engine import vocabulary as vocab
+from extractor.engine.fuzzy import Snap, snap, squash
+from extractor.engine.layout import RawField
+from extractor.engine.nik import repair_nik
+from extractor.engine.regions import snap_city, snap_district, snap_state, snap_village
+from extractor.result import FieldReading
+
+_DIGITISH = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "l": "1", "|": "1", "L": "1",
+                           "Z": "2", "S": "5", "G": "6", "b": "6", "B": "8", "T": "7"})
+
+
+def _clean_text(text: str) -> str:
+    text = text.upper().replace("：", ":")
+    text = re.sub(r"\s+", " ", text)
+    return text.strip(" :;.,_|-'\"")
+
+
+def _reading(value: str | None, raw: RawField | None, factor: float = 1.0) -> FieldReading:
+    if raw is None:
+        return FieldReading(value=value, raw=None, confidence=0.0)
+    confidence = max(0.0, min(1.0, raw.confidence * factor)) if value else 0.0
+    return FieldReading(value=value or None, raw=raw.text, confidence=round(confidence, 4))
+
+
+def _snap_factor(result: Snap | None, length: int) -> float:
+    if result is None:
+        return 0.5
+    return max(0.3, 1.0 - result.distance / max(4, length))
+
+
+def normalize_date(text: str) -> str | None:
+    """`DD-MM-YYYY` from OCR text such as `17-08-1990`, `17 -08-1990`, `17.08.1990`, `17081990`."""
+    digits = re.sub(r"[^0-9]", "", text.translate(_DIGITISH))
+    parts = re.findall(r"\d+", text.translate(_DIGITISH))
+    if len(parts) == 3 and len(parts[2]) == 4 and len(parts[0]) <= 2 and len(parts[1]) <= 2:
+        day, month, year = parts
+        return f"{int(day):02d}-{int(month):02d}-{year}"
+    if len(digits) == 8:
+        return f"{digits[:2]}-{digits[2:4]}-{digits[4:]}"
+    return None
+
+
+def normalize_nik(raw: RawField | None) -> FieldReading:
+    if raw is None:
+        return _reading(None, None)
+    text = raw.text
+    nik = repair_nik(text)
+    factor = 1.0 if len(nik) == 16 else 0.4
+    if len(nik) > 16:
+        nik = nik[:16]
+    return _reading(nik, raw, factor)
+
+
+def normalize_name(text: str) -> str:
+    text = _clean_text(text)
+    text = re.sub(r"[^A-Z0-9 .,'-]", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def split_birth(raw: RawField | None) -> tuple[FieldReading, FieldReading]:
+    if raw is None:
+        return _reading(None, None), _reading(None, None)
+    text = raw.text.replace("：", ":")
+    date_match = re.search(r"[0-9OIlDSBZ|]{1,2}\s*[-./]\s*[0-9OIlDSBZ|]{1,2}\s*[-./]\s*[0-9OIlDSBZ|]{4}\s*$", text)
+    if date_match is None:
+        date_match = re.search(r"[0-9]{8}\s*$", text)
+    if date_match:
+        place_text, date_text = text[: date_match.start()], date_match.group(0)
+    elif "," in text:
+        place_text, date_text = text.rsplit(",", 1)
+    else:
+        place_text, date_text = text, ""
+    place = normalize_name(place_text.rstrip(" ,."))
+    date = normalize_date(date_text)
+    place_raw = RawField(place_text, raw.confidence, raw.pieces)
+    date_raw = RawField(date_text, raw.confidence, raw.pieces)
+    return _reading(place, place_raw), _reading(date, date_raw, 1.0 if date else 0.0)
+
+
+def normalize_choice(raw: RawField | None, choices, fallback_clean: bool = True) -> FieldReading:
+    if raw is None:
+        return _reading(None, None)
+    text = _clean_text(raw.text)
+    result = snap(text, choices)
+    if result:
+        return _reading(result.value, raw, _snap_factor(result, len(squash(text))))
+    return _reading(text if fallback_clean and text else None, raw, 0.4)
+
+
+def normalize_blood(raw: RawField | None) -> FieldReading:
+    if raw is None:
+        return _reading(None, None)
+    text = raw.text.upper().replace(" ", "").replace("0", "O").strip(":：;.,")
+    match = re.fullmatch(r"(AB|A|B|O)([+-])?", text)
+    if match:
+        return _reading(match.group(1) + (match.group(2) or ""), raw)
+    if text in ("-", "—", "_", "–", ""):
+        return _reading("-", raw, 0.9 if text else 0.5)
+    letters = re.sub(r"[^ABO8+-]", "", text.replace("8", "B"))
+    match = re.match(r"(AB|A|B|O)([+-])?", letters)
+    if match:
+        return _reading(match.group(1) + (match.group(2) or ""), raw, 0.6)
+    return _reading(None, raw)
+
+
+def normalize_rt_rw(raw: RawField | None) -> FieldReading:
+    if raw is None:
+        return _reading(None, None)
+    text = raw.text.translate(_DIGITISH)
+    parts = re.findall(r"\d+", text)
+    if len(parts) == 2 and all(len(p) <= 3 for p in parts):
+        return _reading(f"{int(parts[0]):03d}/{int(parts[1]):03d}", raw)
+    digits = "".join(parts)
+    if len(digits) == 6:
+        return _reading(f"{digits[:3]}/{digits[3:]}", raw, 0.8)
+    if len(digits) == 7 and digits[3] in "17":  # the slash read as 1 or 7
+        return _reading(f"{digits[:3]}/{digits[4:]}", raw, 0.6)
+    return _reading(None, raw)
+
+
+def normalize_place(raw: RawField | None, snapper=None, **context) -> FieldReading:
+    if raw is None:
+        return _reading(None, None)
+    text = normalize_name(raw.text)
+    if snapper is not None and text:
+        snapped = snapper(text, **context)
+        if snapped is not None:
+            value, distance = snapped
+            return _reading(value, raw, max(0.5, 1.0 - distance / max(4, len(text))))
+    return _reading(text, raw, 0.9)
+
+
+def normalize_state(raw: RawField | None) -> FieldReading:
+    if raw is None:
+        return _reading(None, None)
+    text = _clean_text(raw.text)
+    text = re.sub(r"^PR[O0]P?[IV1L]+NS[I1L]\s*", "", text)
+    text = normalize_name(text)
+    snapped = snap_state(text)
+    if snapped is not None:
+        value, distance = snapped
+        return _reading(value, raw, max(0.5, 1.0 - distance / max(4, len(text))))
+    return _reading(text, raw, 0.9)
+
+
+def normalize_fields(raw: dict[str, RawField]) -> dict[str, FieldReading]:
+    fields: dict[str, FieldReading] = {}
+    fields["nik"] = normalize_nik(raw.get("nik"))
+    name = raw.get("full_name")
+    fields["full_name"] = _reading(normalize_name(name.text), name) if name else _reading(None, None)
+    fields["place_of_birth"], fields["date_of_birth"] = split_birth(raw.get("birth"))
+    fields["gender"] = normalize_choice(raw.get("gender"), vocab.GENDERS, fallback_clean=False)
+    fields["blood_type"] = normalize_blood(raw.get("blood_type"))
+    address = raw.get("address")
+    fields["address"] = _reading(_clean_text(address.text), address) if address else _reading(None, None)
+    fields["rt_rw"] = normalize_rt_rw(raw.get("rt_rw"))
+    fields["state"] = normalize_state(raw.get("state"))
+    fields["city"] = normalize_place(raw.get("city"), snap_city, state=fields["state"].value)
+    fields["district"] = normalize_place(raw.get("district"), snap_district, city=fields["city"].value, state=fields["state"].value)
+    fields["administrative_village"] = normalize_place(
+        raw.get("administrative_village"), snap_village, district=fields["district"].value, city=fields["city"].value, state=fields["state"].value
+    )
+    fields["religion"] = normalize_choice(raw.get("religion"), vocab.RELIGIONS, fallback_clean=False)
+    fields["marital_status"] = normalize_choice(raw.get("marital_status"), vocab.MARITAL_STATUSES, fallback_clean=False)
+    fields["occupation"] = normalize_choice(raw.get("occupation"), vocab.OCCUPATIONS)
+    fields["nationality"] = normalize_choice(raw.get("nationality"), vocab.NATIONALITIES)
+    valid = raw.get("valid_until")
+    if valid is not None and normalize_date(valid.text):
+        fields["valid_until"] = _reading(normalize_date(valid.text), valid)
+    else:
+        fields["valid_until"] = normalize_choice(valid, vocab.VALID_UNTIL)
+    fields["issue_city"] = normalize_place(raw.get("issue_city"))
+    issue = raw.get("issue_date")
+    issue_date = normalize_date(issue.text) if issue else None
+    fields["issue_date"] = _reading(issue_date, issue, 1.0 if issue_date else 0.0)
+    return fields

@@ -1,0 +1,127 @@
+"""extract(): decode → localise → OCR (trying orientations) → layout → normalise → checks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from extractor.engine import localize, quality
+from extractor.engine.backends import OcrBackend, TextBox, create_backend
+from extractor.engine.layout import RawField, match_label, parse_layout, split_label_prefix
+from extractor.engine.nik import nik_checks
+from extractor.engine.normalize import normalize_fields
+from extractor.result import ALL_FIELDS, KtpExtraction
+
+# A card is "detected" when at least this many distinct row labels are read.
+MIN_LABELS_DETECTED = 4
+# Below this many labels the first orientation is doubted and the others are tried.
+GOOD_LABELS = 9
+
+_backend: OcrBackend | None = None
+_backend_lock = threading.Lock()
+
+
+def get_backend() -> OcrBackend:
+    global _backend
+    if _backend is None:
+        with _backend_lock:
+            if _backend is None:
+                _backend = create_backend()
+    return _backend
+
+
+def set_backend(backend: OcrBackend | None) -> None:
+    """Swap the process-wide backend (benchmarks compare engines this way)."""
+    global _backend
+    with _backend_lock:
+        _backend = backend
+
+
+def warm_up() -> None:
+    from extractor.engine import regions
+
+    backend = get_backend()
+    backend.load()
+    regions.warm_up()
+    # One inference at the card's size: the engine sizes its buffers on the first image of a shape.
+    card = np.full((localize.CARD_HEIGHT, localize.CARD_WIDTH, 3), 255, dtype=np.uint8)
+    cv2.putText(card, "NIK : 3171234567890001", (40, 120), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 2)
+    backend.read(localize.encode_for_ocr(card))
+
+
+def label_hits(boxes: list[TextBox]) -> int:
+    found = set()
+    for box in boxes:
+        whole = match_label(box.text)
+        if whole:
+            found.add(whole[0])
+            continue
+        split = split_label_prefix(box.text)
+        if split:
+            found.add(split[0])
+    return len(found)
+
+
+@dataclass
+class _Attempt:
+    card: np.ndarray
+    boxes: list[TextBox]
+    hits: int
+
+
+def _ocr(backend: OcrBackend, card: np.ndarray) -> _Attempt:
+    boxes = backend.read(localize.encode_for_ocr(card))
+    return _Attempt(card, boxes, label_hits(boxes))
+
+
+def _read_card(backend: OcrBackend, image: np.ndarray) -> _Attempt:
+    """OCR the best-looking normalisation of the photo, trying other orientations when unsure."""
+    quad = localize.find_card(image)
+    base = localize.warp_card(image, quad) if quad is not None else localize.fit_width(image)
+    portrait = base.shape[0] > base.shape[1]
+    order = (90, 270, 0, 180) if portrait else (0, 180, 90, 270)
+    best: _Attempt | None = None
+    for degrees in order:
+        attempt = _ocr(backend, localize.rotate(base, degrees))
+        if best is None or attempt.hits > best.hits:
+            best = attempt
+        if best.hits >= GOOD_LABELS:
+            return best
+    if quad is not None:
+        # The outline may have been wrong (background edge, half the card): read the whole frame.
+        whole = _ocr(backend, localize.fit_width(image))
+        if whole.hits > best.hits:
+            best = whole
+    return best
+
+
+def extract(image: bytes) -> KtpExtraction:
+    started = time.perf_counter()
+    decoded = localize.decode(image)
+    backend = get_backend()
+    attempt = _read_card(backend, decoded)
+    detected = attempt.hits >= MIN_LABELS_DETECTED
+    image_quality = quality.measure(attempt.card)
+    if not detected:
+        return KtpExtraction(
+            ktp_detected=False,
+            image_quality=image_quality,
+            engine=backend.name,
+            seconds=round(time.perf_counter() - started, 4),
+        )
+    raw: dict[str, RawField] = parse_layout(attempt.boxes, card_width=attempt.card.shape[1])
+    fields = normalize_fields(raw)
+    fields = {name: fields[name] for name in ALL_FIELDS}
+    checks = nik_checks(fields["nik"].value, fields["date_of_birth"].value, fields["gender"].value)
+    return KtpExtraction(
+        ktp_detected=True,
+        fields=fields,
+        image_quality=image_quality,
+        checks=checks,
+        engine=backend.name,
+        seconds=round(time.perf_counter() - started, 4),
+    )
