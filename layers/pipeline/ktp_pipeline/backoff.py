@@ -1,0 +1,30 @@
+"""Delays between attempts: exponential, capped, with jitter so stragglers do not move in lockstep."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+# The submitter's claim on a RECEIVED job: longer than one provider call with its retries, so the
+# poller only takes over a job whose submitter really died.
+SUBMIT_CLAIM_SECONDS = 180
+# First poll after a successful submit; the callback normally arrives well before.
+FIRST_CHECK_SECONDS = 60
+POLL_BASE_SECONDS = 30
+POLL_CAP_SECONDS = 600
+RETRY_BASE_SECONDS = 60
+RETRY_CAP_SECONDS = 900
+
+
+def next_delay(attempt: int, base: int, cap: int, rng: Callable[[], float] = random.random) -> int:
+    """Half fixed, half random of min(cap, base·2^attempt): never sooner than half the step."""
+    step = min(cap, base * (2 ** max(0, min(attempt, 20))))
+    return max(1, int(step / 2 + rng() * step / 2))
+
+
+def poll_delay(poll_count: int, rng: Callable[[], float] = random.random) -> int:
+    return next_delay(poll_count, POLL_BASE_SECONDS, POLL_CAP_SECONDS, rng)
+
+
+def retry_delay(retry_count: int, rng: Callable[[], float] = random.random) -> int:
+    return next_delay(retry_count, RETRY_BASE_SECONDS, RETRY_CAP_SECONDS, rng)

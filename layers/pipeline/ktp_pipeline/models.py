@@ -1,0 +1,246 @@
+"""Payloads that cross a boundary: S3 events, provider request/response, result/callback body, job record.
+
+Parse tolerantly what others send (unknown keys ignored or kept), emit strictly what we send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, Literal
+from urllib.parse import unquote_plus
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# The contract's extracted fields (same list as extractor/result.py; the layer cannot import the extractor).
+CONTRACT_FIELDS: tuple[str, ...] = (
+    "nik",
+    "full_name",
+    "place_of_birth",
+    "date_of_birth",
+    "gender",
+    "blood_type",
+    "address",
+    "rt_rw",
+    "administrative_village",
+    "district",
+    "city",
+    "state",
+    "religion",
+    "marital_status",
+    "occupation",
+    "nationality",
+)
+# Values the provider uses for "nothing read".
+EMPTY_MARKERS = frozenset({"", "-"})
+# Top-level keys of a result body that describe the response rather than the card.
+ENVELOPE_KEYS = frozenset({"message", "status_code", "error_code", "data", "reference_id"})
+
+
+class JobStatus(StrEnum):
+    RECEIVED = "RECEIVED"
+    SUBMITTED = "SUBMITTED"
+    RETRY = "RETRY"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    REJECTED = "REJECTED"
+    TIMED_OUT = "TIMED_OUT"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.REJECTED, JobStatus.TIMED_OUT})
+PENDING_STATUSES = frozenset({JobStatus.RECEIVED, JobStatus.SUBMITTED, JobStatus.RETRY})
+
+
+# --- S3 event (what S3 sends to the submit function) -------------------------------------------------
+
+
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class S3Bucket(_Tolerant):
+    name: str
+
+
+class S3Object(_Tolerant):
+    key: str
+    size: int | None = None
+    etag: str | None = Field(None, alias="eTag")
+    version_id: str | None = Field(None, alias="versionId")
+
+
+class S3Entity(_Tolerant):
+    bucket: S3Bucket
+    object: S3Object
+
+
+class S3EventRecord(_Tolerant):
+    event_source: str = Field("aws:s3", alias="eventSource")
+    event_name: str = Field("", alias="eventName")
+    s3: S3Entity
+
+    @property
+    def bucket(self) -> str:
+        return self.s3.bucket.name
+
+    @property
+    def decoded_key(self) -> str:
+        # S3 URL-encodes keys in notifications and writes spaces as '+'.
+        return unquote_plus(self.s3.object.key)
+
+    @property
+    def is_object_created(self) -> bool:
+        return self.event_source == "aws:s3" and self.event_name.startswith("ObjectCreated:")
+
+
+class S3Event(_Tolerant):
+    records: list[S3EventRecord] = Field(default_factory=list, alias="Records")
+    # `s3:TestEvent` is what S3 sends once when a notification is configured; it has no Records.
+    event: str | None = Field(None, alias="Event")
+
+    @property
+    def is_test_event(self) -> bool:
+        return self.event == "s3:TestEvent"
+
+
+# --- provider submit ------------------------------------------------------------------------------
+
+
+class SubmitRequest(BaseModel):
+    """The body of POST /ktp/id/extract-async, emitted strictly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: str = Field(repr=False)  # base64 or URL: never in a repr, never in a log line
+    validate_quality: bool
+    reference_id: str = Field(pattern=r"^[A-Za-z0-9_-]{6,64}$")
+    # Optional in the contract: without it the poller alone collects results.
+    callback_url: str | None = None
+
+
+class _AcceptedData(_Tolerant):
+    reference_id: str | None = None
+
+
+class SubmitAccepted(_Tolerant):
+    message: str = ""
+    data: _AcceptedData = Field(default_factory=_AcceptedData)
+
+
+class ProviderErrorBody(_Tolerant):
+    message: str = ""
+    error_code: str | None = None
+
+
+# --- result / callback body -----------------------------------------------------------------------
+
+
+def _clean_text(value: Any) -> str | None:
+    """A provider value as text, or None when it is missing, empty or "-"."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = str(value).strip()
+    return None if text in EMPTY_MARKERS else text
+
+
+ResultState = Literal["completed", "failed", "pending"]
+
+
+class ExtractionResult(BaseModel):
+    """A GET-result or callback body, understood whether the fields sit under `data` or at the top."""
+
+    reference_id: str | None = None
+    message: str | None = None
+    status_code: str | None = None
+    error_code: str | None = None
+    fields: dict[str, str] = Field(default_factory=dict)
+    image_quality: dict[str, Any] | None = None
+    # Keys we do not know, kept verbatim so nothing the provider sent is lost.
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, body: Mapping[str, Any]) -> ExtractionResult:
+        data = body.get("data")
+        nested: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+        # Card fields: nested wins over flat; the envelope stays at the top.
+        merged: dict[str, Any] = {k: v for k, v in body.items() if k not in ENVELOPE_KEYS}
+        merged.update(nested)
+        fields: dict[str, str] = {}
+        extra: dict[str, Any] = {}
+        image_quality: dict[str, Any] | None = None
+        for key, value in merged.items():
+            if key in CONTRACT_FIELDS:
+                text = _clean_text(value)
+                if text is not None:
+                    fields[key] = text
+            elif key == "image_quality" and isinstance(value, Mapping):
+                image_quality = {str(k): v for k, v in value.items() if isinstance(v, (bool, int, float, str))}
+            elif key in ("reference_id", "error_code", "status_code", "message"):
+                continue  # envelope keys repeated under `data`
+            else:
+                extra[str(key)] = value
+        if data is not None and not isinstance(data, Mapping):
+            extra["data"] = data
+
+        def envelope(name: str) -> str | None:
+            return _clean_text(body.get(name)) or _clean_text(nested.get(name))
+
+        return cls(
+            reference_id=envelope("reference_id"),
+            message=envelope("message"),
+            status_code=envelope("status_code"),
+            error_code=envelope("error_code"),
+            fields=fields,
+            image_quality=image_quality,
+            extra=extra,
+        )
+
+    @property
+    def state(self) -> ResultState:
+        if self.error_code:
+            return "failed"
+        if self.fields:
+            return "completed"
+        # A 200 with neither fields nor error_code: the job is still processing.
+        return "pending"
+
+
+# --- the job record -------------------------------------------------------------------------------
+
+
+class JobRecord(_Tolerant):
+    """One DynamoDB item (see docs/job-record.md for every attribute)."""
+
+    reference_id: str
+    status: JobStatus
+    status_reason: str | None = None
+    error_code: str | None = None
+    bucket: str | None = None
+    object_key: str | None = None
+    object_version_id: str | None = None
+    object_etag: str | None = None
+    object_size: int | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    submitted_at: str | None = None
+    completed_at: str | None = None
+    created_epoch: int | None = None
+    submitted_epoch: int | None = None
+    submit_attempts: int = 0
+    retry_count: int = 0
+    poll_count: int = 0
+    result_source: Literal["callback", "poll"] | None = None
+    status_code: str | None = None
+    result: dict[str, Any] | None = None
+    orphan_callback: bool = False
+    pending_shard: str | None = None
+    next_check_at: int | None = None
+    expires_at: int | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status.terminal

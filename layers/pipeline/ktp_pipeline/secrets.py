@@ -1,0 +1,77 @@
+"""Credentials from Secrets Manager through Powertools Parameters (cached per container)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+
+# Long enough to spare Secrets Manager, short enough that a rotation is picked up within minutes.
+SECRET_CACHE_SECONDS = 300
+# After a failed callback auth check the secret is re-read at most this often (rotation, not attack).
+FORCED_REFRESH_MIN_INTERVAL = 60.0
+
+
+class SecretUnavailable(Exception):
+    """The secret could not be read or does not have the expected shape (message has no secret value)."""
+
+
+class ProviderCredentials(BaseModel):
+    app_id: str = Field(min_length=1)
+    api_key: SecretStr = Field(min_length=1)
+
+
+class CallbackCredentials(BaseModel):
+    username: str = Field(min_length=1)
+    password: SecretStr = Field(min_length=1)
+
+
+def _load_json_secret(secret_id: str, force_fetch: bool = False) -> dict[str, Any]:
+    if not secret_id:
+        raise SecretUnavailable("no secret id configured")
+    from aws_lambda_powertools.utilities import parameters  # imports boto3: keep it off the cold path
+
+    try:
+        value = parameters.get_secret(secret_id, transform="json", max_age=SECRET_CACHE_SECONDS, force_fetch=force_fetch)
+    except Exception as exc:  # GetParameterError, TransformParameterError, botocore errors
+        raise SecretUnavailable(f"secret {secret_id!r} unreadable: {type(exc).__name__}") from None
+    if not isinstance(value, dict):
+        raise SecretUnavailable(f"secret {secret_id!r} is not a JSON object")
+    return value
+
+
+def provider_credentials(secret_id: str) -> ProviderCredentials:
+    try:
+        return ProviderCredentials.model_validate(_load_json_secret(secret_id))
+    except ValidationError:
+        raise SecretUnavailable(f"secret {secret_id!r} lacks app_id/api_key") from None
+
+
+_refresh_lock = threading.Lock()
+_last_forced_refresh = 0.0
+
+
+def callback_credentials(secret_id: str, *, refresh: bool = False) -> CallbackCredentials:
+    """The Basic-auth pair; `refresh=True` bypasses the cache, rate-limited so bad requests cannot
+    turn into a flood of Secrets Manager calls."""
+    global _last_forced_refresh
+    force = False
+    if refresh:
+        with _refresh_lock:
+            now = time.monotonic()
+            if now - _last_forced_refresh >= FORCED_REFRESH_MIN_INTERVAL:
+                _last_forced_refresh = now
+                force = True
+        if not force:
+            raise SecretUnavailable("forced refresh rate-limited")
+    try:
+        return CallbackCredentials.model_validate(_load_json_secret(secret_id, force_fetch=force))
+    except ValidationError:
+        raise SecretUnavailable(f"secret {secret_id!r} lacks username/password") from None
+
+
+def reset_refresh_limiter() -> None:
+    global _last_forced_refresh
+    _last_forced_refresh = 0.0

@@ -1,0 +1,173 @@
+"""S3 upload → local image checks → provider submit → job record. Also the poller's resubmission path.
+
+Object keys are never logged: a file name may well be a person's name.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from .backoff import FIRST_CHECK_SECONDS, SUBMIT_CLAIM_SECONDS, retry_delay
+from .image_checks import MAX_IMAGE_BYTES, check_image, too_large
+from .job_store import FinishOutcome, JobStore
+from .models import JobRecord, JobStatus, S3Event, S3EventRecord, SubmitRequest
+from .observability import logger
+from .provider_client import ProviderClient, ProviderRejected, ProviderTransientError
+from .reasons import reason_for
+from .reference_ids import reference_id_for
+from .settings import Settings
+
+# The provider fetches a presigned image while it processes; long enough for a queue, short enough
+# that a leaked URL soon stops working.
+PRESIGNED_URL_SECONDS = 900
+_NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
+
+
+class SubmitAction(StrEnum):
+    SUBMITTED = "submitted"
+    ALREADY_SUBMITTED = "already_submitted"  # provider said REFERENCE_ID_EXISTS
+    DUPLICATE = "duplicate"  # the job already existed: no provider call
+    REJECTED = "rejected"
+    RETRY = "retry"
+    SKIPPED = "skipped"  # not an ObjectCreated record
+    LOST_RACE = "lost_race"  # someone else (a callback) finished the job meanwhile
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    reference_id: str | None
+    action: SubmitAction
+
+
+class Submitter:
+    def __init__(self, store: JobStore, s3: Any, provider: ProviderClient, settings: Settings) -> None:
+        self._store = store
+        self._s3 = s3
+        self._provider = provider
+        self._settings = settings
+
+    # --- S3 events ---------------------------------------------------------------------------------
+
+    def handle_event(self, event: Mapping[str, Any]) -> list[SubmitOutcome]:
+        parsed = S3Event.model_validate(event)
+        if parsed.is_test_event:
+            logger.info("s3 test event ignored")
+            return []
+        outcomes: list[SubmitOutcome] = []
+        failure: Exception | None = None
+        for record in parsed.records:
+            try:
+                outcomes.append(self.submit_record(record))
+            except Exception as exc:  # finish the other records; the re-raise makes Lambda retry the event
+                logger.exception("record failed", extra={"error": type(exc).__name__})
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+        return outcomes
+
+    def submit_record(self, record: S3EventRecord) -> SubmitOutcome:
+        if not record.is_object_created:
+            logger.info("non-create record ignored", extra={"event_name": record.event_name})
+            return SubmitOutcome(None, SubmitAction.SKIPPED)
+        obj = record.s3.object
+        key = record.decoded_key
+        reference_id = reference_id_for(record.bucket, key, obj.version_id, obj.etag)
+        logger.set_correlation_id(reference_id)
+        created = self._store.create_received(
+            reference_id, bucket=record.bucket, key=key, version_id=obj.version_id, etag=obj.etag,
+            size=obj.size, claim_seconds=SUBMIT_CLAIM_SECONDS,
+        )
+        if not created:
+            # Submitted, terminal, or claimed by a live submitter (the poller covers a dead one).
+            logger.info("duplicate upload event: job exists, no provider call", extra={"reference_id": reference_id})
+            return SubmitOutcome(reference_id, SubmitAction.DUPLICATE)
+        return self._check_and_send(reference_id, record.bucket, key, obj.version_id, obj.size, retry_count=0)
+
+    # --- poller ------------------------------------------------------------------------------------
+
+    def resubmit(self, job: JobRecord) -> SubmitOutcome:
+        """Send a claimed RECEIVED/RETRY job again, reading the image from S3 again."""
+        logger.set_correlation_id(job.reference_id)
+        if not job.bucket or not job.object_key:
+            return self._reject(job.reference_id, "OBJECT_NOT_FOUND")
+        return self._check_and_send(
+            job.reference_id, job.bucket, job.object_key, job.object_version_id, job.object_size,
+            retry_count=job.retry_count,
+        )
+
+    # --- shared ------------------------------------------------------------------------------------
+
+    def _check_and_send(self, reference_id: str, bucket: str, key: str, version_id: str | None,
+                        size_hint: int | None, *, retry_count: int) -> SubmitOutcome:
+        # The event's size first, so an oversized object is never downloaded.
+        if size_hint is not None and size_hint > MAX_IMAGE_BYTES:
+            verdict = too_large(size_hint)
+            return self._reject(reference_id, verdict.error_code or "", verdict.reason)
+        params = {"Bucket": bucket, "Key": key}
+        if version_id and version_id != "null":
+            params["VersionId"] = version_id
+        try:
+            body = self._s3.get_object(**params)["Body"]
+            try:
+                data = body.read(MAX_IMAGE_BYTES + 1)  # never more than the limit, whatever the size says
+            finally:
+                body.close()
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if code in _NOT_FOUND_CODES:
+                return self._reject(reference_id, "OBJECT_NOT_FOUND")
+            logger.warning("image read failed; will retry", extra={"reference_id": reference_id, "error": code or type(exc).__name__})
+            return self._retry(reference_id, "OBJECT_READ_FAILED", "The uploaded file could not be read yet; the job will be retried.", retry_count)
+        verdict = check_image(data)
+        if not verdict.ok:
+            return self._reject(reference_id, verdict.error_code or "INVALID_PAYLOAD_IMAGE_FORMAT", verdict.reason)
+
+        if self._settings.image_transport == "presigned_url":
+            image = self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=PRESIGNED_URL_SECONDS)
+        else:
+            image = base64.b64encode(data).decode("ascii")
+        request = SubmitRequest(
+            image=image,
+            validate_quality=self._settings.validate_quality,
+            reference_id=reference_id,
+            callback_url=self._settings.callback_url or None,
+        )
+        try:
+            self._provider.submit(request)
+        except ProviderRejected as exc:
+            if exc.error_code == "INVALID_PAYLOAD_REFERENCE_ID_EXISTS":
+                # The provider already has this job (a lost answer, or a resubmission): treat as sent.
+                return self._submitted(reference_id, SubmitAction.ALREADY_SUBMITTED,
+                                       "Already at the provider; waiting for the result.")
+            return self._reject(reference_id, exc.error_code or "INVALID_PAYLOAD")
+        except ProviderTransientError as exc:
+            code = exc.error_code or "PROVIDER_UNREACHABLE"
+            return self._retry(reference_id, code, reason_for(code), retry_count)
+        return self._submitted(reference_id, SubmitAction.SUBMITTED, "Sent to the provider; waiting for the result.")
+
+    def _submitted(self, reference_id: str, action: SubmitAction, reason: str) -> SubmitOutcome:
+        if self._store.mark_submitted(reference_id, FIRST_CHECK_SECONDS, reason):
+            logger.info("job submitted", extra={"reference_id": reference_id, "action": action.value})
+            return SubmitOutcome(reference_id, action)
+        # A callback overtook us (possible: the provider may answer before we write SUBMITTED).
+        logger.info("job finished before SUBMITTED was written", extra={"reference_id": reference_id})
+        return SubmitOutcome(reference_id, SubmitAction.LOST_RACE)
+
+    def _reject(self, reference_id: str, error_code: str, reason: str | None = None) -> SubmitOutcome:
+        outcome = self._store.finish(reference_id, JobStatus.REJECTED, reason=reason or reason_for(error_code),
+                                     error_code=error_code)
+        logger.info("job rejected", extra={"reference_id": reference_id, "error_code": error_code,
+                                           "outcome": outcome.value})
+        if outcome is not FinishOutcome.WRITTEN:
+            return SubmitOutcome(reference_id, SubmitAction.LOST_RACE)
+        return SubmitOutcome(reference_id, SubmitAction.REJECTED)
+
+    def _retry(self, reference_id: str, error_code: str, reason: str, retry_count: int) -> SubmitOutcome:
+        if not self._store.mark_retry(reference_id, error_code, reason, retry_delay(retry_count)):
+            return SubmitOutcome(reference_id, SubmitAction.LOST_RACE)
+        logger.info("job will be retried", extra={"reference_id": reference_id, "error_code": error_code})
+        return SubmitOutcome(reference_id, SubmitAction.RETRY)
