@@ -14,6 +14,7 @@ import sys
 COMMAND_MODULES = [
     "extractor.engine.cli",  # ktp extract
     "extractor.synth.cli",  # ktp synth
+    "extractor.service.cli",  # ktp serve
 ]
 
 

@@ -1,0 +1,340 @@
+"""The FastAPI application: routes, error rendering and the background tasks' lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from extractor.service import sandbox
+from extractor.service.auth import authenticate
+from extractor.service.callbacks import CallbackSender
+from extractor.service.errors import AuthorizationFailed, ContractError, ErrorCode
+from extractor.service.images import check_image, decode_base64_image, is_url
+from extractor.service.logs import get_logger
+from extractor.service.middleware import GuardMiddleware
+from extractor.service.models import (
+    AcceptedResponse,
+    AuthFailedResponse,
+    ErrorResponse,
+    HealthResponse,
+    ResultResponse,
+    SubmitRequest,
+)
+from extractor.service.net_guard import NetPolicy, guarded_client
+from extractor.service.processing import JobProcessor
+from extractor.service.results import processing_body
+from extractor.service.settings import AppCredentials, ServiceSettings
+from extractor.service.store import QuotaExhausted, ReferenceExists, Store
+from extractor.service.submission import MAX_BODY_BYTES, check_reference_id_query, parse_submission
+from extractor.service.url_fetch import fetch_image
+from extractor.service.workers import WorkerPool
+
+log = get_logger()
+
+SUBMIT_PATH = "/ktp/id/extract-async"
+RESULT_PATH = "/ktp/id/extract-async/result"
+# Image decoding/verification holds a decoded image in memory; bound how many run at once.
+MAX_CONCURRENT_DECODES = 2
+# Files in the image folder that no job references and are older than this are leftovers of a
+# crash between writing the file and recording the job.
+ORPHAN_IMAGE_AGE_SECONDS = 600
+
+
+@dataclass
+class ServiceState:
+    settings: ServiceSettings
+    store: Store
+    policy: NetPolicy
+    fetch_client: httpx.AsyncClient | None = None
+    processor: JobProcessor | None = None
+    sender: CallbackSender | None = None
+    pool: WorkerPool | None = None
+    decode_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_DECODES))
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+
+def _error_responses(*codes: int) -> dict[int | str, dict]:
+    responses: dict[int | str, dict] = {}
+    for code in codes:
+        model = AuthFailedResponse if code == 401 else ErrorResponse
+        responses[code] = {"model": model}
+    return responses
+
+
+def create_app(settings: ServiceSettings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = ServiceState(
+            settings=settings, store=Store(settings.database_path), policy=NetPolicy(allow_loopback=settings.local)
+        )
+        app.state.service = state
+        await _start(state)
+        try:
+            yield
+        finally:
+            await _stop(state)
+
+    app = FastAPI(
+        title="KTP extractor",
+        version="1.0.0",
+        description="Self-hostable KTP extraction service speaking the Extract-KTP-Async contract. "
+        "See docs/extractor-service.md.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(GuardMiddleware)
+    _install_error_handlers(app)
+
+    @app.post(
+        SUBMIT_PATH,
+        response_model=AcceptedResponse,
+        responses=_error_responses(400, 401, 403, 422, 500),
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": SubmitRequest.model_json_schema()}},
+            }
+        },
+        summary="Submit a KTP image for asynchronous extraction",
+    )
+    async def submit(request: Request, app_credentials: AppCredentials = Depends(authenticate)) -> JSONResponse:
+        state: ServiceState = request.app.state.service
+        raw = await _read_body(request)
+        submission = parse_submission(raw, state.policy, sandbox=state.settings.sandbox)
+        if state.settings.sandbox:
+            reference_id = await _accept_sandbox(state, app_credentials, submission)
+        else:
+            reference_id = await _accept_job(state, app_credentials, submission)
+        return JSONResponse({"message": "accepted", "data": {"reference_id": reference_id}})
+
+    @app.get(
+        RESULT_PATH,
+        response_model=ResultResponse,
+        responses=_error_responses(400, 401, 404, 500),
+        summary="Fetch a job's result (HTTP 200 with message 'processing' while it runs)",
+    )
+    async def result(
+        request: Request,
+        reference_id: str | None = Query(None, description="The id returned by the submit call"),
+        app_credentials: AppCredentials = Depends(authenticate),
+    ) -> JSONResponse:
+        state: ServiceState = request.app.state.service
+        if not reference_id:
+            raise ContractError(ErrorCode.INVALID_PAYLOAD_REFERENCE_ID_NOT_FOUND)
+        if state.settings.sandbox:
+            canned = sandbox.result_body(reference_id)
+            if canned is not None:
+                return JSONResponse(canned[1])
+        check_reference_id_query(reference_id)
+        job = await state.store.get_job(app_credentials.app_id, reference_id)
+        cutoff = time.time() - state.settings.retention_hours * 3600
+        if job is None or (job.finished_at is not None and job.finished_at < cutoff):
+            raise ContractError(ErrorCode.INVALID_PAYLOAD_REFERENCE_ID_NOT_FOUND)
+        if job.result is None:
+            return JSONResponse(processing_body(job.reference_id, job.state, job.validate_quality))
+        return JSONResponse(job.result)
+
+    @app.get("/health", response_model=HealthResponse, summary="Liveness and queue depth")
+    async def health(request: Request) -> HealthResponse:
+        state: ServiceState = request.app.state.service
+        return HealthResponse(
+            status="ok", sandbox=state.settings.sandbox, workers=state.pool.size if state.pool else 0,
+            jobs=await state.store.counts(),
+        )
+
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ContractError)
+    async def _contract_error(request: Request, exc: ContractError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(AuthorizationFailed)
+    async def _auth_failed(request: Request, exc: AuthorizationFailed) -> JSONResponse:
+        return JSONResponse({"message": "Authorization failed"}, status_code=401)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default 422 lists the offending input values; the contract's body does not.
+        return JSONResponse(ContractError(ErrorCode.BAD_PAYLOAD).body(), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(exc.status_code)
+        if code is None:
+            code = ErrorCode.INTERNAL_SERVER_ERROR if exc.status_code >= 500 else ErrorCode.INVALID_PAYLOAD
+        return JSONResponse(
+            {"message": str(exc.detail), "error_code": code.value}, status_code=exc.status_code, headers=exc.headers
+        )
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ContractError(ErrorCode.INVALID_PAYLOAD_IMAGE_SIZE, "Image is larger than 5 MB")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise ContractError(ErrorCode.INVALID_PAYLOAD_IMAGE_SIZE, "Image is larger than 5 MB")
+    return bytes(body)
+
+
+async def _accept_sandbox(state: ServiceState, app: AppCredentials, submission) -> str:
+    sandbox.check_submission(submission.image, submission.reference_id)
+    reference_id = sandbox.result_id(submission.image, submission.validate_quality)
+    body = None
+    if submission.callback_url:
+        _, body = sandbox.result_body(reference_id)  # type: ignore[misc]
+    try:
+        await state.store.record_sandbox_submission(
+            app.app_id, reference_id, state.settings.quota, submission.callback_url, body
+        )
+    except QuotaExhausted:
+        raise ContractError(ErrorCode.INSUFFICIENT_QUOTA) from None
+    if body is not None and state.sender:
+        state.sender.notify()
+    log.info("sandbox_accepted", app_id=app.app_id, reference_id=reference_id)
+    return reference_id
+
+
+async def _accept_job(state: ServiceState, app: AppCredentials, submission) -> str:
+    settings = state.settings
+    reference_id = submission.reference_id or str(uuid.uuid4())
+    # Cheap refusals first, before any download or decode.
+    if not await state.store.quota_left(app.app_id, settings.quota):
+        raise ContractError(ErrorCode.INSUFFICIENT_QUOTA)
+    if submission.reference_id and await state.store.reference_exists(app.app_id, reference_id):
+        raise ContractError(ErrorCode.INVALID_PAYLOAD_REFERENCE_ID_EXISTS)
+
+    source = "url" if is_url(submission.image) else "base64"
+    if source == "url":
+        assert state.fetch_client is not None
+        data = await fetch_image(
+            state.fetch_client, state.policy, submission.image, settings.fetch_timeout_seconds, settings.fetch_max_redirects
+        )
+    else:
+        data = await asyncio.to_thread(decode_base64_image, submission.image)
+    async with state.decode_slots:
+        info = await asyncio.to_thread(check_image, data)
+
+    image_path = await asyncio.to_thread(_write_image, settings.images_dir, data, info.format)
+    try:
+        await state.store.insert_job(
+            app.app_id, reference_id, submission.validate_quality, submission.callback_url, str(image_path), settings.quota
+        )
+    except BaseException as exc:
+        image_path.unlink(missing_ok=True)
+        if isinstance(exc, ReferenceExists):
+            raise ContractError(ErrorCode.INVALID_PAYLOAD_REFERENCE_ID_EXISTS) from None
+        if isinstance(exc, QuotaExhausted):
+            raise ContractError(ErrorCode.INSUFFICIENT_QUOTA) from None
+        raise
+    log.info(
+        "job_accepted", app_id=app.app_id, reference_id=reference_id, source=source, bytes=len(data),
+        width=info.width, height=info.height, format=info.format, validate_quality=submission.validate_quality,
+        callback=submission.callback_url is not None,
+    )
+    if state.processor:
+        state.processor.notify()
+    return reference_id
+
+
+def _write_image(folder: Path, data: bytes, image_format: str) -> Path:
+    """Write durably (temp file, fsync, rename): an accepted job's image must survive a crash.
+    File names are random, never derived from client input."""
+    suffix = ".jpg" if image_format == "JPEG" else ".png"
+    final = folder / f"{uuid.uuid4().hex}{suffix}"
+    temp = final.with_suffix(".tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, final)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return final
+
+
+async def _start(state: ServiceState) -> None:
+    settings = state.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings.images_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    await state.store.open()
+    requeued = await state.store.requeue_unfinished()
+    state.fetch_client = guarded_client(state.policy, timeout=settings.fetch_timeout_seconds)
+    state.sender = CallbackSender(settings, state.store, guarded_client(state.policy, settings.callback_timeout_seconds))
+    state.tasks.append(asyncio.create_task(state.sender.run(), name="callbacks"))
+    if not settings.sandbox:
+        # Sandbox mode never runs OCR, so it needs neither workers nor an installed model.
+        state.pool = WorkerPool(settings.workers, settings.engine_module)
+        await state.pool.warm_up()
+        state.processor = JobProcessor(
+            state.store, state.pool, settings.max_processing_attempts, on_finished=state.sender.notify
+        )
+        state.tasks.append(asyncio.create_task(state.processor.run(), name="processor"))
+    state.tasks.append(asyncio.create_task(_purge_loop(state), name="purge"))
+    log.info(
+        "service_started", workers=settings.workers if state.pool else 0, sandbox=settings.sandbox,
+        local=settings.local, requeued_jobs=requeued, retention_hours=settings.retention_hours,
+    )
+
+
+async def _stop(state: ServiceState) -> None:
+    for task in state.tasks:
+        task.cancel()
+    await asyncio.gather(*state.tasks, return_exceptions=True)
+    if state.sender is not None:
+        await state.sender.aclose()
+    if state.fetch_client is not None:
+        await state.fetch_client.aclose()
+    if state.pool is not None:
+        await asyncio.to_thread(state.pool.shutdown)
+    await state.store.close()
+    log.info("service_stopped")
+
+
+async def _purge_loop(state: ServiceState) -> None:
+    settings = state.settings
+    while True:
+        try:
+            await purge_once(state)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.error("purge_error", exc_info=True)
+        await asyncio.sleep(settings.purge_interval_seconds)
+
+
+async def purge_once(state: ServiceState) -> None:
+    settings = state.settings
+    report = await state.store.purge(time.time() - settings.retention_hours * 3600)
+    removed_files = 0
+    for path in report.image_paths:
+        with contextlib.suppress(FileNotFoundError):
+            Path(path).unlink()
+            removed_files += 1
+    referenced = await state.store.referenced_images()
+    now = time.time()
+    for path in settings.images_dir.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if str(path) not in referenced and now - path.stat().st_mtime > ORPHAN_IMAGE_AGE_SECONDS:
+                path.unlink()
+                removed_files += 1
+    if report.jobs or report.deliveries or removed_files:
+        log.info("retention_purge", jobs=report.jobs, deliveries=report.deliveries, files=removed_files)

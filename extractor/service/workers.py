@@ -1,0 +1,95 @@
+"""OCR worker processes.
+
+OCR is CPU-bound, so it runs in a pool of separate processes (spawned, not forked: the server
+process has threads and an event loop that must not be duplicated). Each worker imports the
+engine and calls ``warm_up()`` once when it starts; the event loop only awaits futures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import multiprocessing
+import signal
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+_engine: ModuleType | None = None
+
+
+def _init_worker(engine_module: str) -> None:
+    global _engine
+    # Ctrl-C goes to the whole process group; the parent decides how workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _engine = importlib.import_module(engine_module)
+    _engine.warm_up()
+
+
+def _ready() -> bool:
+    return _engine is not None
+
+
+def run_extraction(image_path: str) -> dict[str, Any]:
+    """Runs in a worker. Returns a plain dict (always picklable): either the extraction or the
+    name of the failure, never the exception itself (engine exceptions may not pickle, and their
+    messages could carry card text)."""
+    assert _engine is not None, "worker not initialised"
+    started = time.perf_counter()
+    try:
+        data = Path(image_path).read_bytes()
+    except OSError as exc:
+        return {"ok": False, "failure": f"image unreadable: {type(exc).__name__}"}
+    try:
+        extraction = _engine.extract(data)
+    except ValueError as exc:  # ImageDecodeError is a ValueError
+        return {"ok": False, "failure": f"engine rejected image: {type(exc).__name__}"}
+    except Exception as exc:  # noqa: BLE001 - any engine fault becomes a failed job, not a dead loop
+        return {"ok": False, "failure": f"engine error: {type(exc).__name__}"}
+    return {
+        "ok": True,
+        "extraction": extraction.model_dump(mode="json"),
+        "worker_seconds": time.perf_counter() - started,
+    }
+
+
+class WorkerCrashed(Exception):
+    """A worker process died while running a job (the pool has been rebuilt)."""
+
+
+class WorkerPool:
+    def __init__(self, size: int, engine_module: str) -> None:
+        self.size = size
+        self._engine_module = engine_module
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.size,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self._engine_module,),
+        )
+
+    async def warm_up(self) -> None:
+        """Start every worker now (each loads the model once) instead of on the first job."""
+        loop = asyncio.get_running_loop()
+        # Concurrent submissions make the executor spawn all its processes.
+        await asyncio.gather(*(loop.run_in_executor(self._executor, _ready) for _ in range(self.size)))
+
+    async def run(self, image_path: str) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        executor = self._executor
+        try:
+            return await loop.run_in_executor(executor, run_extraction, image_path)
+        except BrokenProcessPool:
+            if executor is self._executor:  # first to notice rebuilds; the others just retry
+                executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = self._new_executor()
+            raise WorkerCrashed from None
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
