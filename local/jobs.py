@@ -1,0 +1,151 @@
+"""Talk to a stack's data (local or deployed): upload images, read job records, wait for them."""
+
+from __future__ import annotations
+
+import mimetypes
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from local.aws import client
+from local.state import StackInfo
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LAYER_DIR = REPO_ROOT / "layers" / "pipeline"
+TERMINAL = frozenset({"COMPLETED", "FAILED", "REJECTED", "TIMED_OUT"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
+
+
+def reference_id_for(bucket: str, key: str, version_id: str | None, etag: str | None) -> str:
+    """The pipeline's own derivation (from the layer), so the CLI can follow a job it uploaded."""
+    if str(LAYER_DIR) not in sys.path:
+        sys.path.append(str(LAYER_DIR))
+    from ktp_pipeline.reference_ids import reference_id_for as derive
+
+    return derive(bucket, key, version_id, etag)
+
+
+@dataclass(frozen=True)
+class Upload:
+    source: str
+    key: str
+    reference_id: str
+
+
+def plain(value: Any) -> Any:
+    """A DynamoDB item from the resource API as plain JSON-able Python (Decimal → int/float)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if isinstance(value, set):
+        return sorted(plain(item) for item in value)
+    if isinstance(value, bytes | bytearray):
+        return f"<{len(value)} bytes>"
+    return value
+
+
+def image_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given plus the images inside given directories (sorted, not recursive into hidden)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"{path} does not exist")
+    return found
+
+
+class JobsClient:
+    def __init__(self, info: StackInfo) -> None:
+        self.info = info
+        self.s3 = client("s3", info.endpoint_url, info.region)
+        resource_kwargs: dict[str, Any] = {"region_name": info.region}
+        if info.endpoint_url:
+            import boto3
+
+            session = boto3.Session(
+                aws_access_key_id=info.aws_access_key_id,
+                aws_secret_access_key=info.aws_secret_access_key,
+                region_name=info.region,
+            )
+            self.table = session.resource("dynamodb", endpoint_url=info.endpoint_url).Table(info.table)
+        else:
+            import boto3
+
+            self.table = boto3.resource("dynamodb", **resource_kwargs).Table(info.table)
+
+    # --- uploads --------------------------------------------------------------------------
+    def key_for(self, name: str) -> str:
+        return f"{self.info.upload_prefix}{name}"
+
+    def upload_bytes(self, data: bytes, name: str, *, content_type: str | None = None) -> Upload:
+        key = self.key_for(name)
+        content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        answer = self.s3.put_object(Bucket=self.info.bucket, Key=key, Body=data, ContentType=content_type)
+        reference_id = reference_id_for(self.info.bucket, key, answer.get("VersionId"), answer.get("ETag"))
+        return Upload(name, key, reference_id)
+
+    def upload_file(self, path: Path, name: str | None = None) -> Upload:
+        upload = self.upload_bytes(path.read_bytes(), name or path.name)
+        return Upload(str(path), upload.key, upload.reference_id)
+
+    # --- records --------------------------------------------------------------------------
+    def get(self, reference_id: str) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={"reference_id": reference_id}, ConsistentRead=True).get("Item")
+        return plain(item) if item else None
+
+    def scan(self, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Every record (optionally of one status), newest first. A full scan: fine for a local
+        stack or a demo; on a big production table pass ``limit``."""
+        kwargs: dict[str, Any] = {"ConsistentRead": True}
+        if status:
+            from boto3.dynamodb.conditions import Attr
+
+            kwargs["FilterExpression"] = Attr("status").eq(status)
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self.table.scan(**kwargs)
+            items.extend(plain(item) for item in page.get("Items", []))
+            if limit is not None and len(items) >= limit:
+                items = items[:limit]
+                break
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items.sort(key=lambda item: str(item.get("updated_at") or item.get("created_at") or ""), reverse=True)
+        return items
+
+    def wait_terminal(
+        self,
+        reference_ids: Iterable[str],
+        *,
+        timeout_seconds: float,
+        interval_seconds: float = 0.5,
+        on_progress: Callable[[dict[str, dict[str, Any] | None]], None] | None = None,
+    ) -> dict[str, dict[str, Any] | None]:
+        """Poll until every job is terminal or the timeout passes; returns the last records seen."""
+        wanted = list(dict.fromkeys(reference_ids))
+        records: dict[str, dict[str, Any] | None] = {ref: None for ref in wanted}
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            for ref in wanted:
+                record = records[ref]
+                if record is None or record.get("status") not in TERMINAL:
+                    records[ref] = self.get(ref)
+            if on_progress is not None:
+                on_progress(records)
+            if all(record and record.get("status") in TERMINAL for record in records.values()):
+                return records
+            if time.monotonic() >= deadline:
+                return records
+            time.sleep(interval_seconds)
