@@ -205,11 +205,14 @@ def hard_photo(rng: np.random.Generator, render: CardRenderer) -> Photo:
         frame = 255.0 * (np.clip(frame, 0, 255) / 255.0 * gain) ** rng.uniform(1.05, 1.25)
         noise = rng.uniform(2.0, 4.0)
     if "blur" in problems:
+        # Severity relative to the card's size in the frame, so the text blurs by a similar amount.
+        card_scale = float(np.linalg.norm(corners[1] - corners[0])) / 1000.0
         frame = np.clip(frame, 0, 255)
         if rng.random() < 0.5:
-            blur_sigma = rng.uniform(2.0, 2.8)
+            blur_sigma = card_scale * rng.uniform(2.0, 2.8)
         else:
-            frame = cv2.filter2D(frame, -1, _motion_kernel(int(rng.integers(9, 15)), rng.uniform(0, 180)))
+            length = max(5, int(card_scale * rng.uniform(10, 15)))
+            frame = cv2.filter2D(frame, -1, _motion_kernel(length, rng.uniform(0, 180)))
     pixels = _finish(rng, frame, blur_sigma, noise)
     for problem in problems:
         photo.quality[problem] = True
