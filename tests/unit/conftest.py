@@ -1,0 +1,304 @@
+"""Unit-test fixtures: moto for AWS, an httpx.MockTransport provider, the handlers loaded from functions/."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import importlib.util
+import io
+import json
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+import yaml
+from moto import mock_aws
+
+REPO = Path(__file__).resolve().parents[2]
+EVENTS = REPO / "events"
+TABLE_NAME = "ktp-jobs-test"
+BUCKET = json.loads((EVENTS / "s3_put.json").read_text())["Records"][0]["s3"]["bucket"]["name"]
+PROVIDER_URL = "https://provider.test"
+CALLBACK_URL = "https://callback.test/callback"
+CALLBACK_USER, CALLBACK_PASSWORD = "ktp-callback", "local-callback-password"
+PROVIDER_SECRET, CALLBACK_SECRET = "test/provider", "test/callback"
+APP_ID, API_KEY = "app-123", "key-456"
+
+
+# --- the jobs table, as template.yaml declares it ------------------------------------------------
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Loads CloudFormation YAML: every short-form tag (!Sub, !Ref, !GetAtt, ...) becomes its plain value."""
+
+
+def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_mapping(node, deep=True)
+
+
+_CfnLoader.add_multi_constructor("!", _any_tag)
+
+CONVENTION_TABLE: dict[str, Any] = {
+    "AttributeDefinitions": [
+        {"AttributeName": "reference_id", "AttributeType": "S"},
+        {"AttributeName": "pending_shard", "AttributeType": "S"},
+        {"AttributeName": "next_check_at", "AttributeType": "N"},
+        {"AttributeName": "status", "AttributeType": "S"},
+        {"AttributeName": "updated_at", "AttributeType": "S"},
+    ],
+    "KeySchema": [{"AttributeName": "reference_id", "KeyType": "HASH"}],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": "pending-by-next-check",
+            "KeySchema": [
+                {"AttributeName": "pending_shard", "KeyType": "HASH"},
+                {"AttributeName": "next_check_at", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
+        {
+            "IndexName": "by-status",
+            "KeySchema": [
+                {"AttributeName": "status", "KeyType": "HASH"},
+                {"AttributeName": "updated_at", "KeyType": "RANGE"},
+            ],
+            "Projection": {
+                "ProjectionType": "INCLUDE",
+                "NonKeyAttributes": ["status_reason", "error_code", "created_at", "result_source", "orphan_callback"],
+            },
+        },
+    ],
+}
+
+
+def jobs_table_definition() -> dict[str, Any]:
+    """The JobsTable properties from template.yaml when it exists, else the lead's conventions."""
+    template = REPO / "template.yaml"
+    if template.exists():
+        doc = yaml.load(template.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        props = (doc.get("Resources", {}).get("JobsTable") or {}).get("Properties")
+        if props and "GlobalSecondaryIndexes" in props:
+            return {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")}
+    return copy.deepcopy(CONVENTION_TABLE)
+
+
+def create_jobs_table(client: Any) -> None:
+    definition = jobs_table_definition()
+    indexes = []
+    for gsi in definition["GlobalSecondaryIndexes"]:
+        gsi = {k: v for k, v in gsi.items() if k in ("IndexName", "KeySchema", "Projection")}
+        indexes.append(gsi)
+    client.create_table(
+        TableName=TABLE_NAME,
+        AttributeDefinitions=definition["AttributeDefinitions"],
+        KeySchema=definition["KeySchema"],
+        GlobalSecondaryIndexes=indexes,
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+# --- a fake provider behind httpx.MockTransport ----------------------------------------------------
+
+
+@dataclass
+class FakeProvider:
+    """Answers the contract's two endpoints. Tests set `submit_reply` / `result_reply` callables."""
+
+    submits: list[dict[str, Any]] = field(default_factory=list)
+    result_requests: list[str] = field(default_factory=list)
+    headers_seen: list[dict[str, str]] = field(default_factory=list)
+    submit_reply: Callable[[dict[str, Any]], httpx.Response] | None = None
+    result_reply: Callable[[str], httpx.Response] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            self.headers_seen.append(dict(request.headers))
+        if request.url.path == "/ktp/id/extract-async" and request.method == "POST":
+            body = json.loads(request.content)
+            with self.lock:
+                self.submits.append(body)
+            if self.submit_reply:
+                return self.submit_reply(body)
+            return httpx.Response(200, json={"message": "accepted", "data": {"reference_id": body.get("reference_id")}})
+        if request.url.path == "/ktp/id/extract-async/result" and request.method == "GET":
+            ref = request.url.params.get("reference_id", "")
+            with self.lock:
+                self.result_requests.append(ref)
+            if self.result_reply:
+                return self.result_reply(ref)
+            return httpx.Response(404, json={"message": "not found", "error_code": "INVALID_PAYLOAD_REFERENCE_ID_NOT_FOUND"})
+        return httpx.Response(404, json={"message": "no route"})
+
+
+def error_reply(status: int, code: str | None) -> Callable[..., httpx.Response]:
+    body = {"message": "error"} | ({"error_code": code} if code else {})
+    return lambda *_: httpx.Response(status, json=body)
+
+
+def completed_body(ref: str, nested: bool = True) -> dict[str, Any]:
+    fields = {"reference_id": ref, "nik": "3171234567890001", "full_name": "CONTOH NAMA", "gender": "LAKI-LAKI",
+              "blood_type": "-", "city": "JAKARTA PUSAT", "state": "DKI JAKARTA",
+              "image_quality": {"blur": False, "dark": False, "flashlight": False, "grayscale": False}}
+    if nested:
+        return {"message": "success", "status_code": "BILLED", "data": fields}
+    return {"message": "success", "status_code": "BILLED", **fields}
+
+
+# --- images ---------------------------------------------------------------------------------------
+
+
+def make_image(width: int = 1000, height: int = 640, fmt: str = "JPEG") -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (40, 90, 160)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+# --- Lambda plumbing ------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeContext:
+    remaining_ms: int = 300_000
+    function_name: str = "test-function"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:ap-southeast-3:123456789012:function:test-function"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/test-function"
+    log_stream_name: str = "stream"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def load_handler(name: str) -> Any:
+    module_name = f"_handler_{name}"
+    spec = importlib.util.spec_from_file_location(module_name, REPO / "functions" / name / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+# --- fixtures -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {
+        "AWS_DEFAULT_REGION": "ap-southeast-3",
+        "AWS_REGION": "ap-southeast-3",
+        "JOBS_TABLE_NAME": TABLE_NAME,
+        "JOBS_PENDING_INDEX": "pending-by-next-check",
+        "UPLOAD_BUCKET_NAME": BUCKET,
+        "PROVIDER_BASE_URL": PROVIDER_URL,
+        "PROVIDER_SECRET_ID": PROVIDER_SECRET,
+        "CALLBACK_SECRET_ID": CALLBACK_SECRET,
+        "CALLBACK_URL": CALLBACK_URL,
+        "VALIDATE_QUALITY": "true",
+        "IMAGE_TRANSPORT": "base64",
+        "JOB_DEADLINE_SECONDS": "3600",
+        "RESULT_GRACE_SECONDS": "300",
+        "RETENTION_DAYS": "30",
+        "PENDING_SHARDS": "4",
+        "POLLER_MAX_CONCURRENCY": "4",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "KtpPipeline",
+        "POWERTOOLS_SERVICE_NAME": "ktp-pipeline",
+    }
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+@dataclass
+class Stack:
+    dynamodb: Any
+    s3: Any
+    secrets: Any
+    provider: FakeProvider
+
+    def item(self, ref: str) -> dict[str, Any] | None:
+        from ktp_pipeline.job_store import _from_item
+
+        found = self.dynamodb.get_item(TableName=TABLE_NAME, Key={"reference_id": {"S": ref}}, ConsistentRead=True)
+        return _from_item(found["Item"]).model_dump(exclude_unset=True) if "Item" in found else None
+
+    def raw_item(self, ref: str) -> dict[str, Any] | None:
+        return self.dynamodb.get_item(TableName=TABLE_NAME, Key={"reference_id": {"S": ref}}).get("Item")
+
+    def put_object(self, key: str, data: bytes) -> dict[str, Any]:
+        response = self.s3.put_object(Bucket=BUCKET, Key=key, Body=data)
+        return {"etag": response["ETag"].strip('"'), "version_id": response.get("VersionId"), "size": len(data)}
+
+    def s3_event(self, key: str, data: bytes | None = None, *, size: int | None = None) -> dict[str, Any]:
+        """events/s3_put.json re-pointed at a real object (same encoded-key style as S3 sends)."""
+        from urllib.parse import quote_plus
+
+        event = load_event("s3_put.json")
+        obj = event["Records"][0]["s3"]["object"]
+        if data is not None:
+            meta = self.put_object(key, data)
+            obj.update({"eTag": meta["etag"], "versionId": meta["version_id"], "size": meta["size"]})
+        obj["key"] = quote_plus(key, safe="/")
+        if size is not None:
+            obj["size"] = size
+        return event
+
+
+@pytest.fixture
+def stack(env: dict[str, str]):
+    from aws_lambda_powertools.utilities import parameters
+
+    from ktp_pipeline import secrets, wiring
+
+    provider = FakeProvider()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        create_jobs_table(dynamodb)
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-southeast-3"})
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        sm = boto3.client("secretsmanager")
+        sm.create_secret(Name=PROVIDER_SECRET, SecretString=json.dumps({"app_id": APP_ID, "api_key": API_KEY}))
+        sm.create_secret(Name=CALLBACK_SECRET,
+                         SecretString=json.dumps({"username": CALLBACK_USER, "password": CALLBACK_PASSWORD}))
+        parameters.clear_caches()
+        secrets.reset_refresh_limiter()
+        wiring.http_transport = httpx.MockTransport(provider)
+        wiring.reset()
+        try:
+            yield Stack(dynamodb, s3, sm, provider)
+        finally:
+            wiring.http_transport = None
+            wiring.reset()
+            parameters.clear_caches()
+
+
+@pytest.fixture(scope="session")
+def handlers() -> dict[str, Any]:
+    return {name: load_handler(name) for name in ("submit", "callback", "poller")}
