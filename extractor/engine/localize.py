@@ -40,23 +40,35 @@ def _order_corners(points: np.ndarray) -> np.ndarray:
     return pts
 
 
+def _background_mask(small: np.ndarray) -> np.ndarray:
+    """Pixels that differ from the frame's border colour (the card lies on a roughly even surface)."""
+    lab = cv2.cvtColor(cv2.GaussianBlur(small, (7, 7), 0), cv2.COLOR_BGR2LAB).astype(np.float32)
+    h, w = lab.shape[:2]
+    ring = max(4, min(h, w) // 25)
+    border = np.concatenate([lab[:ring].reshape(-1, 3), lab[-ring:].reshape(-1, 3), lab[:, :ring].reshape(-1, 3), lab[:, -ring:].reshape(-1, 3)])
+    background = np.median(border, axis=0)
+    spread = np.percentile(np.linalg.norm(border - background, axis=1), 90)
+    distance = np.linalg.norm(lab - background, axis=2)
+    return (distance > max(12.0, 1.5 * spread)).astype(np.uint8) * 255
+
+
 def _quad_candidates(image: np.ndarray) -> list[np.ndarray]:
-    scale = _SEARCH_SIDE / max(image.shape[:2])
+    scale = min(1.0, _SEARCH_SIDE / max(image.shape[:2]))
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
-    scale = min(scale, 1.0)
-    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-    grey = cv2.GaussianBlur(grey, (5, 5), 0)
-    masks = []
-    edges = cv2.Canny(grey, 30, 90)
-    masks.append(cv2.dilate(edges, np.ones((5, 5), np.uint8)))
-    saturation = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)[..., 1]
-    for channel in (grey, cv2.GaussianBlur(saturation, (5, 5), 0)):
+    grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
+    masks = [_background_mask(small)]
+    for low, high in ((30, 90), (10, 40)):
+        masks.append(cv2.dilate(cv2.Canny(grey, low, high), np.ones((5, 5), np.uint8)))
+    saturation = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2HSV)[..., 1], (5, 5), 0)
+    for channel in (grey, saturation):
         _, otsu = cv2.threshold(channel, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         masks.extend([otsu, 255 - otsu])
-    frame_area = small.shape[0] * small.shape[1]
-    quads = []
+    frame_h, frame_w = small.shape[:2]
+    frame_area = frame_h * frame_w
+    scored = []
     for mask in masks:
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:3]:
             area = cv2.contourArea(contour)
@@ -65,23 +77,68 @@ def _quad_candidates(image: np.ndarray) -> list[np.ndarray]:
             hull = cv2.convexHull(contour)
             approx = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
             if len(approx) != 4:
-                rect = cv2.minAreaRect(hull)
-                if cv2.contourArea(hull) < 0.85 * rect[1][0] * rect[1][1]:
-                    continue  # not rectangular enough
-                approx = cv2.boxPoints(rect)
-            quad = _order_corners(np.asarray(approx, dtype=np.float32)) / scale
+                approx = cv2.boxPoints(cv2.minAreaRect(hull))
+            quad = _order_corners(np.asarray(approx, dtype=np.float32))
+            quad_area = cv2.contourArea(quad)
+            if quad_area <= 0:
+                continue
+            fill = min(area / quad_area, quad_area / area)
             width = (np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2
             height = (np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2
-            if height > 0 and 1.25 <= width / height <= 2.0:
-                quads.append((area, quad))
-    quads.sort(key=lambda item: item[0], reverse=True)
-    return [quad for _, quad in quads]
+            if height <= 0 or fill < 0.8:
+                continue
+            aspect = width / height
+            if not 1.3 <= aspect <= 1.9:
+                continue
+            xs, ys = quad[:, 0], quad[:, 1]
+            whole_frame = xs.min() < 3 and ys.min() < 3 and xs.max() > frame_w - 4 and ys.max() > frame_h - 4
+            if whole_frame:
+                continue
+            score = area * fill * (1.0 - min(0.5, abs(aspect - CARD_ASPECT)))
+            scored.append((score, quad / scale))
+    scored.sort(key=lambda item: item[0], reverse=True)
+    return [quad for _, quad in scored]
 
 
 def find_card(image: np.ndarray) -> np.ndarray | None:
     """The card's corners (TL, TR, BR, BL) in image pixels, or None when it fills the frame / is not found."""
     candidates = _quad_candidates(image)
     return candidates[0] if candidates else None
+
+
+def estimate_skew(image: np.ndarray) -> float:
+    """Dominant text-line angle in degrees (positive = lines fall to the right), from line blobs."""
+    scale = min(1.0, 1000 / max(image.shape[:2]))
+    grey = cv2.cvtColor(cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+    # Black-hat keeps thin dark strokes (text) and drops the card edge and soft background patterns.
+    strokes = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (15, 15)))
+    _, ink = cv2.threshold(strokes, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    blobs = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (17, 3)))
+    contours, _ = cv2.findContours(blobs, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    angles, weights = [], []
+    for contour in contours:
+        (_, _), (w, h), angle = cv2.minAreaRect(contour)
+        if w < h:
+            w, h, angle = h, w, angle - 90
+        if w < 60 or h < 4 or w < 4 * h:
+            continue
+        angle = (angle + 90) % 180 - 90
+        if abs(angle) <= 30:
+            angles.append(angle)
+            weights.append(w)
+    if len(angles) < 3:
+        return 0.0
+    order = np.argsort(angles)
+    cumulative = np.cumsum(np.asarray(weights)[order])
+    return float(np.asarray(angles)[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def deskew(image: np.ndarray, angle: float) -> np.ndarray:
+    if abs(angle) < 0.5:
+        return image
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def warp_card(image: np.ndarray, quad: np.ndarray) -> np.ndarray:

@@ -8,15 +8,21 @@ from extractor.engine import vocabulary as vocab
 from extractor.engine.fuzzy import Snap, snap, squash
 from extractor.engine.layout import RawField
 from extractor.engine.nik import repair_nik
-from extractor.engine.regions import snap_city, snap_district, snap_state, snap_village
+from extractor.engine.regions import snap_bare_city, snap_city, snap_district, snap_state, snap_village
 from extractor.result import FieldReading
 
 _DIGITISH = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "l": "1", "|": "1", "L": "1",
                            "Z": "2", "S": "5", "G": "6", "b": "6", "B": "8", "T": "7"})
 
 
+# Cards print upper case only: a lower-case "l" from the OCR is an "I", never an "L".
+_LOWER_L = str.maketrans({"l": "I", "|": "I"})
+# In fields that never hold digits (names, places), digits are misread letters.
+_LETTERISH = str.maketrans({"1": "I", "0": "O", "5": "S", "8": "B", "6": "G", "2": "Z"})
+
+
 def _clean_text(text: str) -> str:
-    text = text.upper().replace("：", ":")
+    text = text.translate(_LOWER_L).upper().replace("：", ":")
     text = re.sub(r"\s+", " ", text)
     return text.strip(" :;.,_|-'\"")
 
@@ -58,7 +64,7 @@ def normalize_nik(raw: RawField | None) -> FieldReading:
 
 
 def normalize_name(text: str) -> str:
-    text = _clean_text(text)
+    text = _clean_text(text).translate(_LETTERISH)
     text = re.sub(r"[^A-Z0-9 .,'-]", "", text)
     return re.sub(r"\s+", " ", text).strip()
 
@@ -124,6 +130,17 @@ def normalize_rt_rw(raw: RawField | None) -> FieldReading:
     return _reading(None, raw)
 
 
+def normalize_address(text: str) -> str:
+    """Restore the spaces OCR drops around address abbreviations (`NO.20`, `GG.GRIYA`, `BLOKA10`)."""
+    text = _clean_text(text)
+    text = re.sub(r"\.(?=[A-Z0-9])", ". ", text)
+    text = re.sub(r"(?<=[0-9])NO\b\.?", " NO.", text)
+    text = re.sub(r"\bNO\.?\s*(?=\d)", "NO. ", text)
+    text = re.sub(r"(?<=[A-Z])BLOK\b", " BLOK", text)
+    text = re.sub(r"\bBLOK(?=[A-Z]{1,2}\d)", "BLOK ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def normalize_place(raw: RawField | None, snapper=None, **context) -> FieldReading:
     if raw is None:
         return _reading(None, None)
@@ -155,10 +172,14 @@ def normalize_fields(raw: dict[str, RawField]) -> dict[str, FieldReading]:
     name = raw.get("full_name")
     fields["full_name"] = _reading(normalize_name(name.text), name) if name else _reading(None, None)
     fields["place_of_birth"], fields["date_of_birth"] = split_birth(raw.get("birth"))
+    if fields["place_of_birth"].value:
+        bare = snap_bare_city(fields["place_of_birth"].value)
+        if bare:
+            fields["place_of_birth"] = fields["place_of_birth"].model_copy(update={"value": bare[0]})
     fields["gender"] = normalize_choice(raw.get("gender"), vocab.GENDERS, fallback_clean=False)
     fields["blood_type"] = normalize_blood(raw.get("blood_type"))
     address = raw.get("address")
-    fields["address"] = _reading(_clean_text(address.text), address) if address else _reading(None, None)
+    fields["address"] = _reading(normalize_address(address.text), address) if address else _reading(None, None)
     fields["rt_rw"] = normalize_rt_rw(raw.get("rt_rw"))
     fields["state"] = normalize_state(raw.get("state"))
     fields["city"] = normalize_place(raw.get("city"), snap_city, state=fields["state"].value)
@@ -175,7 +196,7 @@ def normalize_fields(raw: dict[str, RawField]) -> dict[str, FieldReading]:
         fields["valid_until"] = _reading(normalize_date(valid.text), valid)
     else:
         fields["valid_until"] = normalize_choice(valid, vocab.VALID_UNTIL)
-    fields["issue_city"] = normalize_place(raw.get("issue_city"))
+    fields["issue_city"] = normalize_place(raw.get("issue_city"), snap_bare_city)
     issue = raw.get("issue_date")
     issue_date = normalize_date(issue.text) if issue else None
     fields["issue_date"] = _reading(issue_date, issue, 1.0 if issue_date else 0.0)

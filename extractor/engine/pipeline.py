@@ -78,10 +78,16 @@ def _ocr(backend: OcrBackend, card: np.ndarray) -> _Attempt:
     return _Attempt(card, boxes, label_hits(boxes))
 
 
+def _whole_frame(image: np.ndarray) -> np.ndarray:
+    """The full photo, levelled by its text lines, when no card outline was found."""
+    frame = localize.fit_width(image)
+    return localize.deskew(frame, localize.estimate_skew(frame))
+
+
 def _read_card(backend: OcrBackend, image: np.ndarray) -> _Attempt:
     """OCR the best-looking normalisation of the photo, trying other orientations when unsure."""
     quad = localize.find_card(image)
-    base = localize.warp_card(image, quad) if quad is not None else localize.fit_width(image)
+    base = localize.warp_card(image, quad) if quad is not None else _whole_frame(image)
     portrait = base.shape[0] > base.shape[1]
     order = (90, 270, 0, 180) if portrait else (0, 180, 90, 270)
     best: _Attempt | None = None
@@ -93,7 +99,7 @@ def _read_card(backend: OcrBackend, image: np.ndarray) -> _Attempt:
             return best
     if quad is not None:
         # The outline may have been wrong (background edge, half the card): read the whole frame.
-        whole = _ocr(backend, localize.fit_width(image))
+        whole = _ocr(backend, _whole_frame(image))
         if whole.hits > best.hits:
             best = whole
     return best

@@ -134,6 +134,27 @@ def snap_city(text: str, state: str | None = None) -> tuple[str, int] | None:
     return (exact, 0) if exact else None
 
 
+@lru_cache(maxsize=1)
+def _bare_cities() -> dict[str, str]:
+    """squashed -> printed regency/city name without KABUPATEN/KOTA (how places of birth and issue print)."""
+    out: dict[str, str] = {}
+    for variants in _index()["cities"].values():
+        for name, _ in variants:
+            bare = name
+            for prefix in ("KABUPATEN ADMINISTRASI ", "KOTA ADMINISTRASI ", "KABUPATEN ", "KOTA "):
+                if bare.startswith(prefix):
+                    bare = bare[len(prefix):]
+                    break
+            out.setdefault(squash(bare), bare)
+    return out
+
+
+def snap_bare_city(text: str) -> tuple[str, int] | None:
+    """Exact match ignoring spaces only: place names are open-ended, this just restores spacing."""
+    exact = _bare_cities().get(squash(text))
+    return (exact, 0) if exact else None
+
+
 def _city_code(city: str | None, state: str | None) -> str | None:
     return _code_of("cities", city, _code_of("states", state))
 
