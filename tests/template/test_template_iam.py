@@ -1,0 +1,106 @@
+"""Least privilege: every identity policy in the translated template, including the ones SAM generates."""
+
+from __future__ import annotations
+
+import pytest
+from template_tools import as_list, iam_statements
+
+# The only actions allowed on Resource "*", each because the service has no resource-level permissions.
+RESOURCE_STAR_ALLOWED = {
+    "xray:PutTraceSegments": "AWS X-Ray supports no resource-level permissions (Tracer segments)",
+    "xray:PutTelemetryRecords": "AWS X-Ray supports no resource-level permissions (X-Ray daemon telemetry)",
+}
+
+BUCKET_OBJECTS = "arn:aws:s3:::ktp-uploads-123456789012-ap-southeast-3-0a1b2c3d4e5f/*"
+XRAY = {("xray:PutTraceSegments", "*"), ("xray:PutTelemetryRecords", "*")}
+
+EXPECTED_GRANTS = {
+    "SubmitFunction": XRAY
+    | {
+        ("logs:CreateLogStream", "<SubmitLogGroup.Arn>"),
+        ("logs:PutLogEvents", "<SubmitLogGroup.Arn>"),
+        ("s3:GetObject", BUCKET_OBJECTS),
+        ("s3:GetObjectVersion", BUCKET_OBJECTS),
+        ("dynamodb:GetItem", "<JobsTable.Arn>"),
+        ("dynamodb:PutItem", "<JobsTable.Arn>"),
+        ("dynamodb:UpdateItem", "<JobsTable.Arn>"),
+        ("secretsmanager:GetSecretValue", "<ProviderSecret>"),
+        ("sqs:SendMessage", "<SubmitFailureQueue.Arn>"),
+    },
+    "CallbackFunction": XRAY
+    | {
+        ("logs:CreateLogStream", "<CallbackLogGroup.Arn>"),
+        ("logs:PutLogEvents", "<CallbackLogGroup.Arn>"),
+        ("dynamodb:GetItem", "<JobsTable.Arn>"),
+        ("dynamodb:PutItem", "<JobsTable.Arn>"),
+        ("dynamodb:UpdateItem", "<JobsTable.Arn>"),
+        ("secretsmanager:GetSecretValue", "<CallbackSecret>"),
+    },
+    "PollerFunction": XRAY
+    | {
+        ("logs:CreateLogStream", "<PollerLogGroup.Arn>"),
+        ("logs:PutLogEvents", "<PollerLogGroup.Arn>"),
+        ("dynamodb:Query", "<JobsTable.Arn>/index/pending-by-next-check"),
+        ("dynamodb:GetItem", "<JobsTable.Arn>"),
+        ("dynamodb:UpdateItem", "<JobsTable.Arn>"),
+        ("s3:GetObject", "<UploadBucket.Arn>/*"),
+        ("s3:GetObjectVersion", "<UploadBucket.Arn>/*"),
+        ("secretsmanager:GetSecretValue", "<ProviderSecret>"),
+    },
+}
+
+
+def _allow_statements(cfn):
+    return [(owner, s) for owner, s in iam_statements(cfn) if s["Effect"] == "Allow"]
+
+
+def test_there_are_identity_policies_to_check(cfn):
+    owners = {owner for owner, _ in _allow_statements(cfn)}
+    assert {"SubmitFunctionRole", "CallbackFunctionRole", "PollerFunctionRole"} <= owners
+    assert any(cfn["Resources"][o]["Type"] == "AWS::IAM::Role" and "Schedule" in o for o in owners)
+
+
+def test_no_action_wildcards(cfn):
+    for owner, statement in _allow_statements(cfn):
+        assert "NotAction" not in statement and "NotResource" not in statement, owner
+        for action in as_list(statement["Action"]):
+            assert "*" not in action, f"{owner} allows wildcard action {action!r}"
+
+
+def test_resource_star_only_for_actions_that_require_it(cfn):
+    for owner, statement in _allow_statements(cfn):
+        if "*" in as_list(statement["Resource"]):
+            unexpected = set(as_list(statement["Action"])) - set(RESOURCE_STAR_ALLOWED)
+            assert not unexpected, f"{owner} grants {sorted(unexpected)} on Resource '*'"
+
+
+def test_no_managed_policies_hide_extra_permissions(resources):
+    for name, resource in resources.items():
+        if resource["Type"] == "AWS::IAM::Role":
+            assert "ManagedPolicyArns" not in resource["Properties"], name
+
+
+def test_nothing_may_scan_the_table(cfn):
+    actions = {a for _, s in _allow_statements(cfn) for a in as_list(s["Action"])}
+    assert "dynamodb:Scan" not in actions
+
+
+@pytest.mark.parametrize("function", sorted(EXPECTED_GRANTS))
+def test_each_function_role_grants_exactly_what_the_function_uses(resources, evaluator, function):
+    role_name = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    role = resources[role_name]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
+    grants = set()
+    for policy in role["Policies"]:
+        for statement in evaluator.evaluate(policy["PolicyDocument"])["Statement"]:
+            assert statement["Effect"] == "Allow"
+            assert "Condition" not in statement
+            grants |= {(a, r) for a in as_list(statement["Action"]) for r in as_list(statement["Resource"])}
+    assert grants == EXPECTED_GRANTS[function]
+
+
+def test_function_roles_are_not_shared(resources):
+    roles = [resources[f]["Properties"]["Role"]["Fn::GetAtt"][0] for f in EXPECTED_GRANTS]
+    assert len(set(roles)) == len(roles)
