@@ -214,8 +214,9 @@ class JobStore:
         return self._update(
             record.reference_id,
             "SET next_check_at = :lease, updated_at = :now",
-            "#status IN (:received, :retry) AND next_check_at = :seen",
-            {":lease": int(now) + lease_seconds, ":now": iso(now), ":seen": record.next_check_at,
+            # Due now and unchanged since we read it: a second sweeper holding the same view loses.
+            "#status IN (:received, :retry) AND next_check_at = :seen AND next_check_at <= :epoch",
+            {":lease": int(now) + lease_seconds, ":now": iso(now), ":seen": record.next_check_at, ":epoch": int(now),
              ":received": JobStatus.RECEIVED.value, ":retry": JobStatus.RETRY.value},
         )
 
@@ -279,16 +280,18 @@ class JobStore:
         sets = ["#status = :status", "status_reason = :reason", "updated_at = :now", "completed_at = :now",
                 "expires_at = :expires"]
         removes = ["pending_shard", "next_check_at"]
+        names: dict[str, str] = {}
         for attr, value in (("error_code", error_code), ("result", result), ("status_code", status_code),
                             ("result_source", result_source)):
+            names[f"#{attr}"] = attr  # `result` is a DynamoDB reserved word
             if value is None:
-                removes.append(attr)  # e.g. a RETRY's error_code must not survive a COMPLETED
+                removes.append(f"#{attr}")  # e.g. a RETRY's error_code must not survive a COMPLETED
             else:
-                sets.append(f"{attr} = :{attr}")
+                sets.append(f"#{attr} = :{attr}")
                 values[f":{attr}"] = value
         expression = f"SET {', '.join(sets)} REMOVE {', '.join(removes)}"
         for _ in range(3):  # at most: update fails (missing) → orphan put fails (created meanwhile) → update
-            if self._update(reference_id, expression, _PENDING_CONDITION, {**values, **_PENDING_VALUES}):
+            if self._update(reference_id, expression, _PENDING_CONDITION, {**values, **_PENDING_VALUES}, names):
                 return FinishOutcome.WRITTEN
             current = self.get(reference_id)
             if current is not None and current.terminal:
