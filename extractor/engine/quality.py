@@ -1,6 +1,7 @@
 """Image quality flags measured on the normalised card (fixed width, so scores are comparable).
 
-- blur: sharpness as the variance of the Laplacian of the grey card; low = blurred.
+- blur: sharpness as the variance of the Laplacian of the contrast-stretched grey card (stretching
+  keeps a dim but sharp card from passing for a blurred one); low = blurred.
 - dark: mean luminance and its 95th percentile; a dim card has both low.
 - flashlight: share of the card that is blown out (near-white, unsaturated) in compact blobs.
 - grayscale: spread between colour channels; a grey copy has (almost) none.
@@ -14,22 +15,24 @@ import numpy as np
 from extractor.result import ImageQuality
 
 THRESHOLDS = {
-    "blur": 60.0,  # Laplacian variance below this = blurred
+    "blur": 275.0,  # Laplacian variance (5-95 percentile stretched) below this = blurred
     "dark_mean": 80.0,  # mean luminance below this ...
     "dark_p95": 150.0,  # ... and the bright end below this = dark
-    "flashlight": 0.012,  # share of blown-out pixels above this = flashlight glare
-    "grayscale": 6.0,  # mean channel spread below this = grayscale
+    "flashlight": 0.02,  # share of blown-out pixels above this = flashlight glare
+    "grayscale": 3.0,  # mean channel spread below this = grayscale
 }
 
 
 def measure(card_bgr: np.ndarray) -> ImageQuality:
     grey = cv2.cvtColor(card_bgr, cv2.COLOR_BGR2GRAY)
-    sharpness = float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    p5, p95 = (float(v) for v in np.percentile(grey, (5, 95)))
+    stretched = ((grey.astype(np.float32) - p5) * (255.0 / max(p95 - p5, 1.0))).astype(np.float32)
+    sharpness = float(cv2.Laplacian(stretched, cv2.CV_32F).var())
     mean = float(grey.mean())
-    p95 = float(np.percentile(grey, 95))
 
     hsv = cv2.cvtColor(card_bgr, cv2.COLOR_BGR2HSV)
-    blown = ((hsv[..., 2] >= 250) & (hsv[..., 1] <= 40)).astype(np.uint8)
+    # The card's own pale tint keeps some saturation; glare washes it out completely.
+    blown = ((hsv[..., 2] >= 245) & (hsv[..., 1] <= 20)).astype(np.uint8)
     # Glare is a compact blob, not scattered white pixels: open away specks first.
     blown = cv2.morphologyEx(blown, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
     glare = float(blown.mean())
