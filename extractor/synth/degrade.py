@@ -131,7 +131,7 @@ def _glare(rng: np.random.Generator, frame: np.ndarray, corners: np.ndarray) -> 
     cx, cy = top + (bottom - top) * v
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     sx = card_w * rng.uniform(0.05, 0.085)
-    sy = sx * rng.uniform(0.6, 1.0)
+    sy = sx * rng.uniform(0.75, 1.0)
     d2 = ((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2
     core = np.exp(-d2 / 2)
     halo = np.exp(-d2 / 18)
@@ -188,11 +188,21 @@ def phone_photo(rng: np.random.Generator, render: CardRenderer) -> Photo:
     return Photo(pixels=pixels, jpeg_quality=int(rng.integers(72, 91)))
 
 
-def hard_photo(rng: np.random.Generator, render: CardRenderer) -> Photo:
+def hard_photo(rng: np.random.Generator, render: CardRenderer, problems: tuple[str, ...] | None = None,
+               grayscale: bool | None = None) -> Photo:
+    """A phone photo with one (sometimes two) problems; ``problems``/``grayscale`` force the choice."""
     frame, corners = _phone_frame(rng, render, hard=True)
-    problems = [str(rng.choice(PROBLEMS))]
+    chosen = [str(rng.choice(PROBLEMS))]
     if rng.random() < 0.15:
-        problems.append(str(rng.choice([p for p in PROBLEMS if p != problems[0]])))
+        chosen.append(str(rng.choice([p for p in PROBLEMS if p != chosen[0]])))
+    gray_copy = bool(rng.random() < 0.3)
+    if problems is not None:
+        if not problems or any(p not in PROBLEMS for p in problems):
+            raise ValueError(f"problems must be a non-empty subset of {PROBLEMS}")
+        chosen = list(problems)
+    if grayscale is not None:
+        gray_copy = grayscale
+    problems = tuple(chosen)
     photo = Photo(pixels=frame, jpeg_quality=int(rng.integers(65, 86)))
 
     noise = rng.uniform(1.5, 3.5)
@@ -201,8 +211,8 @@ def hard_photo(rng: np.random.Generator, render: CardRenderer) -> Photo:
         frame = _glare(rng, frame, corners)
     if "dark" in problems:
         # Underexposed: most light gone, a crushed gamma, and the sensor noise of a high ISO.
-        gain = rng.uniform(0.22, 0.34)
-        frame = 255.0 * (np.clip(frame, 0, 255) / 255.0 * gain) ** rng.uniform(1.05, 1.25)
+        gain = rng.uniform(0.25, 0.36)
+        frame = 255.0 * (np.clip(frame, 0, 255) / 255.0 * gain) ** rng.uniform(1.0, 1.15)
         noise = rng.uniform(2.0, 4.0)
     if "blur" in problems:
         # Severity relative to the card's size in the frame, so the text blurs by a similar amount.
@@ -216,7 +226,7 @@ def hard_photo(rng: np.random.Generator, render: CardRenderer) -> Photo:
     pixels = _finish(rng, frame, blur_sigma, noise)
     for problem in problems:
         photo.quality[problem] = True
-    if rng.random() < 0.3:
+    if gray_copy:
         photo.quality["grayscale"] = True
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
     photo.pixels = pixels

@@ -69,8 +69,8 @@ def _background(width: int, height: int, rng: np.random.Generator) -> Image.Imag
     """Pale blue with a diagonal gradient, fine wavy guilloche lines and a faint rosette."""
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     u, v = xx / width, yy / height
-    top = np.array([176, 214, 240], np.float32) + rng.uniform(-8, 8, 3)
-    bottom = np.array([214, 234, 247], np.float32) + rng.uniform(-6, 6, 3)
+    top = np.array([150, 200, 236], np.float32) + rng.uniform(-8, 8, 3)
+    bottom = np.array([188, 222, 243], np.float32) + rng.uniform(-6, 6, 3)
     t = np.clip(0.55 * u + 0.45 * v, 0, 1)[..., None]
     rgb = top * (1 - t) + bottom * t
 
