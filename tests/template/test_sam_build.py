@@ -1,0 +1,89 @@
+"""`sam build` turns the repository into deployable artifacts: three functions and the layer.
+
+Runs the real SAM CLI once per session into a temporary --build-dir. pip inside it downloads the
+layer's pinned arm64 wheels from PyPI (the one registry these tests reach); deselect with -m "not sam".
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from samtranslator.yaml_helper import yaml_parse
+from template_tools import REPO_ROOT
+
+pytestmark = pytest.mark.sam
+
+FUNCTIONS = {"SubmitFunction": "submit", "CallbackFunction": "callback", "PollerFunction": "poller"}
+
+
+def _sam_executable() -> str | None:
+    # `make test` runs the venv's python without activating it, so look next to it as well as on PATH.
+    beside_python = Path(sys.executable).parent / "sam"
+    return shutil.which("sam") or (str(beside_python) if beside_python.exists() else None)
+
+
+@pytest.fixture(scope="session")
+def sam_build(tmp_path_factory) -> Path:
+    sam = _sam_executable()
+    if sam is None:
+        pytest.skip("the `sam` CLI is not installed (pip install -r requirements-dev.txt provides it)")
+    if shutil.which("python3.13") is None:
+        pytest.skip("`sam build` needs python3.13 on PATH for BuildMethod python3.13 (see docs/deploy.md)")
+    work = tmp_path_factory.mktemp("sam")
+    build_dir = work / "build"
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "SAM_CLI_DISABLE_UPDATE_CHECK": "1"}
+    completed = subprocess.run(
+        [sam, "build", "--template-file", str(REPO_ROOT / "template.yaml"), "--build-dir", str(build_dir),
+         "--no-cached", "--cache-dir", str(work / "cache")],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )
+    assert completed.returncode == 0, f"sam build failed:\n{completed.stdout[-4000:]}\n{completed.stderr[-4000:]}"
+    return build_dir
+
+
+def _built_template(build_dir: Path) -> dict:
+    return yaml_parse((build_dir / "template.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize(("function", "folder"), sorted(FUNCTIONS.items()))
+def test_function_is_built_with_its_handler_and_without_the_layer_dependencies(sam_build, function, folder):
+    properties = _built_template(sam_build)["Resources"][function]["Properties"]
+    artifact = sam_build / properties["CodeUri"]
+    assert artifact.is_dir()
+    assert (artifact / "app.py").is_file()
+    assert (artifact / "app.py").read_bytes() == (REPO_ROOT / "functions" / folder / "app.py").read_bytes()
+    # Thin handlers: the shared code and its dependencies live in the layer only.
+    assert not (artifact / "pydantic").exists() and not (artifact / "ktp_pipeline").exists()
+
+
+@pytest.mark.timeout(900)
+def test_layer_contains_the_package_and_every_pinned_dependency_for_arm64(sam_build):
+    properties = _built_template(sam_build)["Resources"]["PipelineLayer"]["Properties"]
+    python_dir = sam_build / properties["ContentUri"] / "python"
+    assert (python_dir / "ktp_pipeline" / "__init__.py").is_file()
+
+    installed = {}
+    for dist_info in python_dir.glob("*.dist-info"):
+        name, version = dist_info.name[: -len(".dist-info")].rsplit("-", 1)
+        installed[canonicalize_name(name)] = version
+    requirements = (REPO_ROOT / "layers" / "pipeline" / "requirements.txt").read_text(encoding="utf-8")
+    for line in requirements.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        requirement = Requirement(line)
+        (pin,) = requirement.specifier
+        assert installed.get(canonicalize_name(requirement.name)) == pin.version, requirement.name
+
+    # Compiled wheels were fetched for Lambda's arm64, not for the machine that ran the build.
+    extensions = [p.name for p in python_dir.rglob("*.so")]
+    assert extensions, "expected compiled extensions (pydantic-core)"
+    assert all("aarch64" in name for name in extensions if "cpython" in name), extensions
