@@ -1,0 +1,127 @@
+"""In-process unit tests of the service's building blocks (no server)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import httpx
+import pytest
+
+from extractor.service import sandbox
+from extractor.service.auth import verify_credentials
+from extractor.service.callbacks import backoff_delay, basic_auth_header
+from extractor.service.cli import build_settings, register
+from extractor.service.errors import ContractError
+from extractor.service.images import decode_base64_image
+from extractor.service.net_guard import DestinationRefused, NetPolicy, guarded_client
+from extractor.service.settings import AppCredentials, ServiceSettings
+
+
+@pytest.mark.parametrize(
+    "url, local, allowed",
+    [
+        ("https://example.com/cb", False, True),
+        ("http://example.com/cb", False, False),
+        ("http://127.0.0.1:9000/cb", False, False),
+        ("http://127.0.0.1:9000/cb", True, True),
+        ("http://localhost:9000/cb", True, True),
+        ("http://[::1]:9000/cb", True, True),
+        ("http://example.com/cb", True, False),  # --local opens loopback only
+        ("https://10.0.0.1/cb", True, False),
+        ("https://192.168.1.1/cb", False, False),
+        ("https://169.254.169.254/", False, False),
+        ("https://[::ffff:10.0.0.1]/", False, False),
+        ("https://0.0.0.0/", False, False),
+        ("https://user:pw@example.com/", False, False),
+        ("https://example.com:0/", False, False),
+        ("https://example.com:99999/", False, False),
+        ("file:///etc/passwd", True, False),
+    ],
+)
+def test_net_policy_urls(url, local, allowed):
+    policy = NetPolicy(allow_loopback=local)
+    if allowed:
+        policy.check_url(url)
+    else:
+        with pytest.raises(DestinationRefused):
+            policy.check_url(url)
+
+
+def test_guarded_transport_checks_resolved_addresses():
+    """A name that resolves to a refused address is refused at connect time (DNS rebinding)."""
+
+    async def fetch() -> None:
+        async with guarded_client(NetPolicy(allow_loopback=False), timeout=5) as client:
+            await client.get("http://localhost:1/")
+
+    with pytest.raises(httpx.ConnectError, match="not allowed"):
+        asyncio.run(fetch())
+
+
+def test_app_credentials_parse_and_never_print_secrets():
+    app = AppCredentials.parse("id1:key1:user:pa:ss")
+    assert (app.app_id, app.api_key, app.callback_user, app.callback_password) == ("id1", "key1", "user", "pa:ss")
+    assert "key1" not in repr(app) and "pa:ss" not in str(app)
+    assert AppCredentials.parse("id2:key2").callback_user is None
+    for bad in ("justone", "a:b:c", ":key", "id:"):
+        with pytest.raises(ValueError):
+            AppCredentials.parse(bad)
+    with pytest.raises(ValueError):
+        ServiceSettings(apps=(AppCredentials.parse("x:1"), AppCredentials.parse("x:2")))
+
+
+def test_verify_credentials():
+    settings = ServiceSettings(apps=(AppCredentials.parse("a:ka"), AppCredentials.parse("b:kb")))
+    assert verify_credentials(settings, "b", "kb").app_id == "b"
+    assert verify_credentials(settings, "a", "kb") is None
+    assert verify_credentials(settings, None, None) is None
+    assert verify_credentials(settings, "a", "ka\u00e9") is None
+
+
+def test_base64_variants():
+    assert decode_base64_image("aGVsbG8=") == b"hello"
+    assert decode_base64_image("aGVs\nbG8") == b"hello"  # line breaks, missing padding
+    assert decode_base64_image("data:image/png;base64,aGVsbG8=") == b"hello"
+    assert decode_base64_image("-_-_") == b"\xfb\xff\xbf"  # URL-safe alphabet
+    for bad in ("hello world", "a", "====", "data:image/png;base64,"):
+        with pytest.raises(ContractError) as info:
+            decode_base64_image(bad)
+        assert info.value.code == "INVALID_PAYLOAD_IMAGE_MISSING"
+
+
+def test_backoff_doubles_and_caps():
+    settings = ServiceSettings(callback_backoff_seconds=2, callback_max_backoff_seconds=10)
+    assert [backoff_delay(settings, n) for n in range(1, 6)] == [2, 4, 8, 10, 10]
+    assert basic_auth_header("u", "p:w") == "Basic dTpwOnc="
+
+
+def test_sandbox_result_ids():
+    assert sandbox.parse_result_id("REFERENCE_ID_KTP_BD_V") == ("KTP_BD", True)
+    assert sandbox.parse_result_id("REFERENCE_ID_NO_KTP_DETECTED") == ("NO_KTP_DETECTED", False)
+    assert sandbox.parse_result_id("REFERENCE_ID_IMAGE_SIZE_EXCEED_LIMIT") is None
+    assert sandbox.parse_result_id("REFERENCE_ID_KTP_") is None
+    assert sandbox.parse_result_id("OTHER_KTP") is None
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    return parser.parse_args(["serve", *argv])
+
+
+def test_cli_reads_environment_and_options_win(monkeypatch, tmp_path):
+    monkeypatch.setenv("KTP_SERVE_PORT", "9123")
+    monkeypatch.setenv("KTP_SERVE_WORKERS", "3")
+    monkeypatch.setenv("KTP_SERVE_APPS", "a:ka, b:kb:u:p")
+    monkeypatch.setenv("KTP_SERVE_LOCAL", "1")
+    monkeypatch.setenv("KTP_SERVE_SANDBOX", "true")
+    monkeypatch.setenv("KTP_SERVE_QUOTA", "5")
+    monkeypatch.setenv("KTP_SERVE_RETENTION_HOURS", "1.5")
+    monkeypatch.setenv("KTP_SERVE_DATA_DIR", str(tmp_path))
+    settings = build_settings(_parse([]))
+    assert (settings.port, settings.workers, settings.quota, settings.retention_hours) == (9123, 3, 5, 1.5)
+    assert settings.local and settings.sandbox and settings.data_dir == tmp_path
+    assert [a.app_id for a in settings.apps] == ["a", "b"] and settings.app("b").callback_password == "p"
+    settings = build_settings(_parse(["--port", "9200", "--app", "c:kc"]))
+    assert settings.port == 9200 and [a.app_id for a in settings.apps] == ["c"]
