@@ -302,3 +302,17 @@ def stack(env: dict[str, str]):
 @pytest.fixture(scope="session")
 def handlers() -> dict[str, Any]:
     return {name: load_handler(name) for name in ("submit", "callback", "poller")}
+
+
+@pytest.fixture
+def logs():
+    """Everything the Powertools logger writes during the test (it holds its own stream)."""
+    from ktp_pipeline.observability import logger
+
+    stream = io.StringIO()
+    handler = logger.registered_handler
+    previous = handler.setStream(stream)
+    try:
+        yield stream
+    finally:
+        handler.setStream(previous)
