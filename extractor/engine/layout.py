@@ -33,7 +33,9 @@ LABELS: dict[str, tuple[str, ...]] = {
     "valid_until": ("Berlaku Hingga",),
 }
 ROW_ORDER = tuple(LABELS)
-BLOOD_LABEL = re.compile(r"G[O0Q]L[\s.,]*D[AR4]+[A-Z]*H?\s*[:：;]?", re.IGNORECASE)
+# `Gol. Darah :` as OCR reads it on a bad day: "Goi. Darah :", "Gol Dwah:", "Darah : B".
+BLOOD_LABEL = re.compile(r"(?:G[O0QI][LI1]?[\s.,]*)?D[AW4R][A-Z]{1,3}\s*[:：;]?\s*(?=[ABO08\-+]{0,3}\s*$)", re.IGNORECASE)
+_DATE_IN_LINE = re.compile(r"\d{1,2}\s*[-./]\s*\d{1,2}\s*[-./]\s*\d{2,4}")
 WRAPPING_ROWS = ("full_name", "address")
 _COLONS = ":：;"
 _LEADING_NOISE = re.compile(r"^[\s:：;.,|_'`\"-]+")
@@ -211,7 +213,7 @@ def parse_layout(boxes: list[TextBox], card_width: float) -> dict[str, RawField]
     # Value column: where values start (just right of the colons).
     value_starts = [p.x0 for p in values if any(_v_overlap(p, lab) > 0.5 for lab in labels.values()) and p.x0 > label_right - text_height]
     value_x = statistics.median(value_starts) if value_starts else label_right
-    right_column_x = value_x + 0.45 * card_width
+    right_column_x = value_x + 0.40 * card_width
 
     header = [p for p in values if p.y1 <= first_row_top + 0.3 * text_height]
     right = [p for p in values if p.x0 >= right_column_x and p not in header]
@@ -238,6 +240,10 @@ def parse_layout(boxes: list[TextBox], card_width: float) -> dict[str, RawField]
         gap = line_y - above[-1].cy
         if owner in WRAPPING_ROWS and gap < 2.6 * text_height and (not below or below[0].y0 > min(p.y0 for p in line)):
             continuation = _join(line)
+            # A line under `Nama` holding a date is the birth row whose label was not read.
+            if owner == "full_name" and "birth" not in fields and _DATE_IN_LINE.search(continuation.text):
+                fields["birth"] = continuation
+                continue
             if owner in fields:
                 prev = fields[owner]
                 total = len(prev.text) + len(continuation.text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from extractor.engine import vocabulary as vocab
-from extractor.engine.fuzzy import Snap, snap, squash
+from extractor.engine.fuzzy import Snap, levenshtein, snap, squash
 from extractor.engine.layout import RawField
 from extractor.engine.nik import repair_nik
 from extractor.engine.regions import snap_bare_city, snap_city, snap_district, snap_state, snap_village
@@ -89,14 +89,47 @@ def split_birth(raw: RawField | None) -> tuple[FieldReading, FieldReading]:
     return _reading(place, place_raw), _reading(date, date_raw, 1.0 if date else 0.0)
 
 
+_TRAILING_DATE = re.compile(r"\s+\S*\d{1,2}\s*[-./]\s*\d{1,2}\s*[-./]\s*\d{2,4}\S*$")
+
+
+def _prefix_choice(text: str, choices) -> str | None:
+    """A truncated reading ("KRIS", "PEREM") that starts exactly one choice."""
+    key = squash(text)
+    if len(key) < 3:
+        return None
+    mapping = choices if isinstance(choices, dict) else {c: c for c in choices}
+    hits = {canonical for variant, canonical in mapping.items() if squash(variant).startswith(key)}
+    return hits.pop() if len(hits) == 1 else None
+
+
 def normalize_choice(raw: RawField | None, choices, fallback_clean: bool = True) -> FieldReading:
     if raw is None:
         return _reading(None, None)
     text = _clean_text(raw.text)
-    result = snap(text, choices)
-    if result:
-        return _reading(result.value, raw, _snap_factor(result, len(squash(text))))
+    # The issue date under the photo sometimes lands on the same line as a value.
+    for candidate in (text, _TRAILING_DATE.sub("", text)):
+        result = snap(candidate, choices)
+        if result:
+            return _reading(result.value, raw, _snap_factor(result, len(squash(candidate))))
+    prefixed = _prefix_choice(text, choices)
+    if prefixed:
+        return _reading(prefixed, raw, 0.5)
     return _reading(text if fallback_clean and text else None, raw, 0.4)
+
+
+def normalize_gender(raw: RawField | None) -> FieldReading:
+    """Two values only: take the nearer one when the reading is at least half right."""
+    reading = normalize_choice(raw, vocab.GENDERS, fallback_clean=False)
+    if reading.value or raw is None:
+        return reading
+    key = squash(_clean_text(raw.text))
+    if len(key) < 3:
+        return reading
+    distances = {g: levenshtein(key, squash(g)) for g in vocab.GENDERS}
+    best = min(distances, key=distances.get)
+    if distances[best] <= len(squash(best)) // 2 and distances[best] < min(v for g, v in distances.items() if g != best):
+        return _reading(best, raw, 0.4)
+    return reading
 
 
 def normalize_blood(raw: RawField | None) -> FieldReading:
@@ -176,7 +209,7 @@ def normalize_fields(raw: dict[str, RawField]) -> dict[str, FieldReading]:
         bare = snap_bare_city(fields["place_of_birth"].value)
         if bare:
             fields["place_of_birth"] = fields["place_of_birth"].model_copy(update={"value": bare[0]})
-    fields["gender"] = normalize_choice(raw.get("gender"), vocab.GENDERS, fallback_clean=False)
+    fields["gender"] = normalize_gender(raw.get("gender"))
     fields["blood_type"] = normalize_blood(raw.get("blood_type"))
     address = raw.get("address")
     fields["address"] = _reading(normalize_address(address.text), address) if address else _reading(None, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -21,7 +22,14 @@ MIN_LABELS_DETECTED = 4
 # Below this many labels the first orientation is doubted and the others are tried.
 GOOD_LABELS = 9
 
+# When the fast engine reads fewer labels than GOOD_LABELS (blurred, dark, glared photos), the card
+# is read again with this stronger, slower one. "none" disables the second pass.
+FALLBACK_ENV = "KTP_OCR_FALLBACK"
+DEFAULT_FALLBACK = "faster-paddle-small"
+
 _backend: OcrBackend | None = None
+_fallback: OcrBackend | None = None
+_fallback_set = False
 _backend_lock = threading.Lock()
 
 
@@ -34,11 +42,25 @@ def get_backend() -> OcrBackend:
     return _backend
 
 
-def set_backend(backend: OcrBackend | None) -> None:
-    """Swap the process-wide backend (benchmarks compare engines this way)."""
-    global _backend
+def get_fallback() -> OcrBackend | None:
+    global _fallback, _fallback_set
+    if not _fallback_set:
+        with _backend_lock:
+            if not _fallback_set:
+                name = os.environ.get(FALLBACK_ENV, "").strip() or DEFAULT_FALLBACK
+                primary = _backend.name if _backend is not None else None
+                _fallback = None if name == "none" or name == primary else create_backend(name)
+                _fallback_set = True
+    return _fallback
+
+
+def set_backend(backend: OcrBackend | None, fallback: OcrBackend | None = None) -> None:
+    """Swap the process-wide backends (benchmarks compare engines this way; fallback None = no second pass)."""
+    global _backend, _fallback, _fallback_set
     with _backend_lock:
         _backend = backend
+        _fallback = fallback
+        _fallback_set = backend is not None
 
 
 def warm_up() -> None:
@@ -47,10 +69,13 @@ def warm_up() -> None:
     backend = get_backend()
     backend.load()
     regions.warm_up()
+    fallback = get_fallback()
     # One inference at the card's size: the engine sizes its buffers on the first image of a shape.
     card = np.full((localize.CARD_HEIGHT, localize.CARD_WIDTH, 3), 255, dtype=np.uint8)
     cv2.putText(card, "NIK : 3171234567890001", (40, 120), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 2)
     backend.read(localize.encode_for_ocr(card))
+    if fallback is not None:
+        fallback.read(localize.encode_for_ocr(card))
 
 
 def label_hits(boxes: list[TextBox]) -> int:
@@ -71,11 +96,17 @@ class _Attempt:
     card: np.ndarray
     boxes: list[TextBox]
     hits: int
+    engine: str
+
+    @property
+    def score(self) -> float:
+        confidence = sum(b.confidence for b in self.boxes) / len(self.boxes) if self.boxes else 0.0
+        return self.hits + confidence
 
 
 def _ocr(backend: OcrBackend, card: np.ndarray) -> _Attempt:
     boxes = backend.read(localize.encode_for_ocr(card))
-    return _Attempt(card, boxes, label_hits(boxes))
+    return _Attempt(card, boxes, label_hits(boxes), backend.name)
 
 
 def _whole_frame(image: np.ndarray) -> np.ndarray:
@@ -105,18 +136,27 @@ def _read_card(backend: OcrBackend, image: np.ndarray) -> _Attempt:
     return best
 
 
+def _read_with_fallback(image: np.ndarray) -> _Attempt:
+    attempt = _read_card(get_backend(), image)
+    fallback = get_fallback()
+    if attempt.hits < GOOD_LABELS and fallback is not None:
+        second = _ocr(fallback, attempt.card)
+        if second.score > attempt.score:
+            attempt = second
+    return attempt
+
+
 def extract(image: bytes) -> KtpExtraction:
     started = time.perf_counter()
     decoded = localize.decode(image)
-    backend = get_backend()
-    attempt = _read_card(backend, decoded)
+    attempt = _read_with_fallback(decoded)
     detected = attempt.hits >= MIN_LABELS_DETECTED
     image_quality = quality.measure(attempt.card)
     if not detected:
         return KtpExtraction(
             ktp_detected=False,
             image_quality=image_quality,
-            engine=backend.name,
+            engine=attempt.engine,
             seconds=round(time.perf_counter() - started, 4),
         )
     raw: dict[str, RawField] = parse_layout(attempt.boxes, card_width=attempt.card.shape[1])
@@ -128,6 +168,6 @@ def extract(image: bytes) -> KtpExtraction:
         fields=fields,
         image_quality=image_quality,
         checks=checks,
-        engine=backend.name,
+        engine=attempt.engine,
         seconds=round(time.perf_counter() - started, 4),
     )
