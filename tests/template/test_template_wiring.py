@@ -244,6 +244,14 @@ def test_jobs_table_keys_gsi_ttl_pitr_sse(resources):
         {"AttributeName": "next_check_at", "KeyType": "RANGE"},
     ]
     assert pending["Projection"] == {"ProjectionType": "ALL"}
+    by_status = indexes["by-status"]
+    assert by_status["KeySchema"] == [
+        {"AttributeName": "status", "KeyType": "HASH"},
+        {"AttributeName": "updated_at", "KeyType": "RANGE"},
+    ]
+    # Listing by status must not copy the extracted KTP fields (personal data) into a second place.
+    assert by_status["Projection"]["ProjectionType"] == "INCLUDE"
+    assert "result" not in by_status["Projection"]["NonKeyAttributes"]
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert properties["SSESpecification"]["SSEEnabled"] is True
@@ -341,7 +349,7 @@ def test_both_queues_have_a_depth_alarm(resources):
 
 def test_straggler_alarm_matches_the_poller_metric_dimensions(resources, evaluator):
     (alarm,) = [a for a in _alarms(resources).values() if a["Namespace"] == "KtpPipeline"]
-    assert alarm["MetricName"] == "TimedOut"
+    assert alarm["MetricName"] == "poller_timed_out"  # functions/poller/app.py: f"poller_{name}"
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
     env = evaluator.evaluate(resources["PollerFunction"]["Properties"]["Environment"]["Variables"])
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "KtpPipeline"
