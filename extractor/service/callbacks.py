@@ -66,12 +66,10 @@ class CallbackSender:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _sleep_until_due(self) -> None:
-        next_at = await self._store.next_delivery_at()
+        next_at = await self._store.next_delivery_at(exclude=set(self._inflight))
         timeout = None if next_at is None else max(0.0, next_at - time.time())
-        if timeout == 0.0 and len(self._inflight) >= MAX_CONCURRENT_DELIVERIES:
-            timeout = None  # due ones are waiting for a slot; a finishing send wakes us
-        if timeout == 0.0:
-            timeout = 0.05  # due but all in flight already: do not spin
+        if len(self._inflight) >= MAX_CONCURRENT_DELIVERIES:
+            timeout = None  # no free slot: a finishing send wakes us
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 

@@ -370,12 +370,16 @@ class Store:
 
         return await self._run(_q)
 
-    async def next_delivery_at(self) -> float | None:
+    async def next_delivery_at(self, exclude: set[int]) -> float | None:
+        """When the earliest pending delivery not in ``exclude`` (those being sent) is due."""
+
         def _q() -> float | None:
-            row = self._connection().execute(
-                "SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE state = 'pending'"
-            ).fetchone()
-            return row["t"]
+            rows = self._connection().execute(
+                "SELECT id, next_attempt_at FROM deliveries WHERE state = 'pending' ORDER BY next_attempt_at LIMIT ?",
+                (len(exclude) + 1,),
+            ).fetchall()
+            due = [r["next_attempt_at"] for r in rows if r["id"] not in exclude]
+            return due[0] if due else None
 
         return await self._run(_q)
 
