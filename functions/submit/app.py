@@ -13,6 +13,7 @@ from ktp_pipeline.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 def lambda_handler(event, context):
     outcomes = wiring.submitter().handle_event(event)
+    metrics.add_metric(name="submit_records", unit=MetricUnit.Count, value=len(outcomes))
     for action, count in Counter(outcome.action.value for outcome in outcomes).items():
         metrics.add_metric(name=f"submit_{action}", unit=MetricUnit.Count, value=count)
     return {"outcomes": [{"reference_id": o.reference_id, "action": o.action.value} for o in outcomes]}
