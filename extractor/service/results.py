@@ -63,6 +63,13 @@ def extraction_body(
     if not extraction.ktp_detected:
         return JobErrorCode.KTP_NOT_DETECTED, failure_body(reference_id, JobErrorCode.KTP_NOT_DETECTED, extra)
 
+    if validate_quality and quality.failed:
+        body = failure_body(reference_id, JobErrorCode.FAIL_ON_1, extra)
+        # Which check failed is the useful part of a quality failure; everything read from the
+        # card (fields, raw text, extras) is withheld, as for any failed job.
+        body["data"]["image_quality"] = quality.contract_flags()
+        return JobErrorCode.FAIL_ON_1, body
+
     extra.update(
         {name: extraction.value(name) for name in EXTRA_FIELDS}
         | {
@@ -71,12 +78,6 @@ def extraction_body(
             "checks": [check.model_dump() for check in extraction.checks],
         }
     )
-    if validate_quality and quality.failed:
-        body = failure_body(reference_id, JobErrorCode.FAIL_ON_1, extra)
-        # Which check failed is the useful part of a quality failure; the fields are withheld.
-        body["data"]["image_quality"] = quality.contract_flags()
-        return JobErrorCode.FAIL_ON_1, body
-
     data: dict[str, Any] = {"reference_id": reference_id}
     data.update(extraction.contract_fields())
     data["image_quality"] = quality.contract_flags()

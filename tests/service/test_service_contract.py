@@ -280,8 +280,11 @@ def test_failed_jobs_answer_200_with_error_code(client, width, validate, error_c
     assert body["error_code"] == error_code and body["message"] == message
     assert body["status_code"] == "NOT_BILLED"
     assert "nik" not in body["data"]
+    # Nothing read from the card is returned with a failure, not even among the extras.
+    assert "3275014101900007" not in json.dumps(body) and "raw_text" not in body["ktp_extractor"]
     if error_code == "FAIL_ON_1":
         assert body["data"]["image_quality"]["blur"] is True
+        assert body["ktp_extractor"]["quality"]["scores"]["blur"] == 0.9
 
 
 def test_quality_flag_without_validation_still_succeeds(client):
