@@ -111,3 +111,33 @@ def test_layer_settings_parse_what_the_template_sets(cfn, function):
         assert settings.callback_secret_id == "<CallbackSecret>"
     if function == "PollerFunction":
         assert (settings.job_deadline_seconds, settings.result_grace_seconds, settings.poller_max_concurrency) == (7200, 120, 3)
+
+
+def _env_json() -> dict:
+    import json
+
+    from template_tools import REPO_ROOT
+
+    path = REPO_ROOT / "events" / "env.json"
+    if not path.exists():
+        pytest.skip("events/env.json not present yet")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("function", sorted(REQUIRED))
+def test_sam_local_env_file_only_sets_declared_variables(resources, function):
+    """`sam local invoke --env-vars` silently ignores variables the template does not declare."""
+    overrides = _env_json()[function]
+    declared = set(_variables(resources, function))
+    assert set(overrides) <= declared, f"ignored by sam local: {sorted(set(overrides) - declared)}"
+
+
+@pytest.mark.parametrize("function", sorted(REQUIRED))
+def test_sam_local_env_file_resolves_every_resource_reference(resources, evaluator, function):
+    """Values built from resources (table, bucket, secrets, API) do not exist locally; env.json must set them."""
+    values = evaluator.evaluate(_variables(resources, function))
+    from_resources = {
+        name for name, value in values.items() if "<" in str(value) or name == "UPLOAD_BUCKET_NAME"
+    }
+    missing = from_resources - set(_env_json()[function])
+    assert not missing, f"{function}: env.json lacks {sorted(missing)}"
