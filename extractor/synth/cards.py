@@ -17,9 +17,13 @@ LEVELS: tuple[str, ...] = ("clean", "phone", "hard")
 QUALITY_KEYS: tuple[str, ...] = ("blur", "dark", "flashlight", "grayscale")
 
 
-def card_seed(batch_seed: int, index: int) -> int:
-    """A per-card seed derived from the batch seed, so one card can be regenerated on its own."""
-    return int(np.random.SeedSequence([batch_seed, index]).generate_state(1, dtype=np.uint32)[0])
+def card_seed(batch_seed: int, index: int, level: str) -> int:
+    """A per-card seed derived from the batch seed, so one card can be regenerated on its own.
+
+    The level takes part, so a batch of each level shows different people.
+    """
+    entropy = [batch_seed, LEVELS.index(level), index]
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint32)[0])
 
 
 def _rng(rng_or_seed: np.random.Generator | int) -> tuple[np.random.Generator, int | None]:
@@ -63,11 +67,13 @@ def generate_card(rng_or_seed: np.random.Generator | int, level: str) -> tuple[b
 
 def write_cards(n: int, out_dir: str | Path, level: str, seed: int = 0) -> list[Path]:
     """Write ``n`` cards as ``<stem>.jpg`` + ``<stem>.json`` into ``out_dir``; returns the image paths."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for index in range(n):
-        this_seed = card_seed(seed, index)
+        this_seed = card_seed(seed, index, level)
         jpeg, truth = generate_card(this_seed, level)
         truth.update(batch_seed=seed, index=index)
         stem = f"{level}-{seed}-{index:04d}"

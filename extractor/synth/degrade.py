@@ -46,12 +46,17 @@ def _desk(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     if kind == "wood":
         base = np.array(rng.choice([[150, 100, 60], [120, 80, 50], [175, 130, 85], [95, 65, 45]]), np.float32)
-        warp = _smooth_noise(rng, height, width, 200) * 18
         angle = rng.uniform(-0.3, 0.3)
-        coord = (yy * math.cos(angle) + xx * math.sin(angle) + warp) / rng.uniform(6, 14)
-        grain = 0.5 + 0.5 * np.sin(coord + 1.2 * _smooth_noise(rng, height, width, 80))
-        shade = 0.82 + 0.25 * grain[..., None] + 0.06 * (rng.random((height, width, 1)) - 0.5)
-        return base * shade
+        along = xx * math.cos(angle) - yy * math.sin(angle)
+        across = yy * math.cos(angle) + xx * math.sin(angle)
+        # Fine grain lines that meander slowly, plus broad planks of slightly different tone.
+        meander = _smooth_noise(rng, height, width, 220) * 25 + 4 * np.sin(along / rng.uniform(80, 160))
+        grain = 0.5 + 0.5 * np.sin((across + meander) / rng.uniform(2.5, 4.5))
+        grain = grain ** 3
+        plank = np.floor(across / rng.uniform(180, 320))
+        plank_tone = 0.92 + 0.12 * ((plank * 0.618) % 1.0)
+        shade = plank_tone * (0.9 + 0.1 * _smooth_noise(rng, height, width, 70)) - 0.12 * grain
+        return base * shade[..., None] + rng.normal(0, 2, (height, width, 1)).astype(np.float32)
     if kind == "laminate":
         base = np.array(rng.choice([[215, 215, 210], [60, 62, 66], [200, 190, 170], [120, 130, 120]]), np.float32)
         shade = 0.94 + 0.1 * _smooth_noise(rng, height, width, 120)[..., None]
@@ -182,9 +187,18 @@ def _finish(rng: np.random.Generator, frame: np.ndarray, blur_sigma: float, nois
     return np.clip(frame, 0, 255).astype(np.uint8)
 
 
+def _card_scale(corners: np.ndarray) -> float:
+    """The card's width in the frame over 1000 px: blur is sized to the text, not to the frame."""
+    return float(np.linalg.norm(corners[1] - corners[0])) / 1000.0
+
+
+def _mild_blur(rng: np.random.Generator, corners: np.ndarray) -> float:
+    return _card_scale(corners) * rng.uniform(0.3, 0.7)
+
+
 def phone_photo(rng: np.random.Generator, render: CardRenderer) -> Photo:
-    frame, _ = _phone_frame(rng, render, hard=False)
-    pixels = _finish(rng, frame, rng.uniform(0.4, 0.9), rng.uniform(1.5, 3.5))
+    frame, corners = _phone_frame(rng, render, hard=False)
+    pixels = _finish(rng, frame, _mild_blur(rng, corners), rng.uniform(1.5, 3.5))
     return Photo(pixels=pixels, jpeg_quality=int(rng.integers(72, 91)))
 
 
@@ -206,7 +220,7 @@ def hard_photo(rng: np.random.Generator, render: CardRenderer, problems: tuple[s
     photo = Photo(pixels=frame, jpeg_quality=int(rng.integers(65, 86)))
 
     noise = rng.uniform(1.5, 3.5)
-    blur_sigma = rng.uniform(0.4, 0.9)
+    blur_sigma = _mild_blur(rng, corners)
     if "flashlight" in problems:
         frame = _glare(rng, frame, corners)
     if "dark" in problems:
@@ -215,13 +229,13 @@ def hard_photo(rng: np.random.Generator, render: CardRenderer, problems: tuple[s
         frame = 255.0 * (np.clip(frame, 0, 255) / 255.0 * gain) ** rng.uniform(1.0, 1.15)
         noise = rng.uniform(2.0, 4.0)
     if "blur" in problems:
-        # Severity relative to the card's size in the frame, so the text blurs by a similar amount.
-        card_scale = float(np.linalg.norm(corners[1] - corners[0])) / 1000.0
+        # At least 2.5x the strongest mild blur of a phone photo, relative to the card's size.
+        card_scale = _card_scale(corners)
         frame = np.clip(frame, 0, 255)
         if rng.random() < 0.5:
-            blur_sigma = card_scale * rng.uniform(2.0, 2.8)
+            blur_sigma = card_scale * rng.uniform(1.75, 2.3)
         else:
-            length = max(5, int(card_scale * rng.uniform(10, 15)))
+            length = max(5, int(card_scale * rng.uniform(7, 10)))
             frame = cv2.filter2D(frame, -1, _motion_kernel(length, rng.uniform(0, 180)))
     pixels = _finish(rng, frame, blur_sigma, noise)
     for problem in problems:
