@@ -1,0 +1,143 @@
+"""Layout parser and normaliser on OCR-fragment fixtures (lists of line boxes, no OCR run)."""
+
+from __future__ import annotations
+
+from extractor.engine.backends import TextBox
+from extractor.engine.layout import parse_layout
+from extractor.engine.normalize import normalize_fields
+
+WIDTH = 1000.0
+
+
+def box(text: str, x0: float, y0: float, x1: float | None = None, h: float = 24.0, conf: float = 0.98) -> TextBox:
+    return TextBox(text, conf, x0, y0, x1 if x1 is not None else x0 + 11.0 * len(text), y0 + h)
+
+
+def card_boxes(**overrides) -> list[TextBox]:
+    """A card as the OCR typically returns it: labels and values separate, some merged."""
+    rows = {
+        "header1": box("PROVINSI JAWA BARAT", 330, 20, 670, h=30),
+        "header2": box("KOTA BANDUNG", 400, 56, 600, h=30),
+        "nik_label": box("NIK", 30, 110, 80, h=34),
+        "nik_value": box(": 3273015708900002", 240, 110, 620, h=34),
+        "name_label": box("Nama", 30, 155),
+        "name_value": box(": SITI NURHALIZA", 240, 155),
+        "birth": box("Tempat/Tgl Lahir : BANDUNG, 17-08-1990", 30, 187, 520),
+        "gender_label": box("Jenis Kelamin", 30, 219),
+        "gender_value": box(": PEREMPUAN", 240, 219),
+        "blood": box("Gol. Darah : O", 470, 219),
+        "address_label": box("Alamat", 30, 251),
+        "address_value": box(": JL. MERDEKA NO. 17", 240, 251),
+        "rtrw_label": box("RT/RW", 50, 283),
+        "rtrw_value": box(":001/002", 240, 283),
+        "village_label": box("Kel/Desa", 50, 315),
+        "village_value": box(": CITARUM", 240, 315),
+        "district_label": box("Kecamatan", 50, 347),
+        "district_value": box(": BANDUNG WETAN", 240, 347),
+        "religion_label": box("Agama", 30, 379),
+        "religion_value": box(": ISLAM", 240, 379),
+        "marital": box("Status Perkawinan: BELUM KAWIN", 30, 411, 420),
+        "issue_city": box("BANDUNG", 790, 415, 900),
+        "occupation_label": box("Pekerjaan", 30, 443),
+        "occupation_value": box(": KARYAWAN SWASTA", 240, 443),
+        "issue_date": box("12-03-2015", 790, 447, 910),
+        "nationality": box("Kewarganegaraan: WNI", 30, 475, 300),
+        "valid": box("Berlaku Hingga : SEUMUR HIDUP", 30, 507, 420),
+    }
+    rows.update(overrides)
+    return [b for b in rows.values() if b is not None]
+
+
+def read(boxes: list[TextBox]) -> dict[str, str | None]:
+    fields = normalize_fields(parse_layout(boxes, WIDTH))
+    return {name: reading.value for name, reading in fields.items()}
+
+
+def test_every_field_from_a_typical_card():
+    values = read(card_boxes())
+    assert values == {
+        "nik": "3273015708900002",
+        "full_name": "SITI NURHALIZA",
+        "place_of_birth": "BANDUNG",
+        "date_of_birth": "17-08-1990",
+        "gender": "PEREMPUAN",
+        "blood_type": "O",
+        "address": "JL. MERDEKA NO. 17",
+        "rt_rw": "001/002",
+        "administrative_village": "CITARUM",
+        "district": "BANDUNG WETAN",
+        "city": "KOTA BANDUNG",
+        "state": "JAWA BARAT",
+        "religion": "ISLAM",
+        "marital_status": "BELUM KAWIN",
+        "occupation": "KARYAWAN SWASTA",
+        "nationality": "WNI",
+        "valid_until": "SEUMUR HIDUP",
+        "issue_city": "BANDUNG",
+        "issue_date": "12-03-2015",
+    }
+
+
+def test_wrapped_name_and_address_are_joined():
+    values = read(card_boxes(
+        name_value=box(": ANDI WIJAYA KUSUMA SAPUTRA", 240, 155),
+        name_wrap=box("NUGROHO HARYANTO", 252, 171),
+        address_value=box(": PERUM GRIYA ASRI BLOK C", 240, 251),
+        address_wrap=box("NO. 17", 252, 267),
+    ))
+    assert values["full_name"] == "ANDI WIJAYA KUSUMA SAPUTRA NUGROHO HARYANTO"
+    assert values["address"] == "PERUM GRIYA ASRI BLOK C NO. 17"
+    assert values["place_of_birth"] == "BANDUNG"
+    assert values["rt_rw"] == "001/002"
+
+
+def test_dki_jakarta_city_has_no_prefix():
+    values = read(card_boxes(
+        header1=box("PROVINSI DKI JAKARTA", 330, 20, 670, h=30),
+        header2=box("JAKARTA SELATAN", 380, 56, 620, h=30),
+        district_value=box(": KEBAYORANBARU", 240, 347),
+    ))
+    assert values["state"] == "DKI JAKARTA"
+    assert values["city"] == "JAKARTA SELATAN"
+    # Dropped space restored from the region register (district of Jakarta Selatan).
+    assert values["district"] == "KEBAYORAN BARU"
+
+
+def test_dropped_spaces_in_address_abbreviations():
+    values = read(card_boxes(address_value=box(": GG.GRIYA INDAH BLOKC9 NO.7", 240, 251)))
+    assert values["address"] == "GG. GRIYA INDAH BLOK C9 NO. 7"
+
+
+def test_blood_type_on_the_gender_row_when_merged_and_noisy():
+    values = read(card_boxes(gender_value=box(": LAKI-LAKI", 240, 219), blood=box("Goi. Darah :0", 470, 219)))
+    assert values["gender"] == "LAKI-LAKI"
+    assert values["blood_type"] == "O"
+    merged = read(card_boxes(gender_value=box(": PEREMPUAN Gol. Darah : AB+", 240, 219, 700), blood=None))
+    assert merged["gender"] == "PEREMPUAN"
+    assert merged["blood_type"] == "AB+"
+
+
+def test_missing_birth_label_line_is_still_the_birth_row():
+    values = read(card_boxes(birth=box(": BANDUNG, 17-08-1990", 240, 187)))
+    assert values["full_name"] == "SITI NURHALIZA"
+    assert values["place_of_birth"] == "BANDUNG"
+    assert values["date_of_birth"] == "17-08-1990"
+
+
+def test_ocr_confusions_are_repaired_in_the_nik_only():
+    values = read(card_boxes(nik_value=box(": 32730I57O89OOOO2", 240, 110, 620, h=34), name_value=box(": SITI NURHAL1ZA", 240, 155)))
+    assert values["nik"] == "3273015708900002"
+    assert values["full_name"] == "SITI NURHALIZA"
+
+
+def test_raw_text_and_confidence_are_kept():
+    fields = normalize_fields(parse_layout(card_boxes(occupation_value=box(": KARYAWAN SWASTAA", 240, 443, conf=0.9)), WIDTH))
+    occupation = fields["occupation"]
+    assert occupation.value == "KARYAWAN SWASTA"
+    assert occupation.raw == "KARYAWAN SWASTAA"
+    assert 0.0 < occupation.confidence < 0.9
+    assert fields["nik"].confidence > 0.9
+
+
+def test_nothing_parsed_without_labels():
+    assert parse_layout([box("INDOMARET", 100, 100), box("TOTAL 25.000", 100, 140)], WIDTH) == {}
