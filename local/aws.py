@@ -21,6 +21,27 @@ LOCAL_SECRET_ACCESS_KEY = "testing"
 EVENTS_QUEUE_SUFFIX = "local-s3-events"
 
 
+def _install_s3_event_version_ids() -> None:
+    """moto's S3 notifications omit ``versionId``; AWS includes it for versioned buckets, and the
+    pipeline derives job ids from it. Complete moto's event in place (idempotent)."""
+    from moto.s3 import notifications
+
+    original = notifications._get_s3_event
+    if getattr(original, "_ktp_adds_version_id", False):
+        return
+
+    def with_version_id(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+        event = original(event_name, bucket, key, notification_id)
+        version_id = getattr(key, "version_id", None)
+        if getattr(bucket, "is_versioned", False) and version_id and version_id != "null":
+            for record in event.get("Records", []):
+                record["s3"]["object"].setdefault("versionId", version_id)
+        return event
+
+    with_version_id._ktp_adds_version_id = True  # type: ignore[attr-defined]
+    notifications._get_s3_event = with_version_id
+
+
 class MotoServer:
     """``moto.server.ThreadedMotoServer`` bound to 127.0.0.1 (port 0 picks a free port)."""
 
@@ -28,9 +49,12 @@ class MotoServer:
         from moto.server import ThreadedMotoServer
 
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        # One werkzeug line per AWS call would drown everything else (and object keys are personal).
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.endpoint_url = ""
 
     def start(self) -> str:
+        _install_s3_event_version_ids()
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"

@@ -69,6 +69,9 @@ def _load_handler(spec: dict[str, Any]) -> Any:
 def _log_error(error: BaseException) -> None:
     """Type and stack only: exception messages (pydantic's especially) can quote the payload,
     and a payload can hold personal data."""
+    if os.environ.get("KTP_LOCAL_DEBUG_ERRORS") == "1":  # opt-in for debugging with synthetic data only
+        traceback.print_exception(error)
+        return
     stack = "".join(traceback.format_list(traceback.extract_tb(error.__traceback__)))
     print(f"[ERROR] {type(error).__module__}.{type(error).__name__} (message withheld)\n{stack}", file=sys.stderr, flush=True)
 
