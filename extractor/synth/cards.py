@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from extractor.synth.degrade import hard_photo, phone_photo
 from extractor.synth.holder import random_holder
@@ -43,7 +43,10 @@ def _clean(rng: np.random.Generator, card: Image.Image) -> Image.Image:
     margin = int(card.width * rng.uniform(0.02, 0.05))
     bed = tuple(int(v) for v in rng.integers(232, 248, 3))
     page = Image.new("RGB", (card.width + 2 * margin, card.height + 2 * margin), bed)
-    page.paste(card, (margin, margin))
+    # ID-1 cards have rounded corners (3.18 mm radius on 85.6 mm).
+    mask = Image.new("L", card.size, 0)
+    ImageDraw.Draw(mask).rounded_rectangle((0, 0, card.width - 1, card.height - 1), radius=round(card.width * 0.037), fill=255)
+    page.paste(card, (margin, margin), mask)
     return page
 
 

@@ -54,6 +54,9 @@ class _Canvas:
         self.image = image
         self.draw = ImageDraw.Draw(image)
         self.scale = image.width / GRID_WIDTH
+        # Card printers place the text block slightly differently on each blank, in slightly different ink.
+        self.offset = (0.0, 0.0)
+        self.ink = _INK
 
     def font(self, face: str, size: float, weight: int = 400) -> ImageFont.FreeTypeFont:
         return fonts.load(face, round(size * self.scale), weight)
@@ -61,8 +64,9 @@ class _Canvas:
     def width(self, text: str, font: ImageFont.FreeTypeFont) -> float:
         return self.draw.textlength(text, font=font) / self.scale
 
-    def text(self, x: float, y: float, text: str, font: ImageFont.FreeTypeFont, fill=_INK) -> None:
-        self.draw.text((x * self.scale, y * self.scale), text, font=font, fill=fill)
+    def text(self, x: float, y: float, text: str, font: ImageFont.FreeTypeFont) -> None:
+        x, y = x + self.offset[0], y + self.offset[1]
+        self.draw.text((x * self.scale, y * self.scale), text, font=font, fill=self.ink)
 
 
 def _background(width: int, height: int, rng: np.random.Generator) -> Image.Image:
@@ -140,6 +144,10 @@ def render_card(holder: Holder, width: int, rng: np.random.Generator) -> Image.I
     """The card alone, ``width`` px wide, in RGB."""
     height = round(width / CARD_ASPECT)
     canvas = _Canvas(_background(width, height, rng))
+    canvas.offset = (float(rng.uniform(-8, 8)), float(rng.uniform(-5, 5)))
+    canvas.ink = tuple(int(v) for v in rng.integers(10, 50) + rng.integers(-6, 7, 3))
+    pitch = _LINE_PITCH + float(rng.uniform(-1.0, 1.0))
+    value_weight = int(rng.choice([400, 400, 450, 500]))
     f = holder.fields
     jitter = lambda: float(rng.uniform(-1.5, 1.5))  # noqa: E731 - tiny per-card layout variation
 
@@ -162,15 +170,15 @@ def render_card(holder: Holder, width: int, rng: np.random.Generator) -> Image.I
         canvas.text(_RT_RW_LABEL_X if key == "rt_rw" else _LABEL_X, y, label, label_font)
         canvas.text(_COLON_X, y, ":", label_font)
         limit = (_BLOOD_LABEL_X - 12 if key == "gender" else _VALUE_RIGHT) - _VALUE_X
-        font = canvas.font(fonts.SANS, value_size)
+        font = canvas.font(fonts.SANS, value_size, value_weight)
         lines = _wrap(canvas, value, font, limit) if wraps else [value]
         for line in lines:
-            canvas.text(_VALUE_X, y, line, _fit(canvas, line, value_size, limit))
-            y += _LINE_PITCH
+            canvas.text(_VALUE_X, y, line, _fit(canvas, line, value_size, limit, value_weight))
+            y += pitch
         if key == "gender":
-            canvas.text(_BLOOD_LABEL_X, y - _LINE_PITCH, "Gol. Darah", label_font)
-            canvas.text(_BLOOD_COLON_X, y - _LINE_PITCH, ":", label_font)
-            canvas.text(_BLOOD_COLON_X + 12, y - _LINE_PITCH, f["blood_type"], label_font)
+            canvas.text(_BLOOD_LABEL_X, y - pitch, "Gol. Darah", label_font)
+            canvas.text(_BLOOD_COLON_X, y - pitch, ":", label_font)
+            canvas.text(_BLOOD_COLON_X + 12, y - pitch, f["blood_type"], label_font)
 
     photo_cx = (_PHOTO_BOX[0] + _PHOTO_BOX[2]) / 2
     _photo(canvas, holder, rng)
