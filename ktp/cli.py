@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "extractor.engine.cli",  # ktp extract
     "extractor.synth.cli",  # ktp synth
     "extractor.service.cli",  # ktp serve
+    "local.cli",  # ktp up, demo, upload, status, results, watch
 ]
 
 
