@@ -7,11 +7,12 @@ standard `AWS_ENDPOINT_URL` variable, which is how the local stack points them a
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from .settings import get_settings
+
+if TYPE_CHECKING:  # httpx is imported on first use: the callback function never needs it
+    import httpx
 
 # Injected by tests / the local stack; None means a real network transport.
 http_transport: httpx.BaseTransport | None = None
@@ -35,6 +36,8 @@ def s3_client() -> Any:
 
 @cache
 def http_client() -> httpx.Client:
+    import httpx
+
     from .provider_client import DEFAULT_TIMEOUT
 
     return httpx.Client(timeout=DEFAULT_TIMEOUT, transport=http_transport, follow_redirects=False)

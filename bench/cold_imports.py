@@ -1,0 +1,108 @@
+"""Cold import time of each Lambda handler next to a bare `import boto3`, in the same run.
+
+Each sample is a fresh interpreter (what a Lambda cold start pays before the first invocation):
+the child times its own import with perf_counter, so interpreter start-up is excluded and reported
+separately. Prints a table of medians and the heaviest top-level imports from `-X importtime`.
+
+    .venv/bin/python bench/cold_imports.py [--repeats 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+LAYER = REPO / "layers" / "pipeline"
+
+# name → (extra sys.path entry, import statement)
+TARGETS: dict[str, tuple[Path | None, str]] = {
+    "python (nothing)": (None, "pass"),
+    "import boto3": (None, "import boto3"),
+    "import boto3 + client('dynamodb')": (None, "import boto3; boto3.client('dynamodb')"),
+    "submit handler": (REPO / "functions" / "submit", "import app"),
+    "callback handler": (REPO / "functions" / "callback", "import app"),
+    "poller handler": (REPO / "functions" / "poller", "import app"),
+    # What the first invocation adds (clients are built lazily): the whole cold cost of a submit.
+    "submit handler + boto3 + httpx": (REPO / "functions" / "submit", "import app, boto3, httpx"),
+}
+
+CHILD = """
+import sys, time
+t0 = time.perf_counter()
+{statement}
+print((time.perf_counter() - t0) * 1000.0)
+"""
+
+
+def child_env(extra: Path | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_ENDPOINT"))}
+    paths = [str(LAYER)] + ([str(extra)] if extra else [])
+    env.update({
+        "PYTHONPATH": os.pathsep.join(paths),
+        "PYTHONDONTWRITEBYTECODE": "0",
+        "AWS_DEFAULT_REGION": "ap-southeast-3",
+        "POWERTOOLS_SERVICE_NAME": "bench",
+        "POWERTOOLS_METRICS_NAMESPACE": "KtpPipeline",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "JOBS_TABLE_NAME": "bench",
+    })
+    return env
+
+
+def sample(extra: Path | None, statement: str) -> float:
+    out = subprocess.run([sys.executable, "-c", CHILD.format(statement=statement)], env=child_env(extra),
+                         cwd=extra or REPO, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def heaviest(extra: Path | None, statement: str, top: int) -> list[tuple[float, str]]:
+    """The handler's direct and second-level imports by cumulative time (ms), from one `-X importtime` run."""
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", statement], env=child_env(extra),
+                         cwd=extra or REPO, capture_output=True, text=True, check=True)
+    rows: dict[str, float] = {}
+    for line in out.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, name = line[len("import time:"):].split("|")
+        depth = (len(name) - len(name.lstrip(" ")) - 1) // 2  # importtime indents two spaces per level
+        if depth in (1, 2):  # below `app`: what the handler pulls in
+            rows[name.strip()] = max(rows.get(name.strip(), 0.0), int(cumulative) / 1000.0)
+    return sorted(((ms, name) for name, ms in rows.items()), reverse=True)[:top]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--top", type=int, default=6)
+    args = parser.parse_args()
+
+    for extra, statement in TARGETS.values():  # warm the bytecode cache: Lambda ships .pyc-less but disk-warm
+        sample(extra, statement)
+    results: dict[str, list[float]] = {name: [] for name in TARGETS}
+    for _ in range(args.repeats):  # interleaved so machine noise hits every target alike
+        for name, (extra, statement) in TARGETS.items():
+            results[name].append(sample(extra, statement))
+
+    boto3_ms = statistics.median(results["import boto3"])
+    print(f"Cold import time, fresh interpreter per sample, {args.repeats} repeats, Python {sys.version.split()[0]}")
+    print()
+    print(f"| {'target':<36} | {'median ms':>9} | {'min ms':>7} | {'max ms':>7} | {'× boto3':>7} |")
+    print(f"|{'-' * 38}|{'-' * 11}|{'-' * 9}|{'-' * 9}|{'-' * 9}|")
+    for name, values in results.items():
+        median = statistics.median(values)
+        print(f"| {name:<36} | {median:>9.1f} | {min(values):>7.1f} | {max(values):>7.1f} | {median / boto3_ms:>7.2f} |")
+    print()
+    for name in ("submit handler", "callback handler", "poller handler"):
+        extra, statement = TARGETS[name]
+        parts = ", ".join(f"{module} {ms:.0f}" for ms, module in heaviest(extra, statement, args.top))
+        print(f"{name} heaviest imports below the handler (cumulative ms, one run): {parts}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
