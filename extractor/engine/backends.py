@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from typing import Protocol
 
-DEFAULT_BACKEND = "faster-paddle-tiny"
+DEFAULT_BACKEND = "faster-paddle-tiny+small"
 THREADS_ENV = "KTP_OCR_THREADS"
 BACKEND_ENV = "KTP_OCR_ENGINE"
 
@@ -109,9 +109,30 @@ class FasterPaddleBackend:
         return boxes
 
 
+class CascadeBackend:
+    """A fast backend first; the pipeline re-reads poorly read cards with ``fallback``.
+
+    ``read`` is the fast backend's; the pipeline decides when the card deserves the second pass
+    (it knows how many KTP labels were found), so the slow model only runs on hard photos.
+    """
+
+    def __init__(self, primary: OcrBackend, fallback: OcrBackend) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self.name = f"{primary.name}+{fallback.name.rsplit('-', 1)[-1]}"
+
+    def load(self) -> None:
+        self.primary.load()
+        self.fallback.load()
+
+    def read(self, image: bytes) -> list[TextBox]:
+        return self.primary.read(image)
+
+
 BACKENDS = {
     "faster-paddle-tiny": lambda threads: FasterPaddleBackend("tiny", threads),
     "faster-paddle-small": lambda threads: FasterPaddleBackend("small", threads),
+    "faster-paddle-tiny+small": lambda threads: CascadeBackend(FasterPaddleBackend("tiny", threads), FasterPaddleBackend("small", threads)),
 }
 
 

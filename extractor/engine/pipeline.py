@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -22,14 +21,7 @@ MIN_LABELS_DETECTED = 4
 # Below this many labels the first orientation is doubted and the others are tried.
 GOOD_LABELS = 9
 
-# When the fast engine reads fewer labels than GOOD_LABELS (blurred, dark, glared photos), the card
-# is read again with this stronger, slower one. "none" disables the second pass.
-FALLBACK_ENV = "KTP_OCR_FALLBACK"
-DEFAULT_FALLBACK = "faster-paddle-small"
-
 _backend: OcrBackend | None = None
-_fallback: OcrBackend | None = None
-_fallback_set = False
 _backend_lock = threading.Lock()
 
 
@@ -42,25 +34,11 @@ def get_backend() -> OcrBackend:
     return _backend
 
 
-def get_fallback() -> OcrBackend | None:
-    global _fallback, _fallback_set
-    if not _fallback_set:
-        with _backend_lock:
-            if not _fallback_set:
-                name = os.environ.get(FALLBACK_ENV, "").strip() or DEFAULT_FALLBACK
-                primary = _backend.name if _backend is not None else None
-                _fallback = None if name == "none" or name == primary else create_backend(name)
-                _fallback_set = True
-    return _fallback
-
-
-def set_backend(backend: OcrBackend | None, fallback: OcrBackend | None = None) -> None:
-    """Swap the process-wide backends (benchmarks compare engines this way; fallback None = no second pass)."""
-    global _backend, _fallback, _fallback_set
+def set_backend(backend: OcrBackend | None) -> None:
+    """Swap the process-wide backend (benchmarks compare engines this way; None = default again)."""
+    global _backend
     with _backend_lock:
         _backend = backend
-        _fallback = fallback
-        _fallback_set = backend is not None
 
 
 def warm_up() -> None:
@@ -69,7 +47,7 @@ def warm_up() -> None:
     backend = get_backend()
     backend.load()
     regions.warm_up()
-    fallback = get_fallback()
+    fallback = getattr(backend, "fallback", None)
     # One inference at the card's size: the engine sizes its buffers on the first image of a shape.
     card = np.full((localize.CARD_HEIGHT, localize.CARD_WIDTH, 3), 255, dtype=np.uint8)
     cv2.putText(card, "NIK : 3171234567890001", (40, 120), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 2)
@@ -116,7 +94,11 @@ def _whole_frame(image: np.ndarray) -> np.ndarray:
 
 
 def _read_card(backend: OcrBackend, image: np.ndarray) -> _Attempt:
-    """OCR the best-looking normalisation of the photo, trying other orientations when unsure."""
+    """OCR the card in its likeliest orientation; other orientations only when few labels are read.
+
+    An upside-down or sideways card almost never yields several KTP labels, so the first
+    orientation that does is taken without trying the rest.
+    """
     quad = localize.find_card(image)
     base = localize.warp_card(image, quad) if quad is not None else _whole_frame(image)
     portrait = base.shape[0] > base.shape[1]
@@ -124,21 +106,22 @@ def _read_card(backend: OcrBackend, image: np.ndarray) -> _Attempt:
     best: _Attempt | None = None
     for degrees in order:
         attempt = _ocr(backend, localize.rotate(base, degrees))
-        if best is None or attempt.hits > best.hits:
+        if best is None or attempt.score > best.score:
             best = attempt
-        if best.hits >= GOOD_LABELS:
+        if best.hits >= MIN_LABELS_DETECTED:
             return best
     if quad is not None:
         # The outline may have been wrong (background edge, half the card): read the whole frame.
         whole = _ocr(backend, _whole_frame(image))
-        if whole.hits > best.hits:
+        if whole.score > best.score:
             best = whole
     return best
 
 
 def _read_with_fallback(image: np.ndarray) -> _Attempt:
     attempt = _read_card(get_backend(), image)
-    fallback = get_fallback()
+    # Cascade backends re-read poorly read cards (blur, dark, glare) with their stronger model.
+    fallback = getattr(get_backend(), "fallback", None)
     if attempt.hits < GOOD_LABELS and fallback is not None:
         second = _ocr(fallback, attempt.card)
         if second.score > attempt.score:
