@@ -111,7 +111,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     async def submit(request: Request, app_credentials: AppCredentials = Depends(authenticate)) -> JSONResponse:
         state: ServiceState = request.app.state.service
         raw = await _read_body(request)
-        submission = parse_submission(raw, state.policy, sandbox=state.settings.sandbox)
+        # JSON parsing of a multi-megabyte body is CPU work: keep it off the event loop.
+        submission = await asyncio.to_thread(parse_submission, raw, state.policy, state.settings.sandbox)
         if state.settings.sandbox:
             reference_id = await _accept_sandbox(state, app_credentials, submission)
         else:

@@ -95,3 +95,23 @@ def test_retention_purge_removes_results(make_service):
         gone = client.get(RESULT, params={"reference_id": "short-lived"}, headers=AUTH)
         assert gone.status_code == 404
         assert gone.json()["error_code"] == "INVALID_PAYLOAD_REFERENCE_ID_NOT_FOUND"
+
+
+def test_worker_crash_is_survived_and_poison_job_fails_after_max_attempts(make_service):
+    service = make_service()
+    with service.client() as client:
+        client.post(SUBMIT, headers=AUTH, json={"image": b64(jpeg(width=1004)), "reference_id": "poison-job-1"})
+
+        def finished(ref):
+            body = client.get(RESULT, params={"reference_id": ref}, headers=AUTH).json()
+            return body if body["message"] != "processing" else None
+
+        poisoned = wait_until(lambda: finished("poison-job-1"), timeout=120, what="poison job to fail")
+        assert poisoned["error_code"] == "INTERNAL_SERVER_ERROR"
+        # The pool was rebuilt: ordinary jobs still run.
+        client.post(SUBMIT, headers=AUTH, json={"image": b64(jpeg()), "reference_id": "after-crash-1"})
+        assert wait_until(lambda: finished("after-crash-1"), what="next job")["message"] == "success"
+        assert client.get("/health").status_code == 200
+    attempts = _db_rows(service.data_dir, "SELECT processing_attempts FROM jobs WHERE reference_id = 'poison-job-1'")
+    assert attempts == [(4,)]  # three crashed runs, then given up on the fourth claim
+    assert "worker_crashed" in service.logs()
