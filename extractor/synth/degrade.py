@@ -135,7 +135,7 @@ def _glare(rng: np.random.Generator, frame: np.ndarray, corners: np.ndarray) -> 
     bottom = corners[3] + (corners[2] - corners[3]) * u
     cx, cy = top + (bottom - top) * v
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    sx = card_w * rng.uniform(0.05, 0.085)
+    sx = card_w * rng.uniform(0.045, 0.075)
     sy = sx * rng.uniform(0.75, 1.0)
     d2 = ((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2
     core = np.exp(-d2 / 2)
