@@ -85,9 +85,12 @@ def _target_options(parser: argparse.ArgumentParser, *, with_data_dir: bool = Tr
 
 # --- helpers --------------------------------------------------------------------------------
 def _console():
+    import sys
+
     from rich.console import Console
 
-    return Console()
+    # Piped output (CI logs, files) gets a wide table instead of rich's 80-column default.
+    return Console() if sys.stdout.isatty() else Console(width=140)
 
 
 def _target(args: argparse.Namespace):
@@ -170,6 +173,7 @@ def _setup_logging() -> None:
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 # --- commands -------------------------------------------------------------------------------

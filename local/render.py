@@ -41,7 +41,7 @@ def fields_of(record: dict[str, Any]) -> dict[str, str]:
 
 
 def short_reference(reference_id: str) -> str:
-    return reference_id if len(reference_id) <= 16 else reference_id[:16] + "…"
+    return reference_id if len(reference_id) <= 14 else reference_id[:13] + "…"
 
 
 def object_name(record: dict[str, Any]) -> str:
@@ -61,8 +61,6 @@ def results_table(records: Iterable[dict[str, Any]], *, show_nik: bool = False, 
     table.add_column("code", no_wrap=True)
     table.add_column("NIK", no_wrap=True)
     table.add_column("name", overflow="fold")
-    table.add_column("born", no_wrap=True)
-    table.add_column("city", overflow="fold")
     table.add_column("via", no_wrap=True)
     for record in records:
         fields = fields_of(record)
@@ -73,8 +71,6 @@ def results_table(records: Iterable[dict[str, Any]], *, show_nik: bool = False, 
             str(record.get("error_code") or ""),
             mask_nik(fields.get("nik"), show=show_nik),
             fields.get("full_name", ""),
-            fields.get("date_of_birth", ""),
-            fields.get("city", ""),
             str(record.get("result_source") or ""),
         )
     return table
