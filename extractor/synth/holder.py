@@ -39,7 +39,7 @@ def _pick(rng: np.random.Generator, values, weights=None) -> str:
 def _full_name(rng: np.random.Generator, female: bool) -> str:
     given = vocab.FEMALE_GIVEN if female else vocab.MALE_GIVEN
     # 1 to 5 words: single-word names are common in Java, long ones must wrap to a second line.
-    words = int(rng.choice([1, 2, 3, 4, 5], p=[0.12, 0.38, 0.3, 0.14, 0.06]))
+    words = int(rng.choice([1, 2, 3, 4, 5], p=[0.1, 0.32, 0.28, 0.18, 0.12]))
     parts = [_pick(rng, given)]
     pool = list(given) + list(vocab.SECOND_NAMES) * 2
     while len(parts) < words:
@@ -58,7 +58,12 @@ def _address(rng: np.random.Generator) -> str:
     if prefix in ("PERUM", "KOMP.") or style < 0.25:
         block = f"{chr(65 + int(rng.integers(8)))}{int(rng.integers(1, 20))}"
         # Long housing-estate addresses wrap to a second line on the card.
-        return f"{prefix} {street} BLOK {block} NO. {int(rng.integers(1, 99))}"
+        estate = f"{street} {_pick(rng, ('INDAH', 'PERMAI', 'ASRI', 'RESIDENCE', 'REGENCY'))}" if rng.random() < 0.5 else street
+        return f"{prefix} {estate} BLOK {block} NO. {int(rng.integers(1, 99))}"
+    if style < 0.4:
+        # A lane off a named street: "JL. MERDEKA GG. MAWAR III NO. 12".
+        lane = f"GG. {_pick(rng, vocab.STREET_NAMES)} {_pick(rng, ('I', 'II', 'III', 'IV', 'V'))}"
+        return f"{prefix} {street} {lane} NO. {int(rng.integers(1, 250))}"
     if style < 0.6:
         return f"{prefix} {street} NO. {int(rng.integers(1, 250))}"
     return f"{prefix} {street}"
@@ -89,8 +94,12 @@ def build_nik(region: Region, birth: date, female: bool, serial: int) -> str:
     )
 
 
+# Jakarta cards print the city without a prefix; over-sample them so every batch has some.
+_DKI_SHARE = 0.1
+
+
 def random_holder(rng: np.random.Generator) -> Holder:
-    region = random_region(rng)
+    region = random_region(rng, "31" if rng.random() < _DKI_SHARE else None)
     female = bool(rng.random() < 0.5)
     birth = _random_date(rng, date(1946, 1, 1), date(2008, 12, 31))
     place_region = random_region(rng) if rng.random() < 0.3 else region

@@ -67,10 +67,13 @@ def _children(code: str) -> tuple[tuple[str, str], ...]:
     )
 
 
-def random_region(rng: np.random.Generator) -> Region:
-    """A uniformly chosen province, then regency/city, district and village inside it."""
+def random_region(rng: np.random.Generator, province_code: str | None = None) -> Region:
+    """A uniformly chosen province (or the one given), then regency/city, district and village inside it."""
+    provinces = _provinces() if province_code is None else tuple(p for p in _provinces() if p[0] == province_code)
+    if not provinces:
+        raise ValueError(f"unknown province code {province_code!r}")
     while True:
-        province_code, province_name = _provinces()[rng.integers(len(_provinces()))]
+        province_code, province_name = provinces[rng.integers(len(provinces))]
         cities = _cities(province_code)
         city_code, city, city_short = cities[rng.integers(len(cities))]
         districts = _children(city_code)
