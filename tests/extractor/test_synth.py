@@ -233,3 +233,16 @@ def test_cli_rejects_bad_arguments():
         parser.parse_args(["synth", "0", "--out", "x"])
     with pytest.raises(SystemExit):
         parser.parse_args(["synth", "1", "--out", "x", "--level", "medium"])
+
+
+def test_long_names_wrap_to_two_lines_that_join_back_to_the_truth():
+    from extractor.synth import fonts, render
+
+    canvas = render._Canvas(Image.new("RGB", (1200, 757)))
+    font = canvas.font(fonts.SANS, render._TEXT_SIZE)
+    limit = render._VALUE_RIGHT - render._VALUE_X
+    name = "KHAIRUNNISA PURWANINGSIH KUSUMAWARDHANI MANGUNKUSUMO SASTROWARDOYO"
+    lines = render._wrap(canvas, name, font, limit)
+    assert len(lines) == 2 and " ".join(lines) == name
+    assert canvas.width(lines[0], font) <= limit
+    assert render._wrap(canvas, "SITI", font, limit) == ["SITI"]
