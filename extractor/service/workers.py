@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import importlib
 import multiprocessing
+import os
 import signal
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -21,10 +23,20 @@ from typing import Any
 _engine: ModuleType | None = None
 
 
+def _exit_when_orphaned(parent_pid: int) -> None:
+    """If the server dies without shutting the pool down (SIGKILL, OOM), idle workers would wait
+    on their queue forever; each watches its parent and exits when it is gone."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent_pid:
+            os._exit(0)
+
+
 def _init_worker(engine_module: str) -> None:
     global _engine
     # Ctrl-C goes to the whole process group; the parent decides how workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True, name="orphan-watch").start()
     _engine = importlib.import_module(engine_module)
     _engine.warm_up()
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+from pathlib import Path
 
 import pytest
-from service_harness import AUTH, AUTH2, b64, expected_basic_auth, jpeg, wait_until
+from service_harness import AUTH, AUTH2, _children, b64, expected_basic_auth, jpeg, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -115,3 +118,20 @@ def test_worker_crash_is_survived_and_poison_job_fails_after_max_attempts(make_s
     attempts = _db_rows(service.data_dir, "SELECT processing_attempts FROM jobs WHERE reference_id = 'poison-job-1'")
     assert attempts == [(4,)]  # three crashed runs, then given up on the fourth claim
     assert "worker_crashed" in service.logs()
+
+
+def test_workers_exit_when_the_server_is_killed(make_service):
+    service = make_service(workers=2)
+    workers = _children(service.process.pid)
+    assert len(workers) >= 2
+    os.kill(service.process.pid, signal.SIGKILL)  # the server only: no shutdown code runs
+    service.process.wait(timeout=10)
+
+    def alive(pid: int) -> bool:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+
+    wait_until(lambda: not any(alive(pid) for pid in workers), timeout=30, what="orphaned workers to exit")
