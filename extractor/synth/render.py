@@ -20,7 +20,9 @@ GRID_WIDTH = 1000.0
 
 _INK = (22, 22, 28)
 _LABEL_X = 30.0
-_RT_RW_LABEL_X = 52.0
+# RT/RW, Kel/Desa and Kecamatan are printed indented under Alamat.
+_ADDRESS_PART_LABEL_X = 52.0
+_ADDRESS_PARTS = ("rt_rw", "administrative_village", "district")
 _COLON_X = 214.0
 _VALUE_X = 226.0
 _VALUE_RIGHT = 712.0  # values stop short of the photo column
@@ -167,7 +169,7 @@ def render_card(holder: Holder, width: int, rng: np.random.Generator) -> Image.I
     value_size = _TEXT_SIZE + rng.uniform(-0.5, 0.5)
     for label, key, wraps in _ROWS:
         value = f"{f['place_of_birth']}, {f['date_of_birth']}" if key == "birth" else f[key]
-        canvas.text(_RT_RW_LABEL_X if key == "rt_rw" else _LABEL_X, y, label, label_font)
+        canvas.text(_ADDRESS_PART_LABEL_X if key in _ADDRESS_PARTS else _LABEL_X, y, label, label_font)
         canvas.text(_COLON_X, y, ":", label_font)
         limit = (_BLOOD_LABEL_X - 12 if key == "gender" else _VALUE_RIGHT) - _VALUE_X
         font = canvas.font(fonts.SANS, value_size, value_weight)
