@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from template_tools import IntrinsicEvaluator
+from template_tools import REPO_ROOT, IntrinsicEvaluator
 
 CONVENTION_NAMES = {
     "JOBS_TABLE_NAME",
@@ -114,10 +116,6 @@ def test_layer_settings_parse_what_the_template_sets(cfn, function):
 
 
 def _env_json() -> dict:
-    import json
-
-    from template_tools import REPO_ROOT
-
     path = REPO_ROOT / "events" / "env.json"
     if not path.exists():
         pytest.skip("events/env.json not present yet")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -315,8 +316,6 @@ def test_callback_password_is_generated_by_cloudformation(resources):
 
 
 def test_provider_secret_holds_placeholders_with_the_settings_keys(resources):
-    import json
-
     value = json.loads(resources["ProviderSecret"]["Properties"]["SecretString"])
     assert set(value) == {"app_id", "api_key"}
     assert all(v.startswith("REPLACE_WITH_") for v in value.values())
