@@ -21,9 +21,15 @@ LOCAL_SECRET_ACCESS_KEY = "testing"
 EVENTS_QUEUE_SUFFIX = "local-s3-events"
 
 
-def _install_s3_event_version_ids() -> None:
-    """moto's S3 notifications omit ``versionId``; AWS includes it for versioned buckets, and the
-    pipeline derives job ids from it. Complete moto's event in place (idempotent)."""
+def _install_s3_event_fixes() -> None:
+    """Make moto's S3 notifications match what AWS sends (idempotent):
+
+    - ``versionId`` is present for versioned buckets (moto omits it; the pipeline derives job ids
+      from it);
+    - the key keeps its ``/`` (moto's ``quote_plus`` turns them into ``%2F``; S3 does not).
+    """
+    from urllib.parse import quote_plus
+
     from moto.s3 import notifications
 
     original = notifications._get_s3_event
@@ -33,8 +39,9 @@ def _install_s3_event_version_ids() -> None:
     def with_version_id(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
         event = original(event_name, bucket, key, notification_id)
         version_id = getattr(key, "version_id", None)
-        if getattr(bucket, "is_versioned", False) and version_id and version_id != "null":
-            for record in event.get("Records", []):
+        for record in event.get("Records", []):
+            record["s3"]["object"]["key"] = quote_plus(key.name, safe="/")
+            if getattr(bucket, "is_versioned", False) and version_id and version_id != "null":
                 record["s3"]["object"].setdefault("versionId", version_id)
         return event
 
@@ -54,7 +61,7 @@ class MotoServer:
         self.endpoint_url = ""
 
     def start(self) -> str:
-        _install_s3_event_version_ids()
+        _install_s3_event_fixes()
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"

@@ -1,0 +1,125 @@
+"""moto provisioning from template.yaml, S3 → SQS notifications as AWS sends them, and the
+snapshot that carries state across restarts. No extractor, no handlers: fast."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from local import snapshot
+from local.aws import MotoServer, client, provision
+from local.events import s3_event_from_message
+from local.template import StackTemplate
+
+REPO = Path(__file__).resolve().parents[2]
+REGION = "ap-southeast-3"
+SECRETS = {"ProviderSecret": {"app_id": "a", "api_key": "k"}, "CallbackSecret": {"username": "u", "password": "p"}}
+
+
+@pytest.fixture
+def moto_endpoint():
+    server = MotoServer()
+    endpoint = server.start()
+    yield endpoint
+    server.stop()
+
+
+def fresh(endpoint: str, **kwargs):
+    # moto's state is process-wide: a stack name per test keeps resources apart.
+    template = StackTemplate(REPO / "template.yaml", region=REGION, **kwargs)
+    return template, provision(template, endpoint, SECRETS)
+
+
+def receive_all(sqs, url: str) -> list[dict]:
+    bodies = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not messages:
+            return bodies
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_resources_follow_the_template(moto_endpoint: str) -> None:
+    template, resources = fresh(moto_endpoint, stack_name="prov-a")
+    dynamodb = client("dynamodb", moto_endpoint, REGION)
+    table = dynamodb.describe_table(TableName=resources.table)["Table"]
+    definition = template.table_definition("JobsTable")
+    assert table["KeySchema"] == definition["KeySchema"]
+    assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == {
+        index["IndexName"] for index in definition["GlobalSecondaryIndexes"]
+    }
+    ttl = dynamodb.describe_time_to_live(TableName=resources.table)["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == "expires_at" and ttl["TimeToLiveStatus"] == "ENABLED"
+
+    secrets = client("secretsmanager", moto_endpoint, REGION)
+    value = secrets.get_secret_value(SecretId=resources.secret_arns["CallbackSecret"])["SecretString"]
+    assert json.loads(value) == {"username": "u", "password": "p"}
+    assert set(resources.queue_urls) == {"SubmitFailureQueue", "PollerDeadLetterQueue"}
+
+    s3 = client("s3", moto_endpoint, REGION)
+    assert s3.get_bucket_versioning(Bucket=resources.bucket)["Status"] == "Enabled"
+    # The functions' environment now resolves to these physical resources.
+    env = template.function_spec("SubmitFunction").environment
+    assert env["JOBS_TABLE_NAME"] == resources.table
+    assert env["UPLOAD_BUCKET_NAME"] == resources.bucket
+    assert env["PROVIDER_SECRET_ID"] == resources.secret_arns["ProviderSecret"]
+
+
+def test_uploads_under_the_prefix_notify_with_aws_shaped_records(moto_endpoint: str) -> None:
+    template, resources = fresh(moto_endpoint, stack_name="prov-b")
+    s3 = client("s3", moto_endpoint, REGION)
+    sqs = client("sqs", moto_endpoint, REGION)
+    prefix = template.s3_trigger().prefix
+    key = f"{prefix}kartu saya+ñ.jpg"
+    put = s3.put_object(Bucket=resources.bucket, Key=key, Body=b"jpeg bytes")
+    s3.put_object(Bucket=resources.bucket, Key="elsewhere/ignored.jpg", Body=b"x")
+
+    bodies = receive_all(sqs, resources.events_queue_url)
+    events = [s3_event_from_message(json.dumps(body)) for body in bodies]
+    assert None in events  # the s3:TestEvent sent when the notification was configured
+    (event,) = [event for event in events if event is not None]
+    (record,) = event["Records"]
+    assert record["eventName"].startswith("ObjectCreated:")
+    assert record["s3"]["bucket"]["name"] == resources.bucket
+    assert record["s3"]["object"]["key"] == "incoming/kartu+saya%2B%C3%B1.jpg"  # URL-encoded like S3, slashes kept
+    assert record["s3"]["object"]["versionId"] == put["VersionId"]  # versioned bucket: AWS sends it
+    assert record["s3"]["object"]["eTag"] == put["ETag"].strip('"')
+
+
+def test_snapshot_round_trip(moto_endpoint: str, tmp_path: Path) -> None:
+    _, first = fresh(moto_endpoint, stack_name="snap-a")
+    s3 = client("s3", moto_endpoint, REGION)
+    dynamodb = client("dynamodb", moto_endpoint, REGION)
+    sqs = client("sqs", moto_endpoint, REGION)
+    receive_all(sqs, first.events_queue_url)
+    s3.put_object(Bucket=first.bucket, Key="incoming/a b.jpg", Body=b"\xff\xd8image", ContentType="image/jpeg")
+    dynamodb.put_item(TableName=first.table, Item={"reference_id": {"S": "ktp-1"}, "status": {"S": "COMPLETED"},
+                                                    "blob": {"B": b"\x00\x01"}, "n": {"N": "3"}})
+    counts = snapshot.save(tmp_path, s3=s3, dynamodb=dynamodb, sqs=sqs, bucket=first.bucket, table=first.table,
+                           events_queue_url=first.events_queue_url)
+    assert counts == {"items": 1, "objects": 1, "pending_events": 1}  # the upload's event was still queued
+    assert (tmp_path / snapshot.SNAPSHOT_DIR).stat().st_mode & 0o777 == 0o700
+
+    template = StackTemplate(REPO / "template.yaml", region=REGION, stack_name="snap-b")
+    restored: dict = {}
+
+    def restore(resources) -> None:
+        restored.update(snapshot.restore_data(tmp_path, s3=s3, dynamodb=dynamodb, bucket=resources.bucket, table=resources.table))
+
+    second = provision(template, moto_endpoint, SECRETS, before_notification=restore)
+    assert restored == {"items": 1, "objects": 1}
+    # Restoring happened before notifications: only the test event is queued, no new job event ...
+    assert [body.get("Event") for body in receive_all(sqs, second.events_queue_url)] == ["s3:TestEvent"]
+    # ... and the event that was pending at stop is re-queued.
+    assert snapshot.restore_events(tmp_path, sqs=sqs, events_queue_url=second.events_queue_url) == 1
+    (pending,) = receive_all(sqs, second.events_queue_url)
+    assert pending["Records"][0]["s3"]["object"]["key"] == "incoming/a+b.jpg"
+
+    item = dynamodb.get_item(TableName=second.table, Key={"reference_id": {"S": "ktp-1"}})["Item"]
+    assert item["blob"]["B"] == b"\x00\x01" and item["n"]["N"] == "3"
+    obj = s3.get_object(Bucket=second.bucket, Key="incoming/a b.jpg")
+    assert obj["Body"].read() == b"\xff\xd8image" and obj["ContentType"] == "image/jpeg"
