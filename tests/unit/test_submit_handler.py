@@ -201,3 +201,30 @@ def _callback_event(body):
     event["body"] = json.dumps(body)
     event["headers"]["authorization"] = basic(CALLBACK_USER, CALLBACK_PASSWORD)
     return event
+
+
+def test_unreadable_provider_secret_puts_the_job_in_retry(stack, handlers):
+    from .conftest import PROVIDER_SECRET
+
+    stack.secrets.delete_secret(SecretId=PROVIDER_SECRET, ForceDeleteWithoutRecovery=True)
+    event = stack.s3_event(KEY, make_image())
+    assert invoke(handlers, event)["outcomes"][0]["action"] == "retry"
+    item = stack.item(ref_for(event))
+    assert item["status"] == "RETRY" and item["error_code"] == "PROVIDER_CREDENTIALS_UNAVAILABLE"
+    assert stack.provider.submits == []
+
+
+def test_unexpected_failure_is_raised_for_lambda_retry_and_logged_without_its_message(stack, handlers, logs,
+                                                                                      monkeypatch):
+    from ktp_pipeline import wiring
+
+    event = stack.s3_event(KEY, make_image())
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("message that could carry kartu über data")
+
+    monkeypatch.setattr(wiring.job_store(), "create_received", explode)
+    with pytest.raises(RuntimeError):
+        invoke(handlers, event)
+    out = logs.getvalue()
+    assert "RuntimeError" in out and "kartu" not in out

@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from .backoff import SUBMIT_CLAIM_SECONDS, poll_delay
 from .job_store import FinishOutcome, JobStore
 from .models import JobRecord, JobStatus
-from .observability import logger
+from .observability import error_fields, logger
 from .provider_client import ProviderClient, ProviderRejected, ProviderTransientError, ResultNotFound
 from .reasons import reason_for, timed_out_reason
 from .settings import Settings
@@ -72,8 +72,7 @@ class Poller:
             self._process(job)
         except Exception as exc:  # one bad item must not stop the sweep; it stays due for the next run
             self._count("errors")
-            logger.exception("poller item failed", extra={"reference_id": job.reference_id,
-                                                          "error": type(exc).__name__})
+            logger.error("poller item failed", extra={"reference_id": job.reference_id, **error_fields(exc)})
 
     def _process(self, job: JobRecord) -> None:
         now = self._store.now()
@@ -116,9 +115,7 @@ class Poller:
                 self._count("not_ready")
                 return True
             # Lost at the provider: SUBMITTED → RETRY (this is also our claim), then send it again.
-            if self._store.mark_retry(ref, "RESULT_NOT_FOUND",
-                                      "The provider had no record of the job; it is being sent again.",
-                                      SUBMIT_CLAIM_SECONDS):
+            if self._store.mark_retry(ref, "RESULT_NOT_FOUND", reason_for("RESULT_NOT_FOUND"), SUBMIT_CLAIM_SECONDS):
                 retried = job.model_copy(update={"status": JobStatus.RETRY, "retry_count": job.retry_count + 1})
                 self._resubmitted(self._submitter.resubmit(retried).action)
             return True

@@ -15,7 +15,7 @@ import httpx
 
 from .models import ExtractionResult, ProviderErrorBody, SubmitAccepted, SubmitRequest
 from .observability import logger
-from .secrets import ProviderCredentials
+from .secrets import ProviderCredentials, SecretUnavailable
 
 SUBMIT_PATH = "/ktp/id/extract-async"
 RESULT_PATH = "/ktp/id/extract-async/result"
@@ -110,7 +110,11 @@ class ProviderClient:
         return ExtractionResult.parse(payload)
 
     def _headers(self) -> dict[str, str]:
-        creds = self._credentials() if callable(self._credentials) else self._credentials
+        try:
+            creds = self._credentials() if callable(self._credentials) else self._credentials
+        except SecretUnavailable:
+            # Our side is misconfigured, not the job: retry later, as for a provider 401.
+            raise ProviderTransientError(None, "PROVIDER_CREDENTIALS_UNAVAILABLE", "credentials unreadable") from None
         return {"App-ID": creds.app_id, "API-Key": creds.api_key.get_secret_value(), "Accept": "application/json"}
 
     def _backoff(self, attempt: int) -> float:

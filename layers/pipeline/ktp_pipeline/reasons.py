@@ -22,6 +22,9 @@ _REASONS: dict[str, str] = {
     "AUTHORIZATION_FAILED": "The provider refused the pipeline's credentials (operator configuration); the job will be retried.",
     "PROVIDER_UNREACHABLE": "The provider could not be reached; the job will be retried.",
     "UNREADABLE_RESULT": "The provider answered with an unreadable result; it will be checked again.",
+    "PROVIDER_CREDENTIALS_UNAVAILABLE": "The pipeline could not read its provider credentials (operator configuration); the job will be retried.",
+    "RESULT_NOT_FOUND": "The provider had no record of the job; it is being sent again.",
+    "OBJECT_READ_FAILED": "The uploaded file could not be read yet; the job will be retried.",
     # Local decisions.
     "OBJECT_NOT_FOUND": "The uploaded file was deleted before it could be processed. Upload it again.",
 }

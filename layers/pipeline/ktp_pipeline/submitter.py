@@ -15,7 +15,7 @@ from .backoff import FIRST_CHECK_SECONDS, SUBMIT_CLAIM_SECONDS, retry_delay
 from .image_checks import MAX_IMAGE_BYTES, check_image, too_large
 from .job_store import FinishOutcome, JobStore
 from .models import JobRecord, JobStatus, S3Event, S3EventRecord, SubmitRequest
-from .observability import logger
+from .observability import error_fields, logger
 from .provider_client import ProviderClient, ProviderRejected, ProviderTransientError
 from .reasons import reason_for
 from .reference_ids import reference_id_for
@@ -63,7 +63,7 @@ class Submitter:
             try:
                 outcomes.append(self.submit_record(record))
             except Exception as exc:  # finish the other records; the re-raise makes Lambda retry the event
-                logger.exception("record failed", extra={"error": type(exc).__name__})
+                logger.error("record failed", extra=error_fields(exc))
                 failure = failure or exc
         if failure is not None:
             raise failure
@@ -90,8 +90,10 @@ class Submitter:
     # --- poller ------------------------------------------------------------------------------------
 
     def resubmit(self, job: JobRecord) -> SubmitOutcome:
-        """Send a claimed RECEIVED/RETRY job again, reading the image from S3 again."""
-        logger.set_correlation_id(job.reference_id)
+        """Send a claimed RECEIVED/RETRY job again, reading the image from S3 again.
+
+        Runs in poller worker threads: no shared logger state (correlation id) is set here.
+        """
         if not job.bucket or not job.object_key:
             return self._reject(job.reference_id, "OBJECT_NOT_FOUND")
         return self._check_and_send(
