@@ -64,8 +64,11 @@ class LevelScore:
     any_flag: int = 0  # any of the four flags
     applied_caught: int = 0  # every deliberately applied problem was flagged
     applied_cards: int = 0
+    # Field hits and field count on cards that carry each applied problem (hard level).
+    problem_hits: dict[str, list[int]] = field(default_factory=lambda: {p: [0, 0] for p in PROBLEMS})
     seconds: list[float] = field(default_factory=list)
     pinned_seconds: list[float] = field(default_factory=list)
+    warm_up_seconds: float | None = None
     errors: list[tuple[str, str, str, str | None]] = field(default_factory=list)
 
     def add(self, card: Card, reading: Reading) -> None:
@@ -82,6 +85,9 @@ class LevelScore:
         self.any_problem += any(reading.flags[p] for p in PROBLEMS)
         self.any_flag += any(reading.flags.values())
         applied = [p for p in PROBLEMS if card.quality.get(p)]
+        for problem in applied:
+            self.problem_hits[problem][0] += len(ALL_FIELDS) - len(wrong)
+            self.problem_hits[problem][1] += len(ALL_FIELDS)
         if applied:
             self.applied_cards += 1
             self.applied_caught += all(reading.flags[p] for p in applied)
@@ -107,6 +113,10 @@ class LevelScore:
             "any_problem_flagged": self.rate(self.any_problem),
             "any_flag": self.rate(self.any_flag),
             "applied_problems_caught": (self.applied_caught / self.applied_cards) if self.applied_cards else None,
+            "field_accuracy_by_problem": {
+                p: (hits / total if total else None) for p, (hits, total) in self.problem_hits.items()
+            },
+            "warm_up_seconds": self.warm_up_seconds,
             "seconds_median": _median(self.seconds),
             "seconds_p90": _p90(self.seconds),
             "pinned_seconds_median": _median(self.pinned_seconds),
@@ -148,11 +158,14 @@ def generate(out: Path, levels: tuple[str, ...], n: int, seed: int) -> None:
 # --- engines ------------------------------------------------------------------------------------
 
 
-def _use_engine(name: str, threads: int | None) -> None:
+def _use_engine(name: str, threads: int | None) -> float:
+    """Make ``name`` the engine's backend and warm it up; returns the seconds that took."""
     from extractor.engine import backends, pipeline, warm_up
 
+    started = time.perf_counter()
     pipeline.set_backend(backends.create_backend(name, threads))
     warm_up()
+    return time.perf_counter() - started
 
 
 def _read(image: Path) -> Reading:
@@ -167,10 +180,10 @@ def _read(image: Path) -> Reading:
 
 
 def run_engine(name: str, cards: dict[str, list[Card]]) -> dict[str, LevelScore]:
-    _use_engine(name, None)
+    warm_up_seconds = _use_engine(name, None)
     scores = {}
     for level, level_cards in cards.items():
-        score = LevelScore()
+        score = LevelScore(warm_up_seconds=warm_up_seconds)
         for card in level_cards:
             score.add(card, _read(card.image))
         scores[level] = score
@@ -236,11 +249,15 @@ def print_tables(results: dict[str, dict[str, LevelScore]], levels: tuple[str, .
         ]
         if level == "hard":
             rows.append(("applied problem(s) all caught", [_fmt(summaries[e]["applied_problems_caught"]) for e in engines]))
+            for problem in PROBLEMS:
+                rows.append((f"field accuracy, {problem} cards",
+                             [_fmt(summaries[e]["field_accuracy_by_problem"][problem], 4) for e in engines]))
         rows += [
             (f"s/card median ({cores} cores)", [_fmt(summaries[e]["seconds_median"]) for e in engines]),
             (f"s/card p90 ({cores} cores)", [_fmt(summaries[e]["seconds_p90"]) for e in engines]),
             ("s/card median (1 core)", [_fmt(summaries[e]["pinned_seconds_median"]) for e in engines]),
             ("s/card p90 (1 core)", [_fmt(summaries[e]["pinned_seconds_p90"]) for e in engines]),
+            ("model load + warm-up s", [_fmt(summaries[e]["warm_up_seconds"], 2) for e in engines]),
         ]
         label_width = max(len(r[0]) for r in rows)
         title = f"level {level} — {n} cards"
