@@ -60,7 +60,9 @@ def extraction_body(
         "quality": {"scores": quality.scores, "thresholds": quality.thresholds},
         "timings": {name: round(value, 3) for name, value in timings.items()},
     }
-    if not extraction.ktp_detected:
+    # A "completed" body without a single field would read as "still processing" to a contract
+    # client (200, no fields, no error_code); a card with nothing legible is reported as not detected.
+    if not extraction.ktp_detected or not any(extraction.contract_fields().values()):
         return JobErrorCode.KTP_NOT_DETECTED, failure_body(reference_id, JobErrorCode.KTP_NOT_DETECTED, extra)
 
     if validate_quality and quality.failed:

@@ -34,8 +34,10 @@ def _exit_when_orphaned(parent_pid: int) -> None:
 
 def _init_worker(engine_module: str) -> None:
     global _engine
-    # Ctrl-C goes to the whole process group; the parent decides how workers stop.
+    # Ctrl-C and a SIGTERM to the process group reach workers too; the parent decides how they
+    # stop (it lets the running job finish), and the orphan watch covers the parent dying.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True, name="orphan-watch").start()
     _engine = importlib.import_module(engine_module)
     _engine.warm_up()

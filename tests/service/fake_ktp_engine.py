@@ -9,6 +9,7 @@ the image it sends:
     1002                      blur detected
     1003                      the engine raises (job fails with INTERNAL_SERVER_ERROR)
     1004                      the worker process dies (as on a segfault or the OOM killer)
+    1005                      a card is detected but no field could be read
 
 If the file named by FAKE_ENGINE_GATE exists, ``extract`` waits until it is removed, so a test
 can hold a job in 'processing' (e.g. to kill the service mid-job) without any sleeps.
@@ -68,6 +69,8 @@ def extract(image: bytes) -> KtpExtraction:
         return KtpExtraction(ktp_detected=False, engine="fake")
     if width == 1004:
         os._exit(70)
+    if width == 1005:
+        return KtpExtraction(ktp_detected=True, fields={"nik": FieldReading(value="", raw="")}, engine="fake")
     if width == 1003:
         raise RuntimeError("simulated engine fault " + SAMPLE["nik"])  # message must never be logged
     quality = ImageQuality(blur=width == 1002, scores={"blur": 0.9 if width == 1002 else 0.1}, thresholds={"blur": 0.5})

@@ -271,7 +271,7 @@ def test_app_without_callback_credentials_sends_no_authorization(client, listene
 @pytest.mark.parametrize(
     "width, validate, error_code, message",
     [(1002, True, "FAIL_ON_1", "Image quality validation failed"), (1001, False, "KTP_NOT_DETECTED", "KTP not detected"),
-     (1003, False, "INTERNAL_SERVER_ERROR", "Internal server error")],
+     (1003, False, "INTERNAL_SERVER_ERROR", "Internal server error"), (1005, False, "KTP_NOT_DETECTED", "KTP not detected")],
 )
 def test_failed_jobs_answer_200_with_error_code(client, width, validate, error_code, message):
     reference_id = f"fail-{width}-{int(validate)}"
