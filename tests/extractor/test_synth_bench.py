@@ -55,6 +55,11 @@ def test_scores_fields_cards_nik_and_flags(bench):
     assert summary["any_problem_flagged"] == 0.5
     assert summary["any_flag"] == 1.0
     assert summary["applied_problems_caught"] == 0.5
+    assert summary["field_accuracy_by_problem"] == {
+        "blur": 1.0,
+        "dark": pytest.approx((len(ALL_FIELDS) - 2) / len(ALL_FIELDS)),
+        "flashlight": None,
+    }
     assert summary["seconds_median"] == pytest.approx(0.4)
     assert score.errors[0][1:] == ("nik", "V-nik", None)
 
