@@ -95,6 +95,9 @@ def _quad_candidates(image: np.ndarray) -> list[np.ndarray]:
             if whole_frame:
                 continue
             score = area * fill * (1.0 - min(0.5, abs(aspect - CARD_ASPECT)))
+            touching = sum((xs.min() < 3, ys.min() < 3, xs.max() > frame_w - 4, ys.max() > frame_h - 4))
+            if touching >= 2:
+                score *= 0.5  # more likely vignetting or the table than the card itself
             scored.append((score, quad / scale))
     scored.sort(key=lambda item: item[0], reverse=True)
     return [quad for _, quad in scored]

@@ -100,7 +100,12 @@ def _read_card(backend: OcrBackend, image: np.ndarray) -> _Attempt:
     orientation that does is taken without trying the rest.
     """
     quad = localize.find_card(image)
-    base = localize.warp_card(image, quad) if quad is not None else _whole_frame(image)
+    if quad is not None:
+        base = localize.warp_card(image, quad)
+        # A loose outline (shadow, vignette) leaves the text tilted: level it by its lines.
+        base = localize.deskew(base, localize.estimate_skew(base))
+    else:
+        base = _whole_frame(image)
     portrait = base.shape[0] > base.shape[1]
     order = (90, 270, 0, 180) if portrait else (0, 180, 90, 270)
     best: _Attempt | None = None
