@@ -15,6 +15,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "synth",
@@ -24,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("n", type=_positive, help="number of cards")
     parser.add_argument("--out", required=True, help="output directory (created if missing)")
     parser.add_argument("--level", choices=LEVEL_NAMES, default="clean", help="degradation level (default clean)")
-    parser.add_argument("--seed", type=int, default=0, help="batch seed; same seed, same cards (default 0)")
+    parser.add_argument("--seed", type=_non_negative, default=0, help="batch seed; same seed, same cards (default 0)")
     parser.set_defaults(func=_run)
 
 

@@ -233,6 +233,8 @@ def test_cli_rejects_bad_arguments():
         parser.parse_args(["synth", "0", "--out", "x"])
     with pytest.raises(SystemExit):
         parser.parse_args(["synth", "1", "--out", "x", "--level", "medium"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["synth", "1", "--out", "x", "--seed", "-3"])
 
 
 def test_long_names_wrap_to_two_lines_that_join_back_to_the_truth():
