@@ -125,3 +125,27 @@ def test_cli_reads_environment_and_options_win(monkeypatch, tmp_path):
     assert [a.app_id for a in settings.apps] == ["a", "b"] and settings.app("b").callback_password == "p"
     settings = build_settings(_parse(["--port", "9200", "--app", "c:kc"]))
     assert settings.port == 9200 and [a.app_id for a in settings.apps] == ["c"]
+
+
+def test_unexpected_exception_is_a_contract_500_without_details(tmp_path):
+    from extractor.service.app import create_app
+
+    settings = ServiceSettings(data_dir=tmp_path, sandbox=True, apps=(AppCredentials.parse("a:k"),))
+    app = create_app(settings)
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("secret detail 3171011708900000")
+
+    async def scenario() -> httpx.Response:
+        async with app.router.lifespan_context(app):
+            app.state.service.store.get_job = broken
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+                return await client.get(
+                    "/ktp/id/extract-async/result", params={"reference_id": "some-ref-1"},
+                    headers={"App-ID": "a", "API-Key": "k"},
+                )
+
+    response = asyncio.run(scenario())
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal server error", "error_code": "INTERNAL_SERVER_ERROR"}
