@@ -23,19 +23,21 @@ def _env_flag(name: str) -> bool:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    # Defaults from the environment stay strings: argparse converts them with ``type`` only when
+    # `serve` actually runs, so a malformed variable cannot break `ktp --help` or other commands.
     parser = subparsers.add_parser(
         "serve",
         help="run the KTP extractor HTTP service (Extract-KTP-Async contract)",
         description="Run the KTP extractor service. Options default to the KTP_SERVE_* environment variables.",
     )
     parser.add_argument("--host", default=_env("KTP_SERVE_HOST", "127.0.0.1"), help="bind address [KTP_SERVE_HOST]")
-    parser.add_argument("--port", type=int, default=int(_env("KTP_SERVE_PORT", "8080")), help="[KTP_SERVE_PORT]")
+    parser.add_argument("--port", type=int, default=_env("KTP_SERVE_PORT", "8080"), help="[KTP_SERVE_PORT]")
     parser.add_argument(
         "--data-dir", default=_env("KTP_SERVE_DATA_DIR", "./ktp-extractor-data"),
         help="SQLite database and pending images [KTP_SERVE_DATA_DIR]",
     )
     parser.add_argument(
-        "--workers", type=int, default=int(_env("KTP_SERVE_WORKERS", str(os.cpu_count() or 1))),
+        "--workers", type=int, default=_env("KTP_SERVE_WORKERS", str(os.cpu_count() or 1)),
         help="OCR worker processes (default: CPU count) [KTP_SERVE_WORKERS]",
     )
     parser.add_argument(
@@ -50,25 +52,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--sandbox", action="store_true", default=_env_flag("KTP_SERVE_SANDBOX"),
         help="answer the contract's sandbox codes instead of running OCR [KTP_SERVE_SANDBOX=1]",
     )
-    quota = _env("KTP_SERVE_QUOTA")
     parser.add_argument(
-        "--quota", type=int, default=int(quota) if quota else None,
+        "--quota", type=int, default=_env("KTP_SERVE_QUOTA"),
         help="testing-mode quota: accepted submissions per application [KTP_SERVE_QUOTA]",
     )
     parser.add_argument(
-        "--retention-hours", type=float, default=float(_env("KTP_SERVE_RETENTION_HOURS", "72")),
+        "--retention-hours", type=float, default=_env("KTP_SERVE_RETENTION_HOURS", "72"),
         help="how long finished results stay fetchable [KTP_SERVE_RETENTION_HOURS]",
     )
     parser.add_argument(
-        "--purge-interval", type=float, default=float(_env("KTP_SERVE_PURGE_INTERVAL_SECONDS", "60")),
+        "--purge-interval", type=float, default=_env("KTP_SERVE_PURGE_INTERVAL_SECONDS", "60"),
         help="seconds between retention purges [KTP_SERVE_PURGE_INTERVAL_SECONDS]",
     )
     parser.add_argument(
-        "--callback-max-attempts", type=int, default=int(_env("KTP_SERVE_CALLBACK_MAX_ATTEMPTS", "8")),
+        "--callback-max-attempts", type=int, default=_env("KTP_SERVE_CALLBACK_MAX_ATTEMPTS", "8"),
         help="delivery attempts per callback [KTP_SERVE_CALLBACK_MAX_ATTEMPTS]",
     )
     parser.add_argument(
-        "--callback-backoff", type=float, default=float(_env("KTP_SERVE_CALLBACK_BACKOFF_SECONDS", "2")),
+        "--callback-backoff", type=float, default=_env("KTP_SERVE_CALLBACK_BACKOFF_SECONDS", "2"),
         help="first retry delay in seconds, doubled per attempt [KTP_SERVE_CALLBACK_BACKOFF_SECONDS]",
     )
     parser.add_argument(
