@@ -3,7 +3,6 @@
 from collections import Counter
 
 from aws_lambda_powertools.metrics import MetricUnit
-
 from ktp_pipeline import wiring
 from ktp_pipeline.observability import logger, metrics, tracer
 

@@ -273,7 +273,6 @@ class Stack:
 @pytest.fixture
 def stack(env: dict[str, str]):
     from aws_lambda_powertools.utilities import parameters
-
     from ktp_pipeline import secrets, wiring
 
     provider = FakeProvider()

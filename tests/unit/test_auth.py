@@ -1,7 +1,6 @@
 import base64
 
 import pytest
-
 from ktp_pipeline.auth import basic_auth_matches
 
 USER, PASSWORD = "ktp-callback", "s3cr:et"

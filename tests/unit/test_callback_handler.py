@@ -4,12 +4,19 @@ import base64
 import json
 
 import pytest
-
 from ktp_pipeline.job_store import JobStore
 from ktp_pipeline.models import JobStatus
 
-from .conftest import CALLBACK_PASSWORD, CALLBACK_SECRET, CALLBACK_USER, TABLE_NAME, FakeContext, basic, \
-    completed_body, load_event
+from .conftest import (
+    CALLBACK_PASSWORD,
+    CALLBACK_SECRET,
+    CALLBACK_USER,
+    TABLE_NAME,
+    FakeContext,
+    basic,
+    completed_body,
+    load_event,
+)
 
 REF = json.loads(load_event("callback_success.json")["body"])["data"]["reference_id"]
 

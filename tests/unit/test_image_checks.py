@@ -1,7 +1,6 @@
 import struct
 
 import pytest
-
 from ktp_pipeline.image_checks import MAX_IMAGE_BYTES, check_image, jpeg_dimensions, png_dimensions
 
 from .conftest import make_image
@@ -15,8 +14,9 @@ def test_accepts_jpeg_and_png_of_sufficient_size(fmt, expected):
 
 
 def test_progressive_jpeg_frame_header_is_read():
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     buf = io.BytesIO()
     Image.new("RGB", (800, 500)).save(buf, format="JPEG", progressive=True)
@@ -24,8 +24,9 @@ def test_progressive_jpeg_frame_header_is_read():
 
 
 def test_jpeg_with_large_exif_segment_before_the_frame():
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     buf = io.BytesIO()
     Image.new("RGB", (900, 600)).save(buf, format="JPEG", exif=b"Exif\x00\x00" + b"\x00" * 40000)

@@ -1,7 +1,6 @@
 """The DynamoDB state machine: every transition, and no terminal item ever overwritten."""
 
 import pytest
-
 from ktp_pipeline.job_store import FinishOutcome, JobStore, shard_for
 from ktp_pipeline.models import ExtractionResult, JobStatus
 

@@ -6,12 +6,21 @@ import time
 
 import httpx
 import pytest
-
 from ktp_pipeline.job_store import JobStore, shard_for
 from ktp_pipeline.models import JobStatus
 
-from .conftest import BUCKET, TABLE_NAME, FakeContext, basic, completed_body, error_reply, load_event, make_image, \
-    CALLBACK_USER, CALLBACK_PASSWORD
+from .conftest import (
+    BUCKET,
+    CALLBACK_PASSWORD,
+    CALLBACK_USER,
+    TABLE_NAME,
+    FakeContext,
+    basic,
+    completed_body,
+    error_reply,
+    load_event,
+    make_image,
+)
 
 
 def store_at(stack, seconds_ago: float) -> JobStore:

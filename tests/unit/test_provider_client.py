@@ -4,7 +4,6 @@ import logging
 
 import httpx
 import pytest
-
 from ktp_pipeline.models import SubmitRequest
 from ktp_pipeline.provider_client import (
     ProviderClient,

@@ -1,6 +1,5 @@
 from hypothesis import given
 from hypothesis import strategies as st
-
 from ktp_pipeline.reference_ids import is_valid_reference_id, reference_id_for
 
 

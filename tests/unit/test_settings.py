@@ -1,7 +1,6 @@
 import pytest
-from pydantic import ValidationError
-
 from ktp_pipeline.settings import Settings
+from pydantic import ValidationError
 
 
 def test_defaults_from_minimal_env():

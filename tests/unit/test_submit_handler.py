@@ -5,11 +5,22 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-
 from ktp_pipeline.reference_ids import reference_id_for
 
-from .conftest import APP_ID, API_KEY, BUCKET, CALLBACK_URL, FakeContext, basic, completed_body, error_reply, \
-    load_event, make_image, CALLBACK_USER, CALLBACK_PASSWORD
+from .conftest import (
+    API_KEY,
+    APP_ID,
+    BUCKET,
+    CALLBACK_PASSWORD,
+    CALLBACK_URL,
+    CALLBACK_USER,
+    FakeContext,
+    basic,
+    completed_body,
+    error_reply,
+    load_event,
+    make_image,
+)
 
 KEY = "incoming/scan batch 7/kartu über a+b.jpg"
 

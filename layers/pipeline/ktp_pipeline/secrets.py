@@ -34,7 +34,9 @@ def _load_json_secret(secret_id: str, force_fetch: bool = False) -> dict[str, An
     from aws_lambda_powertools.utilities import parameters  # imports boto3: keep it off the cold path
 
     try:
-        value = parameters.get_secret(secret_id, transform="json", max_age=SECRET_CACHE_SECONDS, force_fetch=force_fetch)
+        value = parameters.get_secret(
+            secret_id, transform="json", max_age=SECRET_CACHE_SECONDS, force_fetch=force_fetch
+        )
     except Exception as exc:  # GetParameterError, TransformParameterError, botocore errors
         raise SecretUnavailable(f"secret {secret_id!r} unreadable: {type(exc).__name__}") from None
     if not isinstance(value, dict):

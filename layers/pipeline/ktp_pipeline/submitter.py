@@ -122,8 +122,9 @@ class Submitter:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code")
             if code in _NOT_FOUND_CODES:
                 return self._reject(reference_id, "OBJECT_NOT_FOUND")
-            logger.warning("image read failed; will retry", extra={"reference_id": reference_id, "error": code or type(exc).__name__})
-            return self._retry(reference_id, "OBJECT_READ_FAILED", "The uploaded file could not be read yet; the job will be retried.", retry_count)
+            logger.warning("image read failed; will retry",
+                           extra={"reference_id": reference_id, "error": code or type(exc).__name__})
+            return self._retry(reference_id, "OBJECT_READ_FAILED", reason_for("OBJECT_READ_FAILED"), retry_count)
         verdict = check_image(data)
         if not verdict.ok:
             return self._reject(reference_id, verdict.error_code or "INVALID_PAYLOAD_IMAGE_FORMAT", verdict.reason)
