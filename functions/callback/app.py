@@ -4,6 +4,7 @@ import json
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
+
 from ktp_pipeline import wiring
 from ktp_pipeline.observability import logger, metrics, tracer
 

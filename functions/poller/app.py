@@ -1,6 +1,7 @@
 """Scheduled sweep over stragglers: poll results, resubmit the lost, time out the hopeless."""
 
 from aws_lambda_powertools.metrics import MetricUnit
+
 from ktp_pipeline import wiring
 from ktp_pipeline.observability import logger, metrics, tracer
 

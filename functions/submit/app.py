@@ -3,6 +3,7 @@
 from collections import Counter
 
 from aws_lambda_powertools.metrics import MetricUnit
+
 from ktp_pipeline import wiring
 from ktp_pipeline.observability import logger, metrics, tracer
 
