@@ -248,7 +248,8 @@ def print_tables(results: dict[str, dict[str, LevelScore]], levels: tuple[str, .
             ("flagged at all (any of 4)", [_fmt(summaries[e]["any_flag"]) for e in engines]),
         ]
         if level == "hard":
-            rows.append(("applied problem(s) all caught", [_fmt(summaries[e]["applied_problems_caught"]) for e in engines]))
+            caught = [_fmt(summaries[e]["applied_problems_caught"]) for e in engines]
+            rows.append(("applied problem(s) all caught", caught))
             for problem in PROBLEMS:
                 rows.append((f"field accuracy, {problem} cards",
                              [_fmt(summaries[e]["field_accuracy_by_problem"][problem], 4) for e in engines]))
@@ -288,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="use cards from this directory instead of generating")
     parser.add_argument("--pinned-cards", type=int, default=30,
                         help="cards per level timed on one core (default 30; 0 skips the pinned run)")
-    parser.add_argument("--show-errors", type=int, default=0, metavar="N", help="list up to N wrong fields per engine/level")
+    parser.add_argument("--show-errors", type=int, default=0, metavar="N",
+                        help="list up to N wrong fields per engine/level")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the numbers to OUT as JSON")
     parser.add_argument("--pinned-worker", help=argparse.SUPPRESS)
     parser.add_argument("--pinned-list", help=argparse.SUPPRESS)

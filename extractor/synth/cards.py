@@ -45,7 +45,8 @@ def _clean(rng: np.random.Generator, card: Image.Image) -> Image.Image:
     page = Image.new("RGB", (card.width + 2 * margin, card.height + 2 * margin), bed)
     # ID-1 cards have rounded corners (3.18 mm radius on 85.6 mm).
     mask = Image.new("L", card.size, 0)
-    ImageDraw.Draw(mask).rounded_rectangle((0, 0, card.width - 1, card.height - 1), radius=round(card.width * 0.037), fill=255)
+    radius = round(card.width * 0.037)
+    ImageDraw.Draw(mask).rounded_rectangle((0, 0, card.width - 1, card.height - 1), radius=radius, fill=255)
     page.paste(card, (margin, margin), mask)
     return page
 

@@ -58,7 +58,8 @@ def _address(rng: np.random.Generator) -> str:
     if prefix in ("PERUM", "KOMP.") or style < 0.25:
         block = f"{chr(65 + int(rng.integers(8)))}{int(rng.integers(1, 20))}"
         # Long housing-estate addresses wrap to a second line on the card.
-        estate = f"{street} {_pick(rng, ('INDAH', 'PERMAI', 'ASRI', 'RESIDENCE', 'REGENCY'))}" if rng.random() < 0.5 else street
+        suffix = _pick(rng, ("INDAH", "PERMAI", "ASRI", "RESIDENCE", "REGENCY"))
+        estate = f"{street} {suffix}" if rng.random() < 0.5 else street
         return f"{prefix} {estate} BLOK {block} NO. {int(rng.integers(1, 99))}"
     if style < 0.4:
         # A lane off a named street: "JL. MERDEKA GG. MAWAR III NO. 12".
