@@ -178,6 +178,8 @@ def _phone_frame(rng: np.random.Generator, render: CardRenderer, *, hard: bool) 
     frame = desk * (1 - alpha) + warped * alpha
     low, high = (0.82, 1.06) if not hard else (0.78, 1.06)
     frame = frame * _lighting(rng, frame_h, frame_w, low, high)
+    # Camera white balance is never quite neutral.
+    frame = frame * rng.uniform(0.94, 1.06, 3).astype(np.float32)
     return frame, corners
 
 

@@ -87,7 +87,8 @@ def _background(width: int, height: int, rng: np.random.Generator) -> Image.Imag
     r = np.hypot((u - cx) * width / height, v - cy)
     angle = np.arctan2(v - cy, u - cx)
     rosette = np.clip((np.sin(r * 160 + 6 * np.sin(angle * 12)) - 0.9) / 0.1, 0, 1) * (r < 0.3)
-    shade = (0.07 * lines + 0.06 * rosette)[..., None]
+    # Print runs differ in how strongly the security pattern shows.
+    shade = (rng.uniform(0.05, 0.11) * lines + rng.uniform(0.04, 0.09) * rosette)[..., None]
     rgb = rgb * (1 - shade) + np.array([60, 110, 170], np.float32) * shade
     return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
 
