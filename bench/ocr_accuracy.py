@@ -51,6 +51,7 @@ class Reading:
     flags: dict[str, bool]
     detected: bool
     seconds: float
+    scores: dict[str, float] = field(default_factory=dict)  # the engine's raw quality measurements
 
 
 @dataclass
@@ -69,6 +70,8 @@ class LevelScore:
     seconds: list[float] = field(default_factory=list)
     pinned_seconds: list[float] = field(default_factory=list)
     warm_up_seconds: float | None = None
+    # Raw quality scores grouped by what was applied ("none", "blur", "dark", "flashlight"), for calibration.
+    quality_scores: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     errors: list[tuple[str, str, str, str | None]] = field(default_factory=list)
 
     def add(self, card: Card, reading: Reading) -> None:
@@ -85,6 +88,9 @@ class LevelScore:
         self.any_problem += any(reading.flags[p] for p in PROBLEMS)
         self.any_flag += any(reading.flags.values())
         applied = [p for p in PROBLEMS if card.quality.get(p)]
+        for group in applied or ["none"]:
+            for name, value in reading.scores.items():
+                self.quality_scores.setdefault(group, {}).setdefault(name, []).append(float(value))
         for problem in applied:
             self.problem_hits[problem][0] += len(ALL_FIELDS) - len(wrong)
             self.problem_hits[problem][1] += len(ALL_FIELDS)
@@ -117,6 +123,10 @@ class LevelScore:
                 p: (hits / total if total else None) for p, (hits, total) in self.problem_hits.items()
             },
             "warm_up_seconds": self.warm_up_seconds,
+            "quality_scores": {
+                group: {name: _spread(values) for name, values in by_name.items()}
+                for group, by_name in self.quality_scores.items()
+            },
             "seconds_median": _median(self.seconds),
             "seconds_p90": _p90(self.seconds),
             "pinned_seconds_median": _median(self.pinned_seconds),
@@ -126,6 +136,11 @@ class LevelScore:
 
 def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {"min": ordered[0], "median": statistics.median(ordered), "max": ordered[-1]}
 
 
 def _p90(values: list[float]) -> float | None:
@@ -176,7 +191,8 @@ def _read(image: Path) -> Reading:
     result = extract(data)
     seconds = time.perf_counter() - started
     flags = result.image_quality.contract_flags()
-    return Reading({n: result.value(n) for n in ALL_FIELDS}, flags, result.ktp_detected, seconds)
+    fields = {n: result.value(n) for n in ALL_FIELDS}
+    return Reading(fields, flags, result.ktp_detected, seconds, dict(result.image_quality.scores))
 
 
 def run_engine(name: str, cards: dict[str, list[Card]]) -> dict[str, LevelScore]:
@@ -270,6 +286,24 @@ def print_tables(results: dict[str, dict[str, LevelScore]], levels: tuple[str, .
             print(label.ljust(label_width) + "  " + "  ".join(c.rjust(width) for c in cells))
 
 
+def print_quality_scores(results: dict[str, dict[str, LevelScore]], levels: tuple[str, ...]) -> None:
+    """min / median / max of each raw quality score, per level and applied problem: threshold calibration."""
+    for engine, per_level in results.items():
+        rows = []
+        for level in levels:
+            for group, by_name in sorted(per_level[level].quality_scores.items()):
+                cells = []
+                for name, values in sorted(by_name.items()):
+                    spread = _spread(values)
+                    cells.append(f"{name} {spread['min']:.4g}/{spread['median']:.4g}/{spread['max']:.4g}")
+                rows.append((f"{level}:{group}", "  ".join(cells)))
+        if rows:
+            print(f"\nquality scores (min/median/max), {engine}")
+            width = max(len(r[0]) for r in rows)
+            for label, text in rows:
+                print(f"  {label.ljust(width)}  {text}")
+
+
 def print_errors(results: dict[str, dict[str, LevelScore]], limit: int) -> None:
     for engine, per_level in results.items():
         for level, score in per_level.items():
@@ -291,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="cards per level timed on one core (default 30; 0 skips the pinned run)")
     parser.add_argument("--show-errors", type=int, default=0, metavar="N",
                         help="list up to N wrong fields per engine/level")
+    parser.add_argument("--quality-scores", action="store_true",
+                        help="also print min/median/max of the engine's raw quality scores per level and problem")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the numbers to OUT as JSON")
     parser.add_argument("--pinned-worker", help=argparse.SUPPRESS)
     parser.add_argument("--pinned-list", help=argparse.SUPPRESS)
@@ -332,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
                     results[engine][level].pinned_seconds = seconds
 
     print_tables(results, levels, cores)
+    if args.quality_scores:
+        print_quality_scores(results, levels)
     if args.show_errors:
         print_errors(results, args.show_errors)
     if args.json:

@@ -81,3 +81,18 @@ def test_loads_cards_written_by_the_generator(bench, tmp_path):
     card = cards["clean"][0]
     assert card.image.exists() and set(card.fields) == set(ALL_FIELDS)
     assert card.quality == {"blur": False, "dark": False, "flashlight": False, "grayscale": False}
+
+
+def test_quality_scores_are_grouped_by_applied_problem(bench):
+    score = bench.LevelScore()
+    blurred = _card(bench, quality={"blur": True})
+    reading = _reading(bench, blurred)
+    reading.scores = {"blur": 12.0}
+    score.add(blurred, reading)
+    plain = _card(bench, level="phone")
+    reading = _reading(bench, plain)
+    reading.scores = {"blur": 900.0}
+    score.add(plain, reading)
+    groups = score.summary()["quality_scores"]
+    assert groups == {"blur": {"blur": {"min": 12.0, "median": 12.0, "max": 12.0}},
+                      "none": {"blur": {"min": 900.0, "median": 900.0, "max": 900.0}}}
