@@ -1,0 +1,97 @@
+"""One local stack per test module that needs it (starting the extractor costs seconds).
+
+Short schedules for tests: the poller runs every second, a 404 from the provider counts as lost
+after 4 s, and the extractor gives up on a refused callback after a few quick attempts.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable, Iterator
+
+
+import pytest
+
+from local.stack import LocalStack
+
+TEST_FUNCTION_ENV = {
+    "RESULT_GRACE_SECONDS": "4",
+    "JOB_DEADLINE_SECONDS": "600",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+TEST_EXTRACTOR_ARGS = ("--callback-backoff", "0.5", "--callback-max-attempts", "4")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    local_stack = LocalStack(
+        tmp_path_factory.mktemp("local-stack"),
+        poll_seconds=1.0,
+        function_env=TEST_FUNCTION_ENV,
+        extractor_args=TEST_EXTRACTOR_ARGS,
+        extractor_workers=1,
+        tap_provider=True,
+        persist=False,
+    )
+    with local_stack:
+        yield local_stack
+
+
+def jpeg_bytes(width: int, height: int, draw: Callable | None = None) -> bytes:
+    """A JPEG that is not a KTP: a sky-to-grass gradient with a sun and a house."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height))
+    pixels = ImageDraw.Draw(image)
+    for y in range(height):
+        shade = int(255 * y / height)
+        colour = (120, 170, 255 - shade // 3) if y < height * 0.6 else (60, 140 - shade // 6, 60)
+        pixels.line([(0, y), (width, y)], fill=colour)
+    pixels.ellipse([width * 0.7, height * 0.1, width * 0.85, height * 0.32], fill=(255, 220, 90))
+    pixels.rectangle([width * 0.2, height * 0.4, width * 0.45, height * 0.7], fill=(170, 90, 60))
+    pixels.polygon([(width * 0.18, height * 0.4), (width * 0.325, height * 0.25), (width * 0.47, height * 0.4)], fill=(120, 40, 30))
+    if draw:
+        draw(pixels)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def s3_event_body(bucket: str, key: str, *, etag: str, version_id: str | None, size: int, region: str) -> str:
+    """An S3 notification as AWS would put it on a queue (for duplicate-delivery tests)."""
+    from urllib.parse import quote_plus
+
+    obj = {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag.strip('"'), "sequencer": "00" + "%014X" % int(time.time() * 1e6)}
+    if version_id:
+        obj["versionId"] = version_id
+    return json.dumps({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": region, "eventTime": "2026-01-01T00:00:00.000Z",
+        "eventName": "ObjectCreated:Put", "userIdentity": {"principalId": "AWS:TEST"},
+        "requestParameters": {"sourceIPAddress": "127.0.0.1"}, "responseElements": {"x-amz-request-id": "TEST"},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "dup", "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"}, "object": obj},
+    }]})
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.25) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def card_factory() -> Callable[[int], tuple[bytes, dict]]:
+    from extractor.synth import generate_card
+
+    return lambda seed: generate_card(seed, "clean")
+
+
+def describe(records: dict) -> str:
+    """Statuses for an assertion message (no personal fields)."""
+    return ", ".join(f"{ref[:12]}={(record or {}).get('status')}/{(record or {}).get('error_code')}" for ref, record in records.items())
+
+

@@ -1,0 +1,136 @@
+"""The whole pipeline on one machine: real cards through moto, the three real handlers and the
+real extractor; then the faults it must survive. Every wait is bounded; nothing asserts on time."""
+
+from __future__ import annotations
+
+import pytest
+
+from extractor.result import CONTRACT_FIELDS
+from local.stack import LocalStack
+
+from .conftest import describe, jpeg_bytes, s3_event_body, wait_for
+
+pytestmark = pytest.mark.slow
+
+OCR_TIMEOUT = 240.0  # several OCR jobs on a busy 2-core machine
+# The poller's first look at a job comes FIRST_CHECK_SECONDS (60 s) after submission, a failed
+# submission is retried after up to 60 s: fault recovery needs a few minutes at most.
+RECOVERY_TIMEOUT = 300.0
+
+
+def assert_fields_match(record: dict, truth: dict) -> None:
+    fields = (record.get("result") or {}).get("fields") or {}
+    expected = truth["fields"]
+    # NIK, name and birth date identify the person: they must be exact.
+    for name in ("nik", "full_name", "date_of_birth"):
+        assert fields.get(name) == expected[name], f"{name} differs"
+    wrong = [name for name in CONTRACT_FIELDS if fields.get(name, "") != expected.get(name, "")]
+    assert len(wrong) <= 2, f"fields read wrongly on a clean card: {wrong}"
+
+
+def test_cards_complete_and_bad_images_are_rejected_or_failed(stack: LocalStack, card_factory) -> None:
+    jobs = stack.jobs
+    cards = {}
+    for seed in (101, 202, 303):
+        image, truth = card_factory(seed)
+        cards[jobs.upload_bytes(image, f"batch 1/kartu {seed}.jpg").reference_id] = truth
+    no_ktp = jobs.upload_bytes(jpeg_bytes(1280, 860), "batch 1/holiday photo.jpg").reference_id
+    too_small = jobs.upload_bytes(jpeg_bytes(400, 260), "batch 1/thumbnail.jpg").reference_id
+
+    records = jobs.wait_terminal([*cards, no_ktp, too_small], timeout_seconds=OCR_TIMEOUT)
+    assert all(record and record["status"] in ("COMPLETED", "FAILED", "REJECTED") for record in records.values()), describe(records)
+
+    for reference_id, truth in cards.items():
+        record = records[reference_id]
+        assert record["status"] == "COMPLETED", describe(records)
+        assert record["object_key"].startswith("incoming/batch 1/kartu ")
+        assert_fields_match(record, truth)
+        assert "pending_shard" not in record and "next_check_at" not in record  # off the poller's index
+    assert (records[no_ktp]["status"], records[no_ktp]["error_code"]) == ("FAILED", "KTP_NOT_DETECTED")
+    assert (records[too_small]["status"], records[too_small]["error_code"]) == ("REJECTED", "INVALID_PAYLOAD_IMAGE_SIZE")
+
+    submits = stack.tap.submits()
+    assert all(submits[ref] == 1 for ref in [*cards, no_ktp]), submits
+    assert submits[too_small] == 0  # rejected before it reached the provider
+
+
+def test_same_event_delivered_twice_makes_one_provider_job(stack: LocalStack, card_factory) -> None:
+    image, truth = card_factory(404)
+    jobs = stack.jobs
+    key = jobs.key_for("dup/event.jpg")
+    put = stack.aws_client("s3").put_object(Bucket=stack.info.bucket, Key=key, Body=image, ContentType="image/jpeg")
+    from local.jobs import reference_id_for
+
+    reference_id = reference_id_for(stack.info.bucket, key, put.get("VersionId"), put["ETag"])
+    # S3 delivers at least once: the same notification twice more, racing the original.
+    body = s3_event_body(stack.info.bucket, key, etag=put["ETag"], version_id=put.get("VersionId"),
+                         size=len(image), region=stack.region)
+    stack.deliver_raw_event(body)
+    stack.deliver_raw_event(body)
+
+    record = jobs.wait_terminal([reference_id], timeout_seconds=OCR_TIMEOUT)[reference_id]
+    assert record is not None and record["status"] == "COMPLETED"
+    assert_fields_match(record, truth)
+    wait_for(lambda: stack.submit_worker.processed >= 3, timeout=60, what="all three deliveries handled")
+    assert stack.tap.submits()[reference_id] == 1
+    assert [item["reference_id"] for item in jobs.scan() if item.get("object_key") == key] == [reference_id]
+
+
+def test_same_object_uploaded_twice_is_submitted_once_per_version(stack: LocalStack, card_factory) -> None:
+    """The template's bucket is versioned, so a second PUT of the same bytes is a new S3 object
+    version — a new job by design. What must never happen is a second provider job for either."""
+    image, truth = card_factory(505)
+    jobs = stack.jobs
+    first = jobs.upload_bytes(image, "dup/uploaded twice.jpg")
+    second = jobs.upload_bytes(image, "dup/uploaded twice.jpg")
+    references = [first.reference_id, second.reference_id]
+
+    records = jobs.wait_terminal(references, timeout_seconds=OCR_TIMEOUT)
+    assert all(record and record["status"] == "COMPLETED" for record in records.values()), describe(records)
+    for record in records.values():
+        assert_fields_match(record, truth)
+    submits = stack.tap.submits()
+    assert [submits[ref] for ref in references] == [1, 1]
+    versions = {record["object_version_id"] for record in records.values()}
+    assert len(versions) == len(set(references))
+
+
+def test_refused_callbacks_are_completed_by_the_poller(stack: LocalStack, card_factory) -> None:
+    image, truth = card_factory(606)
+    refused_before = stack.callback_endpoint.refused
+    stack.refuse_callbacks(True)
+    try:
+        reference_id = stack.jobs.upload_bytes(image, "faults/callback refused.jpg").reference_id
+        record = stack.jobs.wait_terminal([reference_id], timeout_seconds=RECOVERY_TIMEOUT)[reference_id]
+    finally:
+        stack.refuse_callbacks(False)
+    assert record is not None and record["status"] == "COMPLETED", record and record.get("status")
+    assert record["result_source"] == "poll"
+    assert stack.callback_endpoint.refused > refused_before  # the extractor did try to call back
+    assert_fields_match(record, truth)
+    assert stack.tap.submits()[reference_id] == 1
+
+
+def test_extractor_down_then_back_recovers_jobs(stack: LocalStack, card_factory) -> None:
+    jobs = stack.jobs
+    in_flight_image, in_flight_truth = card_factory(707)
+    while_down_image, while_down_truth = card_factory(808)
+
+    # One job reaches the provider, which then dies abruptly (before or while it runs the OCR).
+    in_flight = jobs.upload_bytes(in_flight_image, "faults/in flight.jpg").reference_id
+    wait_for(lambda: (jobs.get(in_flight) or {}).get("status") in ("SUBMITTED", "COMPLETED"),
+             timeout=60, what="the first job to be submitted")
+    stack.stop_extractor(crash=True)
+    # Another arrives while the provider is down: the submit cannot reach it.
+    while_down = jobs.upload_bytes(while_down_image, "faults/while down.jpg").reference_id
+    wait_for(lambda: (jobs.get(while_down) or {}).get("status") == "RETRY", timeout=60, what="the second job to be RETRY")
+
+    stack.start_extractor()
+    records = jobs.wait_terminal([in_flight, while_down], timeout_seconds=RECOVERY_TIMEOUT)
+    assert all(record and record["status"] == "COMPLETED" for record in records.values()), describe(records)
+    assert_fields_match(records[in_flight], in_flight_truth)
+    assert_fields_match(records[while_down], while_down_truth)
+    # The first attempt failed (RETRY), the poller's resubmission is the one that reached the provider.
+    assert records[while_down]["retry_count"] >= 1 and records[while_down]["submit_attempts"] == 1
+    assert records[while_down].get("error_code") is None  # the RETRY's code did not survive COMPLETED
+    assert stack.tap.submits()[while_down] == 1  # exactly one submit ever reached the provider
