@@ -37,7 +37,7 @@ from extractor.service.processing import JobProcessor
 from extractor.service.results import processing_body
 from extractor.service.settings import AppCredentials, ServiceSettings
 from extractor.service.store import QuotaExhausted, ReferenceExists, Store
-from extractor.service.submission import MAX_BODY_BYTES, check_reference_id_query, parse_submission
+from extractor.service.submission import MAX_BODY_BYTES, Submission, check_reference_id_query, parse_submission
 from extractor.service.url_fetch import fetch_image
 from extractor.service.workers import WorkerPool
 
@@ -193,7 +193,7 @@ async def _read_body(request: Request) -> bytes:
     return bytes(body)
 
 
-async def _accept_sandbox(state: ServiceState, app: AppCredentials, submission) -> str:
+async def _accept_sandbox(state: ServiceState, app: AppCredentials, submission: Submission) -> str:
     sandbox.check_submission(submission.image, submission.reference_id)
     reference_id = sandbox.result_id(submission.image, submission.validate_quality)
     body = None
@@ -211,7 +211,7 @@ async def _accept_sandbox(state: ServiceState, app: AppCredentials, submission) 
     return reference_id
 
 
-async def _accept_job(state: ServiceState, app: AppCredentials, submission) -> str:
+async def _accept_job(state: ServiceState, app: AppCredentials, submission: Submission) -> str:
     settings = state.settings
     reference_id = submission.reference_id or str(uuid.uuid4())
     # Cheap refusals first, before any download or decode.
