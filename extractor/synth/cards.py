@@ -59,13 +59,17 @@ def generate_card(rng_or_seed: np.random.Generator | int, level: str) -> tuple[b
     holder = random_holder(rng)
     if level == "clean":
         quality = dict.fromkeys(QUALITY_KEYS, False)
-        jpeg = _jpeg(_clean(rng, render_card(holder, int(rng.integers(1100, 1401)), rng)), 92)
+        width = int(rng.integers(1100, 1401))
+        jpeg = _jpeg(_clean(rng, render_card(holder, width, rng)), 92)
+        params: dict = {"card_width_px": width, "jpeg_quality": 92}
     else:
         degrade = phone_photo if level == "phone" else hard_photo
         photo = degrade(rng, lambda width: render_card(holder, width, rng))
         quality = {key: bool(photo.quality[key]) for key in QUALITY_KEYS}
         jpeg = _jpeg(Image.fromarray(photo.pixels), photo.jpeg_quality)
-    truth = {"level": level, "seed": seed, "fields": dict(holder.fields), "quality": quality}
+        params = photo.params
+    truth = {"level": level, "seed": seed, "fields": dict(holder.fields), "quality": quality,
+             "degradation": params}
     return jpeg, truth
 
 

@@ -29,6 +29,8 @@ class Photo:
     pixels: np.ndarray
     quality: dict[str, bool] = field(default_factory=lambda: dict.fromkeys((*PROBLEMS, "grayscale"), False))
     jpeg_quality: int = 90
+    # How it was made (card size, rotation, blur kind and size, ...), for analysing engine failures.
+    params: dict[str, float | str] = field(default_factory=dict)
 
 
 # --- surfaces -----------------------------------------------------------------------------------
@@ -126,7 +128,7 @@ def _motion_kernel(length: int, angle: float) -> np.ndarray:
     return kernel / kernel.sum()
 
 
-def _glare(rng: np.random.Generator, frame: np.ndarray, corners: np.ndarray) -> np.ndarray:
+def _glare(rng: np.random.Generator, frame: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, float]:
     """A flashlight reflection: a saturated white core with a soft halo, somewhere on the card."""
     height, width = frame.shape[:2]
     card_w = float(np.linalg.norm(corners[1] - corners[0]))
@@ -141,7 +143,7 @@ def _glare(rng: np.random.Generator, frame: np.ndarray, corners: np.ndarray) -> 
     core = np.exp(-d2 / 2)
     halo = np.exp(-d2 / 18)
     boost = (rng.uniform(1.4, 2.0) * core + 0.25 * halo)[..., None]
-    return frame + boost * (270.0 - frame * 0.3)
+    return frame + boost * (270.0 - frame * 0.3), round(float(sx), 1)
 
 
 # --- pipelines ----------------------------------------------------------------------------------
@@ -149,6 +151,15 @@ def _glare(rng: np.random.Generator, frame: np.ndarray, corners: np.ndarray) -> 
 
 # Renders the flat card at a requested pixel width.
 CardRenderer = Callable[[int], Image.Image]
+
+
+def _describe(corners: np.ndarray, frame: np.ndarray) -> dict[str, float | str]:
+    top = corners[1] - corners[0]
+    return {
+        "frame": f"{frame.shape[1]}x{frame.shape[0]}",
+        "card_width_px": round(float(np.linalg.norm(top)), 1),
+        "rotation_deg": round(math.degrees(math.atan2(float(top[1]), float(top[0]))), 2),
+    }
 
 
 def _phone_frame(rng: np.random.Generator, render: CardRenderer, *, hard: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -200,8 +211,12 @@ def _mild_blur(rng: np.random.Generator, corners: np.ndarray) -> float:
 
 def phone_photo(rng: np.random.Generator, render: CardRenderer) -> Photo:
     frame, corners = _phone_frame(rng, render, hard=False)
-    pixels = _finish(rng, frame, _mild_blur(rng, corners), rng.uniform(1.5, 3.5))
-    return Photo(pixels=pixels, jpeg_quality=int(rng.integers(72, 91)))
+    params = _describe(corners, frame)
+    sigma, noise = _mild_blur(rng, corners), rng.uniform(1.5, 3.5)
+    pixels = _finish(rng, frame, sigma, noise)
+    photo = Photo(pixels=pixels, jpeg_quality=int(rng.integers(72, 91)), params=params)
+    photo.params.update(blur_sigma=round(sigma, 2), noise=round(noise, 2), jpeg_quality=photo.jpeg_quality)
+    return photo
 
 
 def hard_photo(rng: np.random.Generator, render: CardRenderer, problems: tuple[str, ...] | None = None,
@@ -219,26 +234,31 @@ def hard_photo(rng: np.random.Generator, render: CardRenderer, problems: tuple[s
     if grayscale is not None:
         gray_copy = grayscale
     problems = tuple(chosen)
-    photo = Photo(pixels=frame, jpeg_quality=int(rng.integers(65, 86)))
+    photo = Photo(pixels=frame, jpeg_quality=int(rng.integers(65, 86)), params=_describe(corners, frame))
+    params = photo.params
 
     noise = rng.uniform(1.5, 3.5)
     blur_sigma = _mild_blur(rng, corners)
     if "flashlight" in problems:
-        frame = _glare(rng, frame, corners)
+        frame, params["glare_sigma_px"] = _glare(rng, frame, corners)
     if "dark" in problems:
         # Underexposed: most light gone, a crushed gamma, and the sensor noise of a high ISO.
         gain = rng.uniform(0.25, 0.36)
         frame = 255.0 * (np.clip(frame, 0, 255) / 255.0 * gain) ** rng.uniform(1.0, 1.15)
         noise = rng.uniform(2.0, 4.0)
+        params["dark_gain"] = round(gain, 3)
     if "blur" in problems:
         # At least 2.5x the strongest mild blur of a phone photo, relative to the card's size.
         card_scale = _card_scale(corners)
         frame = np.clip(frame, 0, 255)
         if rng.random() < 0.5:
             blur_sigma = card_scale * rng.uniform(1.75, 2.3)
+            params["blur_kind"] = "gaussian"
         else:
             length = max(5, int(card_scale * rng.uniform(7, 10)))
             frame = cv2.filter2D(frame, -1, _motion_kernel(length, rng.uniform(0, 180)))
+            params.update(blur_kind="motion", motion_px=length)
+    params.update(blur_sigma=round(blur_sigma, 2), noise=round(noise, 2), jpeg_quality=photo.jpeg_quality)
     pixels = _finish(rng, frame, blur_sigma, noise)
     for problem in problems:
         photo.quality[problem] = True
