@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -155,6 +156,8 @@ class Store:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
+            # Results are personal data: owner-only file (SQLite gives -wal/-shm the same mode).
+            os.close(os.open(self._path, os.O_CREAT | os.O_WRONLY, 0o600))
             conn = sqlite3.connect(self._path, isolation_level=None, timeout=30)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")

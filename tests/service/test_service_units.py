@@ -149,3 +149,19 @@ def test_unexpected_exception_is_a_contract_500_without_details(tmp_path):
     response = asyncio.run(scenario())
     assert response.status_code == 500
     assert response.json() == {"message": "Internal server error", "error_code": "INTERNAL_SERVER_ERROR"}
+
+
+def test_store_file_is_owner_only(tmp_path):
+    import stat
+
+    from extractor.service.store import Store
+
+    async def scenario() -> None:
+        store = Store(tmp_path / "db.sqlite3")
+        await store.open()
+        await store.insert_job("a", "ref-000001", False, None, "/nonexistent", quota=None)
+        await store.close()
+
+    asyncio.run(scenario())
+    for path in tmp_path.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path.name
