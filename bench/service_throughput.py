@@ -155,6 +155,7 @@ def main() -> int:
                 process.kill()
 
     rows = [
+        ("machine: cores / load average (1 min) at end", f"{os.cpu_count()} / {os.getloadavg()[0]:.1f}"),
         ("workers", f"{args.workers}"),
         ("cards (level)", f"{len(batch)} ({args.level})"),
         ("service start-up incl. model warm-up", f"{startup:.1f} s"),
