@@ -173,3 +173,23 @@ def test_list_by_status_newest_first(store, clock):
     listed = store.list_by_status(JobStatus.REJECTED)
     assert [job.reference_id for job in listed] == ["ktp-cccccc", "ktp-bbbbbb", "ktp-aaaaaa"]
     assert listed[0].error_code == "INVALID_PAYLOAD_IMAGE_SIZE" and listed[0].result is None
+
+
+def test_floats_and_unknown_keys_are_stored_and_read_back(store, stack):
+    received(store)
+    body = completed_body(REF)
+    body["data"]["image_quality"]["blur_score"] = 0.125
+    body["data"]["liveness"] = {"scores": [0.5, 1.0, float("inf")], "note": ""}
+    store.record_result(ExtractionResult.parse(body), "callback")
+    result = stack.item(REF)["result"]
+    assert result["image_quality"]["blur_score"] == 0.125
+    assert result["extra"] == {"liveness": {"scores": [0.5, 1, "inf"], "note": ""}}
+
+
+def test_oversized_unknown_keys_are_dropped_not_fatal(store, stack):
+    received(store)
+    body = completed_body(REF)
+    body["data"]["debug_dump"] = "x" * 100_000
+    assert store.record_result(ExtractionResult.parse(body), "callback") is FinishOutcome.WRITTEN
+    result = stack.item(REF)["result"]
+    assert result["extra"]["dropped_bytes"] > 100_000 and result["fields"]["nik"] == "3171234567890001"

@@ -1,3 +1,6 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
 from ktp_pipeline.models import ExtractionResult, S3Event
 
 from .conftest import completed_body, load_event
@@ -34,3 +37,18 @@ def test_error_code_means_failed_and_nothing_means_pending():
     assert ExtractionResult.parse({"error_code": "FAIL_ON_1", "data": {"reference_id": "r"}}).state == "failed"
     assert ExtractionResult.parse({"message": "processing", "data": {"reference_id": "r"}}).state == "pending"
     assert ExtractionResult.parse({"data": None}).state == "pending"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.sampled_from(["data", "message", "error_code", "status_code", "reference_id", "nik",
+                                        "image_quality", "other"]) | st.text(max_size=10), json_values, max_size=8))
+def test_any_json_object_parses_without_error(body):
+    result = ExtractionResult.parse(body)
+    assert result.state in ("completed", "failed", "pending")
+    assert all(isinstance(v, str) and v not in ("", "-") for v in result.fields.values())

@@ -11,6 +11,8 @@ worker threads.
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -24,6 +26,8 @@ from .models import PENDING_STATUSES, ExtractionResult, JobRecord, JobStatus
 from .reasons import reason_for
 
 BY_STATUS_INDEX = "by-status"
+# Unknown provider keys are kept, but not without bound: a DynamoDB item holds at most 400 KB.
+MAX_EXTRA_BYTES = 32 * 1024
 _PENDING_VALUES = {f":p{i}": {"S": s.value} for i, s in enumerate(sorted(PENDING_STATUSES))}
 _PENDING_CONDITION = f"#status IN ({', '.join(_PENDING_VALUES)})"
 
@@ -51,7 +55,8 @@ def _dynamo_safe(value: Any) -> Any:
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, float):
-        return Decimal(str(value))
+        # Python's json accepts NaN/Infinity; DynamoDB numbers cannot hold them.
+        return Decimal(str(value)) if math.isfinite(value) else str(value)
     if isinstance(value, Mapping):
         return {str(k): _dynamo_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -83,7 +88,8 @@ def result_map(result: ExtractionResult) -> dict[str, Any]:
     if result.image_quality is not None:
         out["image_quality"] = dict(result.image_quality)
     if result.extra:
-        out["extra"] = dict(result.extra)
+        size = len(json.dumps(result.extra, default=str).encode("utf-8"))
+        out["extra"] = dict(result.extra) if size <= MAX_EXTRA_BYTES else {"dropped_bytes": size}
     if result.message:
         out["message"] = result.message
     return out
