@@ -23,6 +23,7 @@ from extractor.service.store import Delivery, Store
 log = get_logger()
 
 MAX_CONCURRENT_DELIVERIES = 8
+LOOP_ERROR_BACKOFF_SECONDS = 1.0
 
 
 def basic_auth_header(user: str, password: str) -> str:
@@ -55,11 +56,16 @@ class CallbackSender:
         try:
             while True:
                 self._wake.clear()
-                free = MAX_CONCURRENT_DELIVERIES - len(self._inflight)
-                if free > 0:
-                    for delivery in await self._store.due_deliveries(free, exclude=set(self._inflight)):
-                        self._start(delivery)
-                await self._sleep_until_due()
+                try:
+                    free = MAX_CONCURRENT_DELIVERIES - len(self._inflight)
+                    if free > 0:
+                        for delivery in await self._store.due_deliveries(free, exclude=set(self._inflight)):
+                            self._start(delivery)
+                    await self._sleep_until_due()
+                except Exception:
+                    # A store failure must not end deliveries for good; pending ones stay pending.
+                    log.error("callback_loop_error", exc_info=True)
+                    await asyncio.sleep(LOOP_ERROR_BACKOFF_SECONDS)
         finally:
             for task in self._tasks:
                 task.cancel()

@@ -21,6 +21,8 @@ from extractor.service.workers import WorkerCrashed, WorkerPool
 
 log = get_logger()
 
+LOOP_ERROR_BACKOFF_SECONDS = 1.0
+
 
 class JobProcessor:
     def __init__(self, store: Store, pool: WorkerPool, max_attempts: int, on_finished) -> None:
@@ -41,7 +43,13 @@ class JobProcessor:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
-                await self._dispatch()
+                try:
+                    await self._dispatch()
+                except Exception:
+                    # e.g. the disk is full: keep the loop alive and try again shortly.
+                    log.error("job_dispatch_error", exc_info=True)
+                    await asyncio.sleep(LOOP_ERROR_BACKOFF_SECONDS)
+                    self._wake.set()
         finally:
             for task in self._tasks:
                 task.cancel()
