@@ -165,3 +165,50 @@ def test_store_file_is_owner_only(tmp_path):
     asyncio.run(scenario())
     for path in tmp_path.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path.name
+
+
+def test_callback_loop_survives_a_store_failure(monkeypatch):
+    """A failing store read is logged and retried; deliveries continue afterwards."""
+    from extractor.service import callbacks
+
+    monkeypatch.setattr(callbacks, "LOOP_ERROR_BACKOFF_SECONDS", 0.01)
+    delivery = callbacks.Delivery(id=1, app_id="a", reference_id="ref-000001", url="https://example.com/cb",
+                                  body_json="{}", state="pending", attempts=0, next_attempt_at=0.0)
+
+    class FlakyStore:
+        def __init__(self) -> None:
+            self.calls = 0
+            self.recorded: list[tuple] = []
+
+        async def due_deliveries(self, limit, exclude):
+            self.calls += 1
+            if self.calls == 1:
+                raise OSError("disk I/O error")
+            return [] if self.recorded or 1 in exclude else [delivery]
+
+        async def next_delivery_at(self, exclude):
+            return None
+
+        async def record_attempt(self, *args):
+            self.recorded.append(args)
+            return 1
+
+    store = FlakyStore()
+    client = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(204)))
+    settings = ServiceSettings(apps=(AppCredentials.parse("a:k:u:p"),))
+
+    async def scenario() -> None:
+        sender = callbacks.CallbackSender(settings, store, client)
+        task = asyncio.create_task(sender.run())
+        for _ in range(200):
+            if store.recorded:
+                break
+            sender.notify()
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await client.aclose()
+
+    asyncio.run(scenario())
+    assert store.calls >= 2
+    assert store.recorded and store.recorded[0][:4] == (1, 204, None, True)
