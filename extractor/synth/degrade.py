@@ -255,7 +255,7 @@ def hard_photo(rng: np.random.Generator, render: CardRenderer, problems: tuple[s
             blur_sigma = card_scale * rng.uniform(1.75, 2.3)
             params["blur_kind"] = "gaussian"
         else:
-            length = max(5, int(card_scale * rng.uniform(7, 10)))
+            length = max(5, round(card_scale * rng.uniform(5.5, 7.5)))
             frame = cv2.filter2D(frame, -1, _motion_kernel(length, rng.uniform(0, 180)))
             params.update(blur_kind="motion", motion_px=length)
     params.update(blur_sigma=round(blur_sigma, 2), noise=round(noise, 2), jpeg_quality=photo.jpeg_quality)
