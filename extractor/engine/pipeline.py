@@ -14,6 +14,7 @@ from extractor.engine.backends import OcrBackend, TextBox, create_backend
 from extractor.engine.layout import RawField, match_label, parse_layout, split_label_prefix
 from extractor.engine.nik import nik_checks
 from extractor.engine.normalize import normalize_fields
+from extractor.engine.spacing import restore_all as restore_spaces
 from extractor.result import ALL_FIELDS, KtpExtraction
 
 # A card is "detected" when at least this many distinct row labels are read.
@@ -75,6 +76,8 @@ class _Attempt:
     boxes: list[TextBox]
     hits: int
     engine: str
+    # The card before levelling: quality is measured on it (interpolation would soften edges).
+    unlevelled: np.ndarray | None = None
 
     @property
     def score(self) -> float:
@@ -101,10 +104,11 @@ def _read_card(backend: OcrBackend, image: np.ndarray) -> _Attempt:
     """
     quad = localize.find_card(image)
     if quad is not None:
-        base = localize.warp_card(image, quad)
+        unlevelled = localize.warp_card(image, quad)
         # A loose outline (shadow, vignette) leaves the text tilted: level it by its lines.
-        base = localize.deskew(base, localize.estimate_skew(base))
+        base = localize.deskew(unlevelled, localize.estimate_skew(unlevelled))
     else:
+        unlevelled = localize.fit_width(image)
         base = _whole_frame(image)
     portrait = base.shape[0] > base.shape[1]
     order = (90, 270, 0, 180) if portrait else (0, 180, 90, 270)
@@ -114,12 +118,15 @@ def _read_card(backend: OcrBackend, image: np.ndarray) -> _Attempt:
         if best is None or attempt.score > best.score:
             best = attempt
         if best.hits >= MIN_LABELS_DETECTED:
+            best.unlevelled = unlevelled
             return best
     if quad is not None:
         # The outline may have been wrong (background edge, half the card): read the whole frame.
         whole = _ocr(backend, _whole_frame(image))
         if whole.score > best.score:
             best = whole
+            unlevelled = localize.fit_width(image)
+    best.unlevelled = unlevelled
     return best
 
 
@@ -130,6 +137,7 @@ def _read_with_fallback(image: np.ndarray) -> _Attempt:
     if attempt.hits < GOOD_LABELS and fallback is not None:
         second = _ocr(fallback, attempt.card)
         if second.score > attempt.score:
+            second.unlevelled = attempt.unlevelled
             attempt = second
     return attempt
 
@@ -139,7 +147,7 @@ def extract(image: bytes) -> KtpExtraction:
     decoded = localize.decode(image)
     attempt = _read_with_fallback(decoded)
     detected = attempt.hits >= MIN_LABELS_DETECTED
-    image_quality = quality.measure(attempt.card)
+    image_quality = quality.measure(attempt.unlevelled if attempt.unlevelled is not None else attempt.card)
     if not detected:
         return KtpExtraction(
             ktp_detected=False,
@@ -147,7 +155,8 @@ def extract(image: bytes) -> KtpExtraction:
             engine=attempt.engine,
             seconds=round(time.perf_counter() - started, 4),
         )
-    raw: dict[str, RawField] = parse_layout(attempt.boxes, card_width=attempt.card.shape[1])
+    boxes = restore_spaces(attempt.card, attempt.boxes)
+    raw: dict[str, RawField] = parse_layout(boxes, card_width=attempt.card.shape[1])
     fields = normalize_fields(raw)
     fields = {name: fields[name] for name in ALL_FIELDS}
     checks = nik_checks(fields["nik"].value, fields["date_of_birth"].value, fields["gender"].value)

@@ -181,5 +181,11 @@ def snap_village(text: str, district: str | None = None, city: str | None = None
     return (exact, 0) if exact else None
 
 
+def all_region_names():
+    """Every province, regency/city, district and village name, upper case."""
+    yield from (name.upper() for name in _regions().values())
+    yield from (name.upper() for name in _villages().values())
+
+
 def warm_up() -> None:
     _global_squashed()
