@@ -14,6 +14,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -21,7 +22,6 @@ LAYER = REPO / "layers" / "pipeline"
 
 # name → (extra sys.path entry, import statement)
 TARGETS: dict[str, tuple[Path | None, str]] = {
-    "python (nothing)": (None, "pass"),
     "import boto3": (None, "import boto3"),
     "import boto3 + client('dynamodb')": (None, "import boto3; boto3.client('dynamodb')"),
     "submit handler": (REPO / "functions" / "submit", "import app"),
@@ -60,6 +60,13 @@ def sample(extra: Path | None, statement: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def startup_ms() -> float:
+    """Wall time of a fresh interpreter that imports nothing (paid before any import above)."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], env=child_env(None), check=True)
+    return (time.perf_counter() - started) * 1000.0
+
+
 def heaviest(extra: Path | None, statement: str, top: int) -> list[tuple[float, str]]:
     """The handler's direct and second-level imports by cumulative time (ms), from one `-X importtime` run."""
     out = subprocess.run([sys.executable, "-X", "importtime", "-c", statement], env=child_env(extra),
@@ -84,7 +91,9 @@ def main() -> int:
     for extra, statement in TARGETS.values():  # warm the bytecode cache: Lambda ships .pyc-less but disk-warm
         sample(extra, statement)
     results: dict[str, list[float]] = {name: [] for name in TARGETS}
+    startups: list[float] = []
     for _ in range(args.repeats):  # interleaved so machine noise hits every target alike
+        startups.append(startup_ms())
         for name, (extra, statement) in TARGETS.items():
             results[name].append(sample(extra, statement))
 
@@ -95,7 +104,10 @@ def main() -> int:
     print(f"|{'-' * 38}|{'-' * 11}|{'-' * 9}|{'-' * 9}|{'-' * 9}|")
     for name, values in results.items():
         median = statistics.median(values)
-        print(f"| {name:<36} | {median:>9.1f} | {min(values):>7.1f} | {max(values):>7.1f} | {median / boto3_ms:>7.2f} |")
+        low, high = min(values), max(values)
+        print(f"| {name:<36} | {median:>9.1f} | {low:>7.1f} | {high:>7.1f} | {median / boto3_ms:>7.2f} |")
+    print()
+    print(f"Interpreter start-up before any import (wall, median): {statistics.median(startups):.1f} ms")
     print()
     for name in ("submit handler", "callback handler", "poller handler"):
         extra, statement = TARGETS[name]
