@@ -94,7 +94,7 @@ def main() -> int:
     table.add_row("OCR only, sequential total", f"{ocr_total:.1f} s")
     table.add_row("OCR only, per card (median / max)", f"{statistics.median(ocr_seconds):.2f} / {max(ocr_seconds):.2f} s")
     ideal = ocr_total / max(1, min(args.extractor_workers, os.cpu_count() or 1))
-    table.add_row("OCR only ÷ parallel workers (ideal)", f"{ideal:.1f} s")
+    table.add_row("OCR only ÷ workers (linear-scaling ideal)", f"{ideal:.1f} s")
     table.add_row("local stack start-up (not in the total)", f"{startup:.1f} s")
     table.add_row("pipeline: uploads", f"{upload_seconds:.1f} s")
     table.add_row("pipeline: upload → all terminal", f"{pipeline_total:.1f} s")

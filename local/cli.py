@@ -148,9 +148,10 @@ def _print_info(console, info) -> None:
     grid.add_row("state file", str(Path(info.data_dir or ".") / "stack.json"))
     console.print(grid)
     console.print("\nFrom another terminal:")
-    console.print(f"  export AWS_ACCESS_KEY_ID={info.aws_access_key_id} AWS_SECRET_ACCESS_KEY={info.aws_secret_access_key}", markup=False)
-    console.print(f"  {info.aws_cli_hint()}", markup=False)
-    console.print("  ktp watch        ktp results        ktp upload DIR", markup=False)
+    console.print(f"  export AWS_ACCESS_KEY_ID={info.aws_access_key_id} AWS_SECRET_ACCESS_KEY={info.aws_secret_access_key}",
+                  markup=False, soft_wrap=True)
+    console.print(f"  {info.aws_cli_hint()}", markup=False, soft_wrap=True)
+    console.print("  ktp watch        ktp results        ktp upload DIR", markup=False, soft_wrap=True)
 
 
 def _wait_for_signal() -> None:
@@ -347,8 +348,15 @@ def cmd_results(args: argparse.Namespace) -> int:
     jobs = _jobs(args)
     records = jobs.scan(status=args.status, limit=args.limit)
     if args.json:
-        for record in records:
-            print(json.dumps(redact(record, show_nik=args.show_nik), ensure_ascii=False))
+        import sys
+
+        try:
+            for record in records:
+                print(json.dumps(redact(record, show_nik=args.show_nik), ensure_ascii=False))
+            sys.stdout.flush()
+        except BrokenPipeError:  # `ktp results --json | head`: the reader has what it wanted
+            # Python's documented recipe: point stdout at devnull so the exit-time flush is quiet.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     console = _console()
     console.print(results_table(records, show_nik=args.show_nik, title=f"{len(records)} job(s)"))

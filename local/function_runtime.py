@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -77,6 +78,9 @@ def _log_error(error: BaseException) -> None:
 
 
 def main() -> int:
+    # Ctrl-C in the terminal reaches the whole process group; the stack stops us itself (closing
+    # stdin) so an invocation in flight can finish.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     protocol = _protocol_stream()
     spec = json.loads(os.environ[SPEC_ENV])
 
