@@ -233,3 +233,12 @@ def test_one_broken_item_does_not_stop_the_sweep(stack, handlers):
     counts = run(handlers)
     assert counts["errors"] == 1 and counts["completed"] == 1
     assert stack.item("ktp-broken-item")["status"] == "SUBMITTED"
+
+
+def test_retry_resubmission_refused_with_a_400_is_rejected(stack, handlers):
+    seed(stack, "ktp-retry-refused", JobStatus.RETRY, with_object=True)
+    stack.provider.submit_reply = error_reply(400, "INVALID_PAYLOAD_IMAGE_FORMAT")
+    assert run(handlers)["resubmit_rejected"] == 1
+    item = stack.item("ktp-retry-refused")
+    assert item["status"] == "REJECTED" and item["error_code"] == "INVALID_PAYLOAD_IMAGE_FORMAT"
+    assert "next_check_at" not in item

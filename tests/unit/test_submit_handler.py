@@ -239,3 +239,10 @@ def test_unexpected_failure_is_raised_for_lambda_retry_and_logged_without_its_me
         invoke(handlers, event)
     out = logs.getvalue()
     assert "RuntimeError" in out and "kartu" not in out
+
+
+def test_provider_echoing_another_reference_id_is_flagged_in_logs(stack, handlers, logs):
+    stack.provider.submit_reply = lambda body: httpx.Response(200, json={"data": {"reference_id": "provider-own-id"}})
+    event = stack.s3_event(KEY, make_image())
+    assert invoke(handlers, event)["outcomes"][0]["action"] == "submitted"
+    assert "provider-own-id" in logs.getvalue()

@@ -140,7 +140,7 @@ class Submitter:
             callback_url=self._settings.callback_url or None,
         )
         try:
-            self._provider.submit(request)
+            accepted = self._provider.submit(request)
         except ProviderRejected as exc:
             if exc.error_code == "INVALID_PAYLOAD_REFERENCE_ID_EXISTS":
                 # The provider already has this job (a lost answer, or a resubmission): treat as sent.
@@ -150,6 +150,11 @@ class Submitter:
         except ProviderTransientError as exc:
             code = exc.error_code or "PROVIDER_UNREACHABLE"
             return self._retry(reference_id, code, reason_for(code), retry_count)
+        echoed = accepted.data.reference_id
+        if echoed and echoed != reference_id:
+            # Its callback will carry the provider's id and land as an orphan; the poller still asks for ours.
+            logger.warning("provider answered with a different reference_id",
+                           extra={"reference_id": reference_id, "provider_reference_id": echoed})
         return self._submitted(reference_id, SubmitAction.SUBMITTED, "Sent to the provider; waiting for the result.")
 
     def _submitted(self, reference_id: str, action: SubmitAction, reason: str) -> SubmitOutcome:
