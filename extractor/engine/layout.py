@@ -297,6 +297,10 @@ def _right_column_fields(right: list[Piece], fields: dict[str, RawField]) -> Non
     lines = [line for line in lines if line.text]
     date_index = next((i for i in range(len(lines) - 1, -1, -1) if _DATE_LIKE.search(lines[i].text.replace(" ", ""))), None)
     if date_index is None:
+        # No readable date: the top line under the photo is still the issuing city.
+        letters = [line for line in lines if sum(ch.isalpha() for ch in line.text) >= 3]
+        if letters:
+            fields["issue_city"] = letters[0]
         return
     fields["issue_date"] = lines[date_index]
     if date_index > 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from extractor.engine import vocabulary as vocab
-from extractor.engine.fuzzy import Snap, levenshtein, snap, squash
+from extractor.engine.fuzzy import Snap, allowed_edits, levenshtein, snap, squash
 from extractor.engine.layout import RawField
 from extractor.engine.nik import repair_nik
 from extractor.engine.regions import snap_bare_city, snap_city, snap_district, snap_state, snap_village
@@ -18,7 +18,7 @@ _DIGITISH = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "l"
 # Cards print upper case only: a lower-case "l" from the OCR is an "I", never an "L".
 _LOWER_L = str.maketrans({"l": "I", "|": "I"})
 # In fields that never hold digits (names, places), digits are misread letters.
-_LETTERISH = str.maketrans({"1": "I", "0": "O", "5": "S", "8": "B", "6": "G", "2": "Z"})
+_LETTERISH = str.maketrans({"1": "I", "0": "O", "5": "S", "8": "B", "6": "G", "2": "Z", "4": "A"})
 
 
 def _clean_text(text: str) -> str:
@@ -73,7 +73,7 @@ def split_birth(raw: RawField | None) -> tuple[FieldReading, FieldReading]:
     if raw is None:
         return _reading(None, None), _reading(None, None)
     text = raw.text.replace("：", ":")
-    date_match = re.search(r"[0-9OIlDSBZ|]{1,2}\s*[-./]\s*[0-9OIlDSBZ|]{1,2}\s*[-./]\s*[0-9OIlDSBZ|]{4}\s*$", text)
+    date_match = re.search(r"[0-9OIlDSBZ|]{1,2}\s*[-./ ]\s*[0-9OIlDSBZ|]{1,2}\s*[-./ ]\s*[0-9OIlDSBZ|]{4}\s*$", text)
     if date_match is None:
         date_match = re.search(r"[0-9]{8}\s*$", text)
     if date_match:
@@ -189,14 +189,37 @@ def normalize_place(raw: RawField | None, snapper=None, **context) -> FieldReadi
 def normalize_state(raw: RawField | None) -> FieldReading:
     if raw is None:
         return _reading(None, None)
-    text = _clean_text(raw.text)
-    text = re.sub(r"^PR[O0]P?[IV1L]+NS[I1L]\s*", "", text)
-    text = normalize_name(text)
-    snapped = snap_state(text)
-    if snapped is not None:
-        value, distance = snapped
-        return _reading(value, raw, max(0.5, 1.0 - distance / max(4, len(text))))
-    return _reading(text, raw, 0.9)
+    text = normalize_name(raw.text)
+    candidates = [re.sub(r"^PR[O0]P?[IV1L]+NS[I1L]\s*", "", text)]
+    # A misread or glued `PROVINSI` ("PRUVINSI", "PROVINS IKALIMANTAN"): cut it off the squashed text.
+    key = squash(text)
+    for cut in (7, 8, 9):
+        if levenshtein(key[:cut], "PROVINSI", 2) <= 2:
+            candidates.append(key[cut:])
+    best = None
+    for candidate in candidates:
+        snapped = snap_state(candidate) if candidate else None
+        if snapped is not None and (best is None or snapped[1] < best[1]):
+            best = snapped
+    if best is not None:
+        value, distance = best
+        return _reading(value, raw, max(0.5, 1.0 - distance / max(4, len(value))))
+    return _reading(candidates[0], raw, 0.9)
+
+
+def _issue_city_from_card_city(issue: FieldReading, city: str | None) -> FieldReading:
+    """The issuing office is normally the card's own regency/city: repair a damaged reading of it."""
+    if not issue.value or not city:
+        return issue
+    bare = re.sub(r"^(KABUPATEN|KOTA)( ADMINISTRASI)? ", "", city)
+    key, target = squash(issue.value), squash(bare)
+    if key == target:
+        return issue
+    close = levenshtein(key, target, allowed_edits(len(target))) <= allowed_edits(len(target))
+    tail = len(key) >= 5 and target.endswith(key)  # the start was cut off ("AWE UTARA")
+    if close or tail:
+        return issue.model_copy(update={"value": bare, "confidence": round(issue.confidence * 0.8, 4)})
+    return issue
 
 
 def normalize_fields(raw: dict[str, RawField]) -> dict[str, FieldReading]:
@@ -206,7 +229,7 @@ def normalize_fields(raw: dict[str, RawField]) -> dict[str, FieldReading]:
     fields["full_name"] = _reading(normalize_name(name.text), name) if name else _reading(None, None)
     fields["place_of_birth"], fields["date_of_birth"] = split_birth(raw.get("birth"))
     if fields["place_of_birth"].value:
-        bare = snap_bare_city(fields["place_of_birth"].value)
+        bare = snap_bare_city(fields["place_of_birth"].value, fuzzy=True)
         if bare:
             fields["place_of_birth"] = fields["place_of_birth"].model_copy(update={"value": bare[0]})
     fields["gender"] = normalize_gender(raw.get("gender"))
@@ -230,6 +253,7 @@ def normalize_fields(raw: dict[str, RawField]) -> dict[str, FieldReading]:
     else:
         fields["valid_until"] = normalize_choice(valid, vocab.VALID_UNTIL)
     fields["issue_city"] = normalize_place(raw.get("issue_city"), snap_bare_city)
+    fields["issue_city"] = _issue_city_from_card_city(fields["issue_city"], fields["city"].value)
     issue = raw.get("issue_date")
     issue_date = normalize_date(issue.text) if issue else None
     fields["issue_date"] = _reading(issue_date, issue, 1.0 if issue_date else 0.0)

@@ -149,10 +149,25 @@ def _bare_cities() -> dict[str, str]:
     return out
 
 
-def snap_bare_city(text: str) -> tuple[str, int] | None:
-    """Exact match ignoring spaces only: place names are open-ended, this just restores spacing."""
-    exact = _bare_cities().get(squash(text))
-    return (exact, 0) if exact else None
+def snap_bare_city(text: str, fuzzy: bool = False) -> tuple[str, int] | None:
+    """Regency/city name without prefix: exact ignoring spaces, or (``fuzzy``) within a tight budget.
+
+    Places of birth are open-ended (any town), so the fuzzy budget stays small: one edit from 6
+    letters, two from 10, and only when a single name is that close.
+    """
+    key = squash(text)
+    exact = _bare_cities().get(key)
+    if exact or not fuzzy or len(key) < 6:
+        return (exact, 0) if exact else None
+    budget = 1 if len(key) < 10 else 2
+    close = [(levenshtein(key, k, budget), name) for k, name in _bare_cities().items() if abs(len(k) - len(key)) <= budget]
+    close = [(d, name) for d, name in close if d <= budget]
+    if not close:
+        return None
+    close.sort()
+    if len(close) > 1 and close[0][0] == close[1][0]:
+        return None  # ambiguous
+    return close[0][1], close[0][0]
 
 
 def _city_code(city: str | None, state: str | None) -> str | None:
