@@ -134,3 +134,22 @@ def test_extractor_down_then_back_recovers_jobs(stack: LocalStack, card_factory)
     assert records[while_down]["retry_count"] >= 1 and records[while_down]["submit_attempts"] == 1
     assert records[while_down].get("error_code") is None  # the RETRY's code did not survive COMPLETED
     assert stack.tap.submits()[while_down] == 1  # exactly one submit ever reached the provider
+
+
+def test_cli_reads_the_running_stack(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from ktp.cli import main
+
+    data_dir = str(stack.data_dir)
+    assert main(["results", "--data-dir", data_dir, "--status", "COMPLETED", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines and all(record["status"] == "COMPLETED" for record in lines)
+    nik = lines[0]["result"]["fields"]["nik"]
+    assert "*" in nik  # masked unless --show-nik
+
+    reference_id = lines[0]["reference_id"]
+    assert main(["status", reference_id, "--data-dir", data_dir, "--json", "--show-nik"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["reference_id"] == reference_id and shown["result"]["fields"]["nik"].isdigit()
+    assert main(["status", "ktp-does-not-exist", "--data-dir", data_dir]) == 1

@@ -1,0 +1,78 @@
+"""CLI pieces that need no running stack: masking, JSON redaction, file discovery, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ktp.cli import build_parser, main
+from local.jobs import image_files, plain
+from local.render import mask_nik, redact, results_table
+
+
+@pytest.mark.parametrize(
+    ("nik", "shown"),
+    [("3171234567890001", "317123******0001"), ("", ""), (None, ""), ("12345", "*****"), ("12345678901", "123456*8901")],
+)
+def test_mask_nik(nik, shown) -> None:
+    assert mask_nik(nik) == shown
+
+
+def test_show_nik_unmasks() -> None:
+    assert mask_nik("3171234567890001", show=True) == "3171234567890001"
+
+
+def test_redact_masks_only_the_nik_and_leaves_the_record_alone() -> None:
+    record = {"reference_id": "ktp-1", "result": {"fields": {"nik": "3171234567890001", "full_name": "BUDI"}}}
+    redacted = redact(record, show_nik=False)
+    assert redacted["result"]["fields"] == {"nik": "317123******0001", "full_name": "BUDI"}
+    assert record["result"]["fields"]["nik"] == "3171234567890001"
+    assert redact(record, show_nik=True) is record
+
+
+def test_results_table_never_shows_a_full_nik_by_default() -> None:
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(results_table([{"reference_id": "ktp-1", "status": "COMPLETED", "object_key": "incoming/a.jpg",
+                                  "result": {"fields": {"nik": "3171234567890001", "full_name": "BUDI"}}}]))
+    text = console.export_text()
+    assert "3171234567890001" not in text and "317123******0001" in text and "a.jpg" in text
+
+
+def test_plain_turns_dynamodb_numbers_into_python_numbers() -> None:
+    from decimal import Decimal
+
+    assert plain({"a": Decimal("3"), "b": [Decimal("1.5")], "c": {"d": Decimal("0")}}) == {"a": 3, "b": [1.5], "c": {"d": 0}}
+
+
+def test_image_files_finds_images_in_directories(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    for name in ("b.jpg", "a.PNG", "notes.txt", "sub/c.jpeg", ".hidden/d.jpg"):
+        (tmp_path / name).write_bytes(b"x")
+    found = image_files([tmp_path])
+    assert [path.relative_to(tmp_path).as_posix() for path in found] == ["a.PNG", "b.jpg", "sub/c.jpeg"]
+    with pytest.raises(FileNotFoundError):
+        image_files([tmp_path / "missing.jpg"])
+
+
+def test_every_command_is_registered() -> None:
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert {"up", "demo", "upload", "status", "results", "watch"} <= set(commands)
+
+
+def test_commands_without_a_running_stack_explain_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="ktp up"):
+        main(["results", "--data-dir", str(tmp_path)])
+
+
+def test_stale_state_file_is_not_trusted(tmp_path: Path) -> None:
+    from local.state import StackInfo, write_state
+
+    # A pid that cannot exist: the stack that wrote this file is gone.
+    write_state(tmp_path, StackInfo(stack_name="s", region="r", bucket="b", table="t", pid=2**22 + 12345))
+    with pytest.raises(SystemExit, match="not running"):
+        main(["status", "ktp-1", "--data-dir", str(tmp_path)])
