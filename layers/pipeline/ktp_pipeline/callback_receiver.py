@@ -10,7 +10,7 @@ from typing import Any
 from .auth import WWW_AUTHENTICATE, basic_auth_matches
 from .job_store import FinishOutcome, JobStore
 from .models import ExtractionResult
-from .observability import logger
+from .observability import logger, tracer
 from .reference_ids import is_valid_reference_id
 from .secrets import CallbackCredentials, SecretUnavailable
 
@@ -68,6 +68,7 @@ class CallbackReceiver:
             return _error(400, "Body lacks a valid reference_id", "malformed")
         assert result.reference_id is not None
         logger.set_correlation_id(result.reference_id)
+        tracer.put_annotation(key="reference_id", value=result.reference_id)
         if result.state == "pending":
             return _error(400, "Body has neither extracted fields nor error_code", "malformed")
 

@@ -15,7 +15,7 @@ from .backoff import FIRST_CHECK_SECONDS, SUBMIT_CLAIM_SECONDS, retry_delay
 from .image_checks import MAX_IMAGE_BYTES, check_image, too_large
 from .job_store import FinishOutcome, JobStore
 from .models import JobRecord, JobStatus, S3Event, S3EventRecord, SubmitRequest
-from .observability import error_fields, logger
+from .observability import error_fields, logger, tracer
 from .provider_client import ProviderClient, ProviderRejected, ProviderTransientError
 from .reasons import reason_for
 from .reference_ids import reference_id_for
@@ -77,6 +77,7 @@ class Submitter:
         key = record.decoded_key
         reference_id = reference_id_for(record.bucket, key, obj.version_id, obj.etag)
         logger.set_correlation_id(reference_id)
+        tracer.put_annotation(key="reference_id", value=reference_id)  # find a job's trace by its id
         created = self._store.create_received(
             reference_id, bucket=record.bucket, key=key, version_id=obj.version_id, etag=obj.etag,
             size=obj.size, claim_seconds=SUBMIT_CLAIM_SECONDS,
