@@ -77,17 +77,15 @@ class Poller:
     def _process(self, job: JobRecord) -> None:
         now = self._store.now()
         past_deadline = now - (job.created_epoch or now) > self._settings.job_deadline_seconds
-        if job.status is JobStatus.SUBMITTED:
-            if self._poll(job, now, last_chance=past_deadline):
-                return
-        elif past_deadline:
-            pass  # RECEIVED/RETRY past the deadline: nothing more to try
-        elif job.status in (JobStatus.RECEIVED, JobStatus.RETRY):
-            if self._store.claim_for_submit(job, SUBMIT_CLAIM_SECONDS):
-                self._resubmitted(self._submitter.resubmit(job).action)
+        # A SUBMITTED job past the deadline still gets one last look: its result may just be ready.
+        if job.status is JobStatus.SUBMITTED and self._poll(job, now, last_chance=past_deadline):
             return
         if past_deadline:
             self._time_out(job)
+        elif job.status in (JobStatus.RECEIVED, JobStatus.RETRY) and self._store.claim_for_submit(
+            job, SUBMIT_CLAIM_SECONDS
+        ):
+            self._resubmitted(self._submitter.resubmit(job).action)
 
     def _time_out(self, job: JobRecord) -> None:
         reason = timed_out_reason(job.error_code, self._settings.job_deadline_seconds)
