@@ -49,22 +49,47 @@ def _install_s3_event_fixes() -> None:
     notifications._get_s3_event = with_version_id
 
 
+def ensure_port_free(port: int) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise PortInUse(port) from None
+
+
+class PortInUse(OSError):
+    def __init__(self, port: int) -> None:
+        super().__init__(f"port {port} on 127.0.0.1 is in use (another `ktp up`?); choose --port-base, or 0 for free ports")
+        self.port = port
+
+
 class MotoServer:
     """``moto.server.ThreadedMotoServer`` bound to 127.0.0.1 (port 0 picks a free port)."""
 
     def __init__(self, port: int = 0) -> None:
         from moto.server import ThreadedMotoServer
 
+        self.port = port
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         # One werkzeug line per AWS call would drown everything else (and object keys are personal).
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.endpoint_url = ""
 
     def start(self) -> str:
+        # ThreadedMotoServer waits forever if its thread cannot bind: find out first.
+        if self.port:
+            ensure_port_free(self.port)
         _install_s3_event_fixes()
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
+        # moto's backends are process-wide: start from nothing, even if this process ran a stack
+        # (or a moto mock) before. What should survive comes back from the snapshot.
+        import httpx
+
+        httpx.post(f"{self.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
         return self.endpoint_url
 
     def stop(self) -> None:

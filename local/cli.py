@@ -182,8 +182,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     _setup_logging()
     console = _console()
     stack = _build_stack(args)
-    with console.status("starting moto, the extractor and the three functions…"):
-        info = stack.start()
+    try:
+        with console.status("starting moto, the extractor and the three functions…"):
+            info = stack.start()
+    except OSError as error:  # a port in use, most often
+        raise SystemExit(f"ktp up: {error}") from None
     try:
         console.print("[bold green]local stack running[/] (Ctrl-C to stop)\n")
         _print_info(console, info)
@@ -213,8 +216,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except NoRunningStack:
             _setup_logging()
             stack = _build_stack(args)
-            with console.status("starting the local stack (moto, extractor, three functions)…"):
-                stack.start()
+            try:
+                with console.status("starting the local stack (moto, extractor, three functions)…"):
+                    stack.start()
+            except OSError as error:  # a port in use, most often
+                raise SystemExit(f"ktp demo: {error}") from None
             jobs = stack.jobs
     try:
         paths = _demo_images(args, console)

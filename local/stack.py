@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from local import snapshot
-from local.aws import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, MotoServer, ProvisionedResources, client, provision
+from local.aws import (
+    LOCAL_ACCESS_KEY_ID,
+    LOCAL_SECRET_ACCESS_KEY,
+    MotoServer,
+    ProvisionedResources,
+    client,
+    ensure_port_free,
+    provision,
+)
 from local.callback_endpoint import CallbackEndpoint
 from local.extractor_process import ExtractorProcess, free_port
 from local.functions import REPO_ROOT, FunctionConfig, LocalFunction
@@ -127,6 +135,9 @@ class LocalStack:
         logs = self.data_dir / "logs"
         logs.mkdir(exist_ok=True)
         credentials = _load_credentials(self.data_dir)
+        if self.port_base:
+            for offset in range(3):
+                ensure_port_free(self.port_base + offset)
 
         self.moto = MotoServer(self._port(0))
         endpoint = self.moto.start()
