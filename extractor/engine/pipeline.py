@@ -15,7 +15,7 @@ from extractor.engine.layout import RawField, match_label, parse_layout, split_l
 from extractor.engine.nik import nik_checks
 from extractor.engine.normalize import normalize_fields
 from extractor.engine.spacing import restore_all as restore_spaces
-from extractor.result import ALL_FIELDS, KtpExtraction
+from extractor.result import ALL_FIELDS, ImageQuality, KtpExtraction
 
 # A card is "detected" when at least this many distinct row labels are read.
 MIN_LABELS_DETECTED = 4
@@ -96,6 +96,18 @@ def _whole_frame(image: np.ndarray) -> np.ndarray:
     return localize.deskew(frame, localize.estimate_skew(frame))
 
 
+def _brighten_if_dark(card: np.ndarray) -> np.ndarray:
+    """Stretch a dim card's levels (1st-99th percentile to full range): OCR reads contrast, not light."""
+    grey = cv2.cvtColor(card, cv2.COLOR_BGR2GRAY)
+    if grey.mean() >= quality.THRESHOLDS["dark_mean"] + 10:
+        return card
+    low, high = np.percentile(grey, (1, 99))
+    if high - low < 8:
+        return card
+    scale = 255.0 / (high - low)
+    return cv2.convertScaleAbs(card, alpha=scale, beta=-low * scale)
+
+
 def _read_card(backend: OcrBackend, image: np.ndarray) -> _Attempt:
     """OCR the card in its likeliest orientation; other orientations only when few labels are read.
 
@@ -110,6 +122,7 @@ def _read_card(backend: OcrBackend, image: np.ndarray) -> _Attempt:
     else:
         unlevelled = localize.fit_width(image)
         base = _whole_frame(image)
+    base = _brighten_if_dark(base)
     portrait = base.shape[0] > base.shape[1]
     order = (90, 270, 0, 180) if portrait else (0, 180, 90, 270)
     best: _Attempt | None = None
@@ -130,24 +143,24 @@ def _read_card(backend: OcrBackend, image: np.ndarray) -> _Attempt:
     return best
 
 
-def _read_with_fallback(image: np.ndarray) -> _Attempt:
+def _read_with_fallback(image: np.ndarray) -> tuple[_Attempt, ImageQuality]:
     attempt = _read_card(get_backend(), image)
+    image_quality = quality.measure(attempt.unlevelled if attempt.unlevelled is not None else attempt.card)
     # Cascade backends re-read poorly read cards (blur, dark, glare) with their stronger model.
     fallback = getattr(get_backend(), "fallback", None)
-    if attempt.hits < GOOD_LABELS and fallback is not None:
+    if fallback is not None and attempt.hits < GOOD_LABELS:
         second = _ocr(fallback, attempt.card)
         if second.score > attempt.score:
             second.unlevelled = attempt.unlevelled
             attempt = second
-    return attempt
+    return attempt, image_quality
 
 
 def extract(image: bytes) -> KtpExtraction:
     started = time.perf_counter()
     decoded = localize.decode(image)
-    attempt = _read_with_fallback(decoded)
+    attempt, image_quality = _read_with_fallback(decoded)
     detected = attempt.hits >= MIN_LABELS_DETECTED
-    image_quality = quality.measure(attempt.unlevelled if attempt.unlevelled is not None else attempt.card)
     if not detected:
         return KtpExtraction(
             ktp_detected=False,

@@ -1,7 +1,8 @@
 """Image quality flags measured on the normalised card (fixed width, so scores are comparable).
 
-- blur: sharpness as the variance of the Laplacian of the contrast-stretched grey card (stretching
-  keeps a dim but sharp card from passing for a blurred one); low = blurred.
+- blur: sharpness as the variance of the Laplacian of the contrast-stretched grey card at half
+  size (stretching keeps a dim but sharp card from passing for a blurred one; halving keeps JPEG
+  and sensor noise from passing for detail); low = blurred.
 - dark: mean luminance and its 95th percentile; a dim card has both low.
 - flashlight: share of the card that is blown out (near-white, unsaturated) in compact blobs.
 - grayscale: spread between colour channels; a grey copy has (almost) none.
@@ -15,7 +16,7 @@ import numpy as np
 from extractor.result import ImageQuality
 
 THRESHOLDS = {
-    "blur": 275.0,  # Laplacian variance (5-95 percentile stretched) below this = blurred
+    "blur": 1850.0,  # Laplacian variance (half size, 5-95 percentile stretched) below this = blurred
     "dark_mean": 80.0,  # mean luminance below this ...
     "dark_p95": 150.0,  # ... and the bright end below this = dark
     "flashlight": 0.02,  # share of blown-out pixels above this = flashlight glare
@@ -26,7 +27,8 @@ THRESHOLDS = {
 def measure(card_bgr: np.ndarray) -> ImageQuality:
     grey = cv2.cvtColor(card_bgr, cv2.COLOR_BGR2GRAY)
     p5, p95 = (float(v) for v in np.percentile(grey, (5, 95)))
-    stretched = ((grey.astype(np.float32) - p5) * (255.0 / max(p95 - p5, 1.0))).astype(np.float32)
+    half = cv2.resize(grey, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA).astype(np.float32)
+    stretched = ((half - p5) * (255.0 / max(p95 - p5, 1.0))).astype(np.float32)
     sharpness = float(cv2.Laplacian(stretched, cv2.CV_32F).var())
     mean = float(grey.mean())
 
