@@ -47,6 +47,9 @@ SUBMIT_PATH = "/ktp/id/extract-async"
 RESULT_PATH = "/ktp/id/extract-async/result"
 # Image decoding/verification holds a decoded image in memory; bound how many run at once.
 MAX_CONCURRENT_DECODES = 2
+# Each submission may buffer up to 8 MiB of body; bound how many are in memory at once (further
+# requests wait their turn on the connection).
+MAX_CONCURRENT_SUBMISSIONS = 16
 # Files in the image folder that no job references and are older than this are leftovers of a
 # crash between writing the file and recording the job.
 ORPHAN_IMAGE_AGE_SECONDS = 600
@@ -62,6 +65,9 @@ class ServiceState:
     sender: CallbackSender | None = None
     pool: WorkerPool | None = None
     decode_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_DECODES))
+    submission_slots: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_SUBMISSIONS)
+    )
     tasks: list[asyncio.Task] = field(default_factory=list)
 
 
@@ -110,13 +116,15 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     )
     async def submit(request: Request, app_credentials: AppCredentials = Depends(authenticate)) -> JSONResponse:
         state: ServiceState = request.app.state.service
-        raw = await _read_body(request)
-        # JSON parsing of a multi-megabyte body is CPU work: keep it off the event loop.
-        submission = await asyncio.to_thread(parse_submission, raw, state.policy, state.settings.sandbox)
-        if state.settings.sandbox:
-            reference_id = await _accept_sandbox(state, app_credentials, submission)
-        else:
-            reference_id = await _accept_job(state, app_credentials, submission)
+        async with state.submission_slots:
+            raw = await _read_body(request)
+            # JSON parsing of a multi-megabyte body is CPU work: keep it off the event loop.
+            submission = await asyncio.to_thread(parse_submission, raw, state.policy, state.settings.sandbox)
+            del raw
+            if state.settings.sandbox:
+                reference_id = await _accept_sandbox(state, app_credentials, submission)
+            else:
+                reference_id = await _accept_job(state, app_credentials, submission)
         return JSONResponse({"message": "accepted", "data": {"reference_id": reference_id}})
 
     @app.get(
