@@ -348,3 +348,21 @@ def test_logs_are_json_and_carry_no_personal_data(service):
     text = service.logs()
     for secret in ("3275014101900007", "SITI AMINAH", "MAWAR", API_KEY, "cb:pass", b64(jpeg())[:40]):
         assert secret not in text
+
+
+def test_concurrent_submissions_all_complete(service):
+    """A bounded burst: 40 submissions from 8 threads, then every job finishes exactly once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    image = b64(jpeg())
+
+    def one(n: int) -> int:
+        with service.client() as http:
+            return submit(http, {"image": image, "reference_id": f"burst-{n:04d}"}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(one, range(40)))
+    assert statuses == [200] * 40
+    with service.client() as http:
+        for n in range(40):
+            assert wait_result(http, f"burst-{n:04d}")["message"] == "success"
