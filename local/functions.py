@@ -74,7 +74,12 @@ class _Environment:
             cwd=str(spec.code_dir),
         )
         self._buffer = b""
-        ready = self._read_message(time.monotonic() + INIT_TIMEOUT_SECONDS)
+        try:
+            ready = self._read_message(time.monotonic() + INIT_TIMEOUT_SECONDS)
+        except (TimeoutError, EOFError, OSError, ValueError) as error:
+            self.kill()
+            self.close()
+            raise InvocationError(self.name, f"init failed: {type(error).__name__} (see {config.log_path})") from None
         if not ready.get("ready"):
             self.kill()
             raise InvocationError(self.name, f"init failed: {ready.get('error_type', 'unknown')} (see {config.log_path})")
