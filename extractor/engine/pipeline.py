@@ -12,6 +12,7 @@ import numpy as np
 from extractor.engine import localize, quality
 from extractor.engine.backends import OcrBackend, TextBox, create_backend
 from extractor.engine.layout import RawField, match_label, parse_layout, split_label_prefix
+from extractor.engine.fuzzy import levenshtein, squash
 from extractor.engine.nik import nik_checks
 from extractor.engine.normalize import normalize_fields
 from extractor.engine.spacing import restore_all as restore_spaces
@@ -55,6 +56,22 @@ def warm_up() -> None:
     backend.read(localize.encode_for_ocr(card))
     if fallback is not None:
         fallback.read(localize.encode_for_ocr(card))
+
+
+def has_ktp_anchor(boxes: list[TextBox]) -> bool:
+    """Something only a KTP front has: the NIK label, a 16-digit number or the PROVINSI header.
+
+    Row labels alone are shared with other Indonesian documents (a SIM also prints Nama, Alamat,
+    Tempat/Tgl Lahir, Pekerjaan).
+    """
+    for box in boxes:
+        key = squash(box.text)
+        digits = sum(ch.isdigit() for ch in key)
+        if key.startswith("NIK") or (digits >= 14 and digits >= 0.8 * len(key)):
+            return True
+        if levenshtein(key[:8], "PROVINSI", 2) <= 2:
+            return True
+    return False
 
 
 def label_hits(boxes: list[TextBox]) -> int:
@@ -160,7 +177,7 @@ def extract(image: bytes) -> KtpExtraction:
     started = time.perf_counter()
     decoded = localize.decode(image)
     attempt, image_quality = _read_with_fallback(decoded)
-    detected = attempt.hits >= MIN_LABELS_DETECTED
+    detected = attempt.hits >= MIN_LABELS_DETECTED and has_ktp_anchor(attempt.boxes)
     if not detected:
         return KtpExtraction(
             ktp_detected=False,

@@ -79,3 +79,24 @@ def test_cli_json_lines(tmp_path, capsys):
     assert main(["extract", str(path)]) == 0
     table = capsys.readouterr().out
     assert "nik" in table and "image_quality" in table
+
+
+def test_other_document_with_shared_labels_is_not_a_ktp():
+    """A SIM-like layout (Nama, Alamat, Tempat/Tgl Lahir, Pekerjaan) without NIK or PROVINSI."""
+    canvas = np.full((700, 1100, 3), 230, np.uint8)
+    rows = ["SURAT IZIN MENGEMUDI", "Nama : BUDI SANTOSO", "Alamat : JL. MERDEKA NO. 1",
+            "Tempat/Tgl Lahir : BOGOR, 01-02-1990", "Pekerjaan : KARYAWAN SWASTA", "Agama : ISLAM"]
+    for i, row in enumerate(rows):
+        cv2.putText(canvas, row, (60, 90 + 95 * i), cv2.FONT_HERSHEY_SIMPLEX, 1.3, (25, 25, 25), 3)
+    result = extract(cv2.imencode(".png", canvas)[1].tobytes())
+    assert result.ktp_detected is False
+
+
+def test_concurrent_calls_give_the_sequential_results():
+    from concurrent.futures import ThreadPoolExecutor
+
+    cards = [generated(seed, "clean")[0] for seed in (41, 42)]
+    sequential = [extract(card).contract_fields() for card in cards]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        concurrent = [r.contract_fields() for r in pool.map(extract, cards)]
+    assert concurrent == sequential
