@@ -1,0 +1,70 @@
+"""The local HTTP API in front of the callback function: requests become payload-2.0 events,
+answers go back as the handler gave them, API Gateway's own errors where it would answer."""
+
+from __future__ import annotations
+
+import base64
+import json
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+from local.callback_endpoint import CallbackEndpoint
+from local.functions import InvocationError
+from local.template import HttpRoute
+
+
+class FakeCallbackFunction:
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+        self.config = SimpleNamespace(spec=SimpleNamespace(timeout_seconds=5))
+
+    def invoke(self, event: dict) -> dict:
+        self.events.append(event)
+        if event["headers"].get("x-crash"):
+            raise InvocationError("CallbackFunction", "RuntimeError")
+        expected = "Basic " + base64.b64encode(b"user:pass").decode()
+        if event["headers"].get("authorization") != expected:
+            return {"statusCode": 401, "headers": {"WWW-Authenticate": "Basic"}, "body": json.dumps({"message": "Unauthorized"})}
+        return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"ok": True})}
+
+
+@pytest.fixture
+def endpoint():
+    function = FakeCallbackFunction()
+    server = CallbackEndpoint(function, [HttpRoute("POST", "/callback")], port=0, region="ap-southeast-3", account_id="123456789012")
+    server.start()
+    yield server, function
+    server.stop()
+
+
+def test_requests_become_events_and_answers_go_back(endpoint) -> None:
+    server, function = endpoint
+    body = {"reference_id": "ktp-1", "data": {"nik": "3171234567890001"}}
+    answer = httpx.post(server.url("/callback"), json=body, auth=("user", "pass"))
+    assert answer.status_code == 200 and answer.json() == {"ok": True}
+    (event,) = function.events
+    assert event["routeKey"] == "POST /callback" and event["version"] == "2.0"
+    assert json.loads(event["body"]) == body and event["isBase64Encoded"] is False
+
+    denied = httpx.post(server.url("/callback"), json=body, auth=("user", "wrong"))
+    assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Basic"
+
+
+def test_gateway_errors(endpoint) -> None:
+    server, function = endpoint
+    assert httpx.get(server.url("/callback")).status_code == 404  # only POST is routed
+    assert httpx.post(server.url("/elsewhere"), json={}).status_code == 404
+    crashed = httpx.post(server.url("/callback"), json={}, headers={"X-Crash": "1"})
+    assert crashed.status_code == 500 and crashed.json() == {"message": "Internal Server Error"}
+    assert len(function.events) == 1  # unrouted requests never reach the function
+
+
+def test_refusing_answers_503_without_invoking(endpoint) -> None:
+    server, function = endpoint
+    server.refusing.set()
+    assert httpx.post(server.url("/callback"), json={}, auth=("user", "pass")).status_code == 503
+    assert function.events == [] and server.refused == 1
+    server.refusing.clear()
+    assert httpx.post(server.url("/callback"), json={}, auth=("user", "pass")).status_code == 200
