@@ -77,3 +77,14 @@ def test_jpeg_dht_marker_is_not_mistaken_for_a_frame():
     dht = b"\xff\xc4" + struct.pack(">H", 6) + b"\x00\x10\x20\x30"
     sof = b"\xff\xc0" + struct.pack(">HBHH", 11, 8, 480, 720) + b"\x01\x01\x11\x00"
     assert jpeg_dimensions(b"\xff\xd8" + dht + sof) == (720, 480)
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_after_a_jpeg_or_png_signature_never_crash(tail):
+    for head in (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"):
+        verdict = check_image(head + tail)
+        assert verdict.ok or verdict.error_code in ("INVALID_PAYLOAD_IMAGE_FORMAT", "INVALID_PAYLOAD_IMAGE_SIZE")
