@@ -1,6 +1,8 @@
 import struct
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from ktp_pipeline.image_checks import MAX_IMAGE_BYTES, check_image, jpeg_dimensions, png_dimensions
 
 from .conftest import make_image
@@ -77,10 +79,6 @@ def test_jpeg_dht_marker_is_not_mistaken_for_a_frame():
     dht = b"\xff\xc4" + struct.pack(">H", 6) + b"\x00\x10\x20\x30"
     sof = b"\xff\xc0" + struct.pack(">HBHH", 11, 8, 480, 720) + b"\x01\x01\x11\x00"
     assert jpeg_dimensions(b"\xff\xd8" + dht + sof) == (720, 480)
-
-
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 
 @given(st.binary(max_size=2048))
