@@ -7,8 +7,10 @@
 Per level and engine it prints: exact-match accuracy per field and overall, the share of cards with
 every field right, the NIK exact-match rate, quality-flag rates, and seconds per card (median, p90)
 with every core, then again pinned to one core (a subprocess with `os.sched_setaffinity` and the
-engine's thread count set to 1). Timings start after a warm-up call. The default seed (9001) is not
-one the generator or the engine was tuned on: measure on cards nobody debugged with.
+engine's thread count set to 1). Timings start after a warm-up call. It also counts how often each
+engine calls a KTP on photos that have none (an empty desk, other cards, letters, receipts).
+The default seed (9001) is not one the generator or the engine was tuned on: measure on cards
+nobody debugged with.
 """
 
 from __future__ import annotations
@@ -163,11 +165,24 @@ def load_cards(data_dir: Path, levels: tuple[str, ...]) -> dict[str, list[Card]]
     return cards
 
 
-def generate(out: Path, levels: tuple[str, ...], n: int, seed: int) -> None:
+def load_negatives(data_dir: Path) -> list[Path]:
+    """Photos whose truth says there is no KTP in them (``ktp: false``)."""
+    found = []
+    for truth_path in sorted(data_dir.rglob("*.json")):
+        truth = json.loads(truth_path.read_text())
+        if truth.get("ktp") is False and truth_path.with_suffix(".jpg").exists():
+            found.append(truth_path.with_suffix(".jpg"))
+    return found
+
+
+def generate(out: Path, levels: tuple[str, ...], n: int, seed: int, negatives: int) -> None:
     from extractor.synth import write_cards
+    from extractor.synth.negatives import write_non_cards
 
     for level in levels:
         write_cards(n, out / level, level, seed)
+    if negatives:
+        write_non_cards(negatives, out / "none", seed)
 
 
 # --- engines ------------------------------------------------------------------------------------
@@ -204,6 +219,12 @@ def run_engine(name: str, cards: dict[str, list[Card]]) -> dict[str, LevelScore]
             score.add(card, _read(card.image))
         scores[level] = score
     return scores
+
+
+def false_detections(negatives: list[Path]) -> dict[str, float | int]:
+    """Run the current engine on photos with no KTP; the share it still calls a KTP should be 0."""
+    detected = sum(_read(image).detected for image in negatives)
+    return {"photos": len(negatives), "ktp_detected": detected / len(negatives) if negatives else float("nan")}
 
 
 def pinned_seconds(name: str, cards: dict[str, list[Card]], limit: int) -> dict[str, list[float]]:
@@ -286,6 +307,16 @@ def print_tables(results: dict[str, dict[str, LevelScore]], levels: tuple[str, .
             print(label.ljust(label_width) + "  " + "  ".join(c.rjust(width) for c in cells))
 
 
+def print_negatives(no_ktp: dict[str, dict[str, float | int]]) -> None:
+    engines = list(no_ktp)
+    width = max(14, *(len(e) for e in engines))
+    title = f"no KTP — {no_ktp[engines[0]]['photos']} photos (empty desk, other cards, letters, receipts)"
+    label = "called a KTP (should be 0)"
+    print(f"\n{title}\n{'-' * len(title)}")
+    print(" " * len(label) + "  " + "  ".join(e.rjust(width) for e in engines))
+    print(label + "  " + "  ".join(_fmt(no_ktp[e]["ktp_detected"]).rjust(width) for e in engines))
+
+
 def print_quality_scores(results: dict[str, dict[str, LevelScore]], levels: tuple[str, ...]) -> None:
     """min / median / max of each raw quality score, per level and applied problem: threshold calibration."""
     for engine, per_level in results.items():
@@ -320,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--levels", default=",".join(LEVELS), help="comma-separated levels (default all three)")
     parser.add_argument("--n", type=int, default=30, help="cards per level when generating (default 30)")
     parser.add_argument("--seed", type=int, default=9001, help="batch seed when generating (default 9001)")
+    parser.add_argument("--negatives", type=int, default=12,
+                        help="photos without a KTP to generate (default 12); with --data, the ones whose truth "
+                             "says ktp=false are used")
     parser.add_argument("--data", type=Path, help="use cards from this directory instead of generating")
     parser.add_argument("--pinned-cards", type=int, default=30,
                         help="cards per level timed on one core (default 30; 0 skips the pinned run)")
@@ -351,23 +385,29 @@ def main(argv: list[str] | None = None) -> int:
         if data is None:
             data = Path(tmp)
             started = time.perf_counter()
-            generate(data, levels, args.n, args.seed)
-            print(f"generated {args.n} cards per level (seed {args.seed}) in {time.perf_counter() - started:.1f} s",
-                  file=sys.stderr)
+            generate(data, levels, args.n, args.seed, args.negatives)
+            print(f"generated {args.n} cards per level and {args.negatives} photos without a KTP (seed {args.seed})"
+                  f" in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         cards = load_cards(data, levels)
+        negatives = load_negatives(data)
         if not any(cards.values()):
             parser.error(f"no cards found in {data}")
         cores = len(os.sched_getaffinity(0))
         results: dict[str, dict[str, LevelScore]] = {}
+        no_ktp: dict[str, dict[str, float | int]] = {}
         for engine in engines:
             print(f"running {engine} on {sum(map(len, cards.values()))} cards ({cores} cores)...", file=sys.stderr)
             results[engine] = run_engine(engine, cards)
+            if negatives:
+                no_ktp[engine] = false_detections(negatives)
             if args.pinned_cards > 0:
                 print(f"timing {engine} pinned to one core...", file=sys.stderr)
                 for level, seconds in pinned_seconds(engine, cards, args.pinned_cards).items():
                     results[engine][level].pinned_seconds = seconds
 
     print_tables(results, levels, cores)
+    if no_ktp:
+        print_negatives(no_ktp)
     if args.quality_scores:
         print_quality_scores(results, levels)
     if args.show_errors:
@@ -378,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
                        "data": str(args.data) if args.data else None, "cores": cores,
                        "pinned_cards": args.pinned_cards},
             "results": {e: {level: s.summary() for level, s in per.items()} for e, per in results.items()},
+            "no_ktp": no_ktp,
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"\nwrote {args.json}", file=sys.stderr)

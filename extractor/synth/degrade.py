@@ -162,7 +162,8 @@ def _describe(corners: np.ndarray, frame: np.ndarray) -> dict[str, float | str]:
     }
 
 
-def _phone_frame(rng: np.random.Generator, render: CardRenderer, *, hard: bool) -> tuple[np.ndarray, np.ndarray]:
+def _phone_frame(rng: np.random.Generator, render: CardRenderer, *, hard: bool,
+                 corner_radius: float = 0.035) -> tuple[np.ndarray, np.ndarray]:
     """Card on a desk, in perspective, with uneven light. Returns the float RGB frame and card corners."""
     frame_w = int(rng.integers(1280, 1601))
     frame_h = int(frame_w * 0.75)
@@ -174,7 +175,7 @@ def _phone_frame(rng: np.random.Generator, render: CardRenderer, *, hard: bool) 
     src = np.array([[0, 0], [card_w, 0], [card_w, card_h], [0, card_h]], np.float32)
     homography = cv2.getPerspectiveTransform(src, corners)
 
-    mask = _rounded_mask(card_h, card_w, int(card_w * 0.035))
+    mask = _rounded_mask(card_h, card_w, max(1, int(card_w * corner_radius)))
     warped = cv2.warpPerspective(card_rgb, homography, (frame_w, frame_h), flags=cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_CONSTANT).astype(np.float32)
     alpha = cv2.warpPerspective(mask, homography, (frame_w, frame_h), flags=cv2.INTER_LINEAR).astype(np.float32)
@@ -209,14 +210,24 @@ def _mild_blur(rng: np.random.Generator, corners: np.ndarray) -> float:
     return _card_scale(corners) * rng.uniform(0.3, 0.7)
 
 
-def phone_photo(rng: np.random.Generator, render: CardRenderer) -> Photo:
-    frame, corners = _phone_frame(rng, render, hard=False)
+def phone_photo(rng: np.random.Generator, render: CardRenderer, corner_radius: float = 0.035) -> Photo:
+    """A phone photo of whatever ``render`` draws (a KTP; or another card or a page, for negatives)."""
+    frame, corners = _phone_frame(rng, render, hard=False, corner_radius=corner_radius)
     params = _describe(corners, frame)
     sigma, noise = _mild_blur(rng, corners), rng.uniform(1.5, 3.5)
     pixels = _finish(rng, frame, sigma, noise)
     photo = Photo(pixels=pixels, jpeg_quality=int(rng.integers(72, 91)), params=params)
     photo.params.update(blur_sigma=round(sigma, 2), noise=round(noise, 2), jpeg_quality=photo.jpeg_quality)
     return photo
+
+
+def desk_photo(rng: np.random.Generator) -> Photo:
+    """The desk alone: a photo with no document in it."""
+    frame_w = int(rng.integers(1280, 1601))
+    frame_h = int(frame_w * 0.75)
+    frame = _desk(rng, frame_h, frame_w) * _lighting(rng, frame_h, frame_w, 0.82, 1.06)
+    pixels = _finish(rng, frame, rng.uniform(0.3, 0.8), rng.uniform(1.5, 3.5))
+    return Photo(pixels=pixels, jpeg_quality=int(rng.integers(72, 91)), params={"frame": f"{frame_w}x{frame_h}"})
 
 
 def hard_photo(rng: np.random.Generator, render: CardRenderer, problems: tuple[str, ...] | None = None,

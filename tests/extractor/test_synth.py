@@ -248,3 +248,20 @@ def test_long_names_wrap_to_two_lines_that_join_back_to_the_truth():
     assert len(lines) == 2 and " ".join(lines) == name
     assert canvas.width(lines[0], font) <= limit
     assert render._wrap(canvas, "SITI", font, limit) == ["SITI"]
+
+
+def test_photos_without_a_ktp(tmp_path):
+    from extractor.synth.negatives import NEGATIVE_KINDS, generate_non_card, write_non_cards
+
+    for kind in NEGATIVE_KINDS:
+        jpeg, truth = generate_non_card(3, kind)
+        image = Image.open(io.BytesIO(jpeg))
+        assert image.format == "JPEG" and image.width >= 1000
+        assert truth == {"level": "none", "seed": 3, "ktp": False, "kind": kind}
+    assert generate_non_card(3, "letter") == generate_non_card(3, "letter")
+    with pytest.raises(ValueError):
+        generate_non_card(3, "passport")
+
+    paths = write_non_cards(4, tmp_path, seed=2)
+    kinds = [json.loads(p.with_suffix(".json").read_text())["kind"] for p in paths]
+    assert kinds == list(NEGATIVE_KINDS)

@@ -96,3 +96,13 @@ def test_quality_scores_are_grouped_by_applied_problem(bench):
     groups = score.summary()["quality_scores"]
     assert groups == {"blur": {"blur": {"min": 12.0, "median": 12.0, "max": 12.0}},
                       "none": {"blur": {"min": 900.0, "median": 900.0, "max": 900.0}}}
+
+
+def test_loads_photos_without_a_ktp(bench, tmp_path):
+    from extractor.synth import write_cards
+    from extractor.synth.negatives import write_non_cards
+
+    write_cards(1, tmp_path, "clean", seed=1)
+    write_non_cards(2, tmp_path / "none", seed=1)
+    assert [p.name for p in bench.load_negatives(tmp_path)] == ["none-1-0000.jpg", "none-1-0001.jpg"]
+    assert sum(map(len, bench.load_cards(tmp_path, ("clean", "phone", "hard")).values())) == 1
