@@ -1,8 +1,10 @@
 """Image quality flags measured on the normalised card (fixed width, so scores are comparable).
 
-- blur: sharpness as the variance of the Laplacian of the contrast-stretched grey card at half
-  size (stretching keeps a dim but sharp card from passing for a blurred one; halving keeps JPEG
-  and sensor noise from passing for detail); low = blurred.
+- blur: sharpness as the variance of the second difference along the weakest of four directions
+  (0°, 45°, 90°, 135°) of the contrast-stretched grey card at half size; low = blurred. The weakest
+  direction catches motion blur, which leaves edges across the motion sharp; stretching keeps a dim
+  but sharp card from passing for a blurred one; halving keeps JPEG and sensor noise from passing
+  for detail.
 - dark: mean luminance and its 95th percentile; a dim card has both low.
 - flashlight: share of the card that is blown out (near-white, unsaturated) in compact blobs.
 - grayscale: spread between colour channels; a grey copy has (almost) none.
@@ -16,7 +18,7 @@ import numpy as np
 from extractor.result import ImageQuality
 
 THRESHOLDS = {
-    "blur": 1850.0,  # Laplacian variance (half size, 5-95 percentile stretched) below this = blurred
+    "blur": 870.0,  # weakest directional 2nd-difference variance (half size, stretched) below this = blurred
     "dark_mean": 80.0,  # mean luminance below this ...
     "dark_p95": 150.0,  # ... and the bright end below this = dark
     "flashlight": 0.02,  # share of blown-out pixels above this = flashlight glare
@@ -24,13 +26,31 @@ THRESHOLDS = {
 }
 
 
+# Second differences along 0°, 90°, 45° and 135°.
+_DIRECTIONS = (
+    np.array([[1, -2, 1]], np.float32),
+    np.array([[1], [-2], [1]], np.float32),
+    np.array([[1, 0, 0], [0, -2, 0], [0, 0, 1]], np.float32),
+    np.array([[0, 0, 1], [0, -2, 0], [1, 0, 0]], np.float32),
+)
+
+
+def _sharpness(grey: np.ndarray, blown: np.ndarray) -> float:
+    """Weakest directional detail of the card outside any glare (glare is flat, not blurred)."""
+    half = cv2.resize(grey, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA).astype(np.float32)
+    glare = cv2.resize(blown, (half.shape[1], half.shape[0]), interpolation=cv2.INTER_NEAREST)
+    keep = cv2.erode(1 - glare, np.ones((7, 7), np.uint8)).astype(bool)
+    if keep.mean() < 0.2:
+        keep = np.ones_like(keep, dtype=bool)
+    p5, p95 = (float(v) for v in np.percentile(half[keep], (5, 95)))
+    stretched = ((half - p5) * (255.0 / max(p95 - p5, 1.0))).astype(np.float32)
+    return min(float(cv2.filter2D(stretched, cv2.CV_32F, kernel)[keep].var()) for kernel in _DIRECTIONS)
+
+
 def measure(card_bgr: np.ndarray) -> ImageQuality:
     grey = cv2.cvtColor(card_bgr, cv2.COLOR_BGR2GRAY)
-    p5, p95 = (float(v) for v in np.percentile(grey, (5, 95)))
-    half = cv2.resize(grey, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA).astype(np.float32)
-    stretched = ((half - p5) * (255.0 / max(p95 - p5, 1.0))).astype(np.float32)
-    sharpness = float(cv2.Laplacian(stretched, cv2.CV_32F).var())
     mean = float(grey.mean())
+    p95 = float(np.percentile(grey, 95))
 
     hsv = cv2.cvtColor(card_bgr, cv2.COLOR_BGR2HSV)
     # The card's own pale tint keeps some saturation; glare washes it out completely.
@@ -39,6 +59,7 @@ def measure(card_bgr: np.ndarray) -> ImageQuality:
     blown = cv2.morphologyEx(blown, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
     glare = float(blown.mean())
 
+    sharpness = _sharpness(grey, blown)
     b, g, r = (card_bgr[..., i].astype(np.int16) for i in range(3))
     spread = float((np.abs(b - g) + np.abs(g - r) + np.abs(b - r)).mean() / 3)
 
