@@ -93,6 +93,8 @@ def split_label_prefix(text: str) -> tuple[str, int, str, int] | None:
         distance = levenshtein(squash(text[:consumed]), target, allowed_edits(len(target)))
         if distance <= allowed_edits(len(target)):
             rest = text[consumed:]
+            if len(target) >= 8 and rest[:1].isalnum() and rest[1:2] == " ":
+                rest = rest[1:]  # the colon misread as a letter ("Perkawinanx BELUM")
             if rest[:1].isalnum() or not strip_value(rest):
                 continue  # the label would end in the middle of a word, or nothing follows
             return row, consumed, rest, distance
@@ -226,7 +228,9 @@ def parse_layout(boxes: list[TextBox], card_width: float) -> dict[str, RawField]
         if not row_pieces:
             continue
         used.update(id(p) for p in row_pieces)
-        fields[row] = _join(row_pieces)
+        row_pieces = _cut_photo_column(row_pieces, value_x + 0.3 * card_width, 4 * text_height, right)
+        if row_pieces:
+            fields[row] = _join(row_pieces)
 
     # Wrapped continuations: unlabeled body lines between a wrapping row and the next label row.
     leftovers = [p for p in body if id(p) not in used and p.x0 >= value_x - 2 * text_height]
@@ -256,6 +260,17 @@ def parse_layout(boxes: list[TextBox], card_width: float) -> dict[str, RawField]
     _header_fields(header, fields)
     _right_column_fields(right, fields)
     return fields
+
+
+def _cut_photo_column(pieces: list[Piece], photo_side_x: float, max_gap: float, right: list[Piece]) -> list[Piece]:
+    """Keep a row's pieces up to a wide gap that leads under the photo (a long issuing city starts
+    left of the usual column); what lies beyond goes to the photo column."""
+    pieces = sorted(pieces, key=lambda p: p.x0)
+    for i in range(1, len(pieces)):
+        if pieces[i].x0 - pieces[i - 1].x1 > max_gap and pieces[i].x0 >= photo_side_x:
+            right.extend(pieces[i:])
+            return pieces[:i]
+    return pieces
 
 
 def _split_blood_type(fields: dict[str, RawField]) -> None:

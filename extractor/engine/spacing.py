@@ -10,6 +10,8 @@ Blurred lines show no clean gaps and are left untouched.
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 
@@ -115,7 +117,8 @@ def _choose_boundary(text: str, piece_start: int, measured: int, end: int, stron
     """
     best, best_score = None, -1
     for boundary in (measured, measured - 1, measured + 1):
-        if not (piece_start + 2 <= boundary <= end - 2):
+        trailing_numeral = re.fullmatch(r"I{1,3}", text[boundary:end]) is not None
+        if not (piece_start + 2 <= boundary <= end - (1 if trailing_numeral else 2)):
             continue
         if not (text[boundary - 1].isupper() and text[boundary].isupper()):
             continue
@@ -124,8 +127,10 @@ def _choose_boundary(text: str, piece_start: int, measured: int, end: int, stron
             word_start -= 1
         left, right = text[word_start:boundary], text[boundary:end]
         right_letters = next((i for i, ch in enumerate(right) if not ch.isalpha()), len(right))
-        # Two-letter pieces are abbreviations (NO, GG, KP) or a mis-measured gap next to an I.
-        if min(len(left), right_letters) < 3 and not (is_word(left, True) and len(left) >= 2):
+        # Two-letter pieces are abbreviations (NO, GG, KP) or a mis-measured gap next to an I;
+        # a trailing roman numeral (GG. KEBON JERUK I) is the exception, behind a clear gap.
+        numeral = strong and len(left) >= 3 and re.fullmatch(r"I{1,3}", right[:right_letters]) is not None and right_letters == len(right)
+        if min(len(left), right_letters) < 3 and not (is_word(left, True) and len(left) >= 2) and not numeral:
             continue
         if strong:
             score = is_word(left) + any(is_word(right[:n]) for n in range(len(right), 2, -1))
@@ -155,7 +160,8 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
     em = cap / 0.716  # Arial's cap height is 0.716 em
     segments = _segments(columns, WEAK_GAP * cap)
     tokens = _tokens(text)
-    if len(segments) <= len(tokens):
+    numerals = [i for i, (a, b) in enumerate(tokens) if re.fullmatch(r"I{1,3}", text[a:b])]
+    if len(segments) <= len(tokens) and not numerals:
         return text  # no unexplained gap (or a blurred line without clean gaps)
     widths = [_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) * em / 1000 for ch in text]
     # Ink is narrower than the advance by about the side bearings.
@@ -163,6 +169,25 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
     alignment = _align(predicted, segments)
     if alignment is None:
         return text
+    # Roman numerals (GG. MAWAR III): the recogniser often drops one of the strokes; count them.
+    replacements: dict[int, str] = {}
+    narrow = 0.25 * em
+    for i in numerals:
+        first, last = alignment[i]
+        # Walk back from the numeral's last ink run over narrow runs (strokes) until a word gap;
+        # the alignment may have given a stroke to the word before.
+        seg = start = last - 1
+        while seg >= 0 and segments[seg][1] - segments[seg][0] <= narrow:
+            start = seg
+            if seg == 0 or segments[seg][0] - segments[seg - 1][1] >= WORD_GAP * cap:
+                break
+            seg -= 1
+        # Strokes of the numeral may touch each other at the run level: count 1-pixel gaps.
+        span = columns[segments[min(start, first)][0]:segments[last - 1][1]]
+        strokes = int(np.count_nonzero(span[1:] & ~span[:-1])) + int(span[0]) if span.size else 0
+        a, b = tokens[i]
+        if 1 <= strokes <= 3 and strokes != b - a:
+            replacements[a] = "I" * strokes
     inserts: set[int] = set()
     for (a, b), (first, last) in zip(tokens, alignment):
         if last - first < 2:
@@ -187,9 +212,20 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
                 start_char = boundary
             else:
                 start_char += index
-    if not inserts:
+    if not inserts and not replacements:
         return text
-    return "".join((" " + ch) if i in inserts else ch for i, ch in enumerate(text))
+    out, i = [], 0
+    while i < len(text):
+        if i in inserts:
+            out.append(" ")
+        if i in replacements:
+            end = next(b for a, b in tokens if a == i)
+            out.append(replacements[i])
+            i = end
+            continue
+        out.append(text[i])
+        i += 1
+    return "".join(out)
 
 
 def restore_all(card_bgr: np.ndarray, boxes: list[TextBox]) -> list[TextBox]:

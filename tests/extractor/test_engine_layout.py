@@ -141,3 +141,13 @@ def test_raw_text_and_confidence_are_kept():
 
 def test_nothing_parsed_without_labels():
     assert parse_layout([box("INDOMARET", 100, 100), box("TOTAL 25.000", 100, 140)], WIDTH) == {}
+
+
+def test_colon_misread_as_a_letter_and_long_issuing_city():
+    values = read(card_boxes(
+        marital=box("Status Perkawinanx BELUM KAWIN", 30, 411, 420),
+        issue_city=box("BOLAANG MONGONDOW SELATAN", 700, 413, 960),
+    ))
+    assert values["marital_status"] == "BELUM KAWIN"
+    assert values["issue_city"] == "BOLAANG MONGONDOW SELATAN"
+    assert values["issue_date"] == "12-03-2015"

@@ -59,3 +59,9 @@ def test_heavy_blur_invents_nothing():
 def test_mixed_case_labels_are_never_split():
     grey, box = rendered("Status Perkawinan")
     assert restore_spaces(grey, box.with_text("StatusPerkawinan")) == "StatusPerkawinan"
+
+
+@pytest.mark.parametrize(("printed", "read"), [("GG. MAWAR III NO. 9", "GG. MAWAR II NO. 9"), ("LUBUK SANAI II", "LUBUK SANAI III"), ("KEBON JERUK I NO. 147", "KEBON JERUKI NO. 147")])
+def test_roman_numerals_are_counted(printed, read):
+    grey, box = rendered(printed)
+    assert restore_spaces(grey, box.with_text(read)) == printed
