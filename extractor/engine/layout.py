@@ -303,7 +303,7 @@ def _header_fields(header: list[Piece], fields: dict[str, RawField]) -> None:
         fields["city"] = lines[0]
 
 
-_DATE_LIKE = re.compile(r"\d{1,2}\s*[-./]\s*\d{1,2}\s*[-./]\s*\d{2,4}")
+_DATE_LIKE = re.compile(r"\d{1,2}\s*[-./]?\s*\d{1,2}\s*[-./]?\s*\d{4}|\d{1,2}\s*[-./]\s*\d{1,2}\s*[-./]\s*\d{2}")
 
 
 def _right_column_fields(right: list[Piece], fields: dict[str, RawField]) -> None:

@@ -104,7 +104,8 @@ class _Attempt:
 
 def _ocr(backend: OcrBackend, card: np.ndarray) -> _Attempt:
     boxes = backend.read(localize.encode_for_ocr(card))
-    return _Attempt(card, boxes, label_hits(boxes), backend.name)
+    # A cascade's first pass is its primary model: report the model that actually read the card.
+    return _Attempt(card, boxes, label_hits(boxes), getattr(backend, "primary", backend).name)
 
 
 def _whole_frame(image: np.ndarray) -> np.ndarray:

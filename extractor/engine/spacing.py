@@ -132,7 +132,13 @@ def _choose_boundary(text: str, piece_start: int, measured: int, end: int, stron
         numeral = strong and len(left) >= 3 and re.fullmatch(r"I{1,3}", right[:right_letters]) is not None and right_letters == len(right)
         if min(len(left), right_letters) < 3 and not (is_word(left, True) and len(left) >= 2) and not numeral:
             continue
+        if numeral and not is_word(left):
+            continue
         if strong:
+            joined = text[word_start:boundary + right_letters]
+            # The reading is already a known word and a piece is not: the gap is a wide letter pair.
+            if is_word(joined) and not (is_word(left) and is_word(right[:right_letters])):
+                continue
             score = is_word(left) + any(is_word(right[:n]) for n in range(len(right), 2, -1))
         else:
             # The big region lexicon holds many short words: weak gaps trust only the core lists.
