@@ -96,6 +96,20 @@ class MotoServer:
         self._server.stop()
 
 
+def pin_object_version(bucket: str, key: str, current_version_id: str, wanted_version_id: str,
+                       *, account_id: str = "123456789012") -> None:
+    """Give an object version in the in-process moto server a chosen version id (S3 has no API for
+    that; restoring a snapshot needs it so records and queued events keep pointing at it)."""
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[account_id]["aws"]
+    for version in backend.get_bucket(bucket).keys.getlist(key, default=[]):
+        if str(version.version_id) == current_version_id:
+            version._version_id = wanted_version_id
+            return
+    raise LookupError(f"no version {current_version_id} of the restored object")
+
+
 def aws_session(region: str) -> boto3.Session:
     return boto3.Session(
         aws_access_key_id=LOCAL_ACCESS_KEY_ID, aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY, region_name=region

@@ -1,5 +1,5 @@
 """What survives ``ktp up`` restarts: moto keeps everything in memory, so at stop the stack
-snapshots the jobs table, the uploaded objects and any S3 events not yet processed into the data
+snapshots the jobs table, every version of the uploaded objects and any S3 events not yet processed into the data
 directory, and restores them at the next start (before S3 notifications are switched on, so
 restored objects do not start new jobs).
 
@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,19 +63,24 @@ def save(data_dir: Path, *, s3: Any, dynamodb: Any, sqs: Any, bucket: str, table
         items.extend(page.get("Items", []))
     _write_private(root / "table.json", json.dumps(_encode(items)).encode())
 
+    # Every version, not just the current one: job records and queued events name versions.
     index = []
     keep = set()
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for entry in page.get("Contents", []):
-            key = entry["Key"]
-            blob_name = hashlib.sha256(key.encode()).hexdigest()
-            obj = s3.get_object(Bucket=bucket, Key=key)
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for entry in page.get("Versions", []):
+            key, version_id = entry["Key"], entry.get("VersionId") or "null"
+            blob_name = hashlib.sha256(f"{key}\x00{version_id}".encode()).hexdigest()
+            extra = {"VersionId": version_id} if version_id != "null" else {}
+            obj = s3.get_object(Bucket=bucket, Key=key, **extra)
             _write_private(objects_dir / blob_name, obj["Body"].read())
-            index.append({"key": key, "blob": blob_name, "content_type": obj.get("ContentType"), "metadata": obj.get("Metadata") or {}})
+            index.append({"key": key, "version_id": version_id, "blob": blob_name,
+                          "content_type": obj.get("ContentType"), "metadata": obj.get("Metadata") or {}})
             keep.add(blob_name)
     for stale in objects_dir.iterdir():
         if stale.name not in keep:
             stale.unlink()
+    # The listing is newest-first per key; store oldest-first so a restore ends on the current one.
+    index.reverse()
     _write_private(root / "objects.json", json.dumps(index).encode())
 
     # S3 events still queued would otherwise be lost with moto's memory: carry them over.
@@ -89,8 +95,19 @@ def save(data_dir: Path, *, s3: Any, dynamodb: Any, sqs: Any, bucket: str, table
     return {"items": len(items), "objects": len(index), "pending_events": len(messages)}
 
 
-def restore_data(data_dir: Path, *, s3: Any, dynamodb: Any, bucket: str, table: str) -> dict[str, int]:
-    """Put back table items and objects (call before S3 notifications are configured)."""
+def restore_data(
+    data_dir: Path,
+    *,
+    s3: Any,
+    dynamodb: Any,
+    bucket: str,
+    table: str,
+    pin_version: Callable[[str, str, str], None] | None = None,
+) -> dict[str, int]:
+    """Put back table items and objects (call before S3 notifications are configured).
+
+    ``pin_version(key, new_version_id, old_version_id)`` gives a restored object its old version
+    id back, so job records and queued events that name it still find it."""
     root = data_dir / SNAPSHOT_DIR
     counts = {"items": 0, "objects": 0}
     if not root.is_dir():
@@ -111,7 +128,10 @@ def restore_data(data_dir: Path, *, s3: Any, dynamodb: Any, bucket: str, table: 
             if entry.get("content_type"):
                 extra["ContentType"] = entry["content_type"]
             body = (root / "objects" / entry["blob"]).read_bytes()
-            s3.put_object(Bucket=bucket, Key=entry["key"], Body=body, **extra)
+            answer = s3.put_object(Bucket=bucket, Key=entry["key"], Body=body, **extra)
+            old_version, new_version = entry.get("version_id"), answer.get("VersionId")
+            if pin_version is not None and old_version not in (None, "null") and new_version:
+                pin_version(entry["key"], new_version, old_version)
             counts["objects"] += 1
     return counts
 

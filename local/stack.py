@@ -26,6 +26,7 @@ from local.aws import (
     ProvisionedResources,
     client,
     ensure_port_free,
+    pin_object_version,
     provision,
 )
 from local.callback_endpoint import CallbackEndpoint
@@ -150,7 +151,12 @@ class LocalStack:
 
         def restore(resources: ProvisionedResources) -> None:
             if self.persist:
-                counts = snapshot.restore_data(self.data_dir, s3=s3, dynamodb=dynamodb, bucket=resources.bucket, table=resources.table)
+                counts = snapshot.restore_data(
+                    self.data_dir, s3=s3, dynamodb=dynamodb, bucket=resources.bucket, table=resources.table,
+                    pin_version=lambda key, new, old: pin_object_version(
+                        resources.bucket, key, new, old, account_id=template.resolver.account_id
+                    ),
+                )
                 if any(counts.values()):
                     log.info("restored %(items)d job records and %(objects)d objects", counts)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from local import snapshot
-from local.aws import MotoServer, client, provision
+from local.aws import MotoServer, client, pin_object_version, provision
 from local.events import s3_event_from_message
 from local.template import StackTemplate
 
@@ -96,22 +96,27 @@ def test_snapshot_round_trip(moto_endpoint: str, tmp_path: Path) -> None:
     dynamodb = client("dynamodb", moto_endpoint, REGION)
     sqs = client("sqs", moto_endpoint, REGION)
     receive_all(sqs, first.events_queue_url)
-    s3.put_object(Bucket=first.bucket, Key="incoming/a b.jpg", Body=b"\xff\xd8image", ContentType="image/jpeg")
+    old = s3.put_object(Bucket=first.bucket, Key="incoming/a b.jpg", Body=b"old version", ContentType="image/jpeg")
+    receive_all(sqs, first.events_queue_url)
+    current = s3.put_object(Bucket=first.bucket, Key="incoming/a b.jpg", Body=b"\xff\xd8image", ContentType="image/jpeg")
     dynamodb.put_item(TableName=first.table, Item={"reference_id": {"S": "ktp-1"}, "status": {"S": "COMPLETED"},
                                                     "blob": {"B": b"\x00\x01"}, "n": {"N": "3"}})
     counts = snapshot.save(tmp_path, s3=s3, dynamodb=dynamodb, sqs=sqs, bucket=first.bucket, table=first.table,
                            events_queue_url=first.events_queue_url)
-    assert counts == {"items": 1, "objects": 1, "pending_events": 1}  # the upload's event was still queued
+    assert counts == {"items": 1, "objects": 2, "pending_events": 1}  # two versions; the last upload's event still queued
     assert (tmp_path / snapshot.SNAPSHOT_DIR).stat().st_mode & 0o777 == 0o700
 
     template = StackTemplate(REPO / "template.yaml", region=REGION, stack_name="snap-b")
     restored: dict = {}
 
     def restore(resources) -> None:
-        restored.update(snapshot.restore_data(tmp_path, s3=s3, dynamodb=dynamodb, bucket=resources.bucket, table=resources.table))
+        restored.update(snapshot.restore_data(
+            tmp_path, s3=s3, dynamodb=dynamodb, bucket=resources.bucket, table=resources.table,
+            pin_version=lambda key, new, old: pin_object_version(resources.bucket, key, new, old),
+        ))
 
     second = provision(template, moto_endpoint, SECRETS, before_notification=restore)
-    assert restored == {"items": 1, "objects": 1}
+    assert restored == {"items": 1, "objects": 2}  # both versions
     # Restoring happened before notifications: only the test event is queued, no new job event ...
     assert [body.get("Event") for body in receive_all(sqs, second.events_queue_url)] == ["s3:TestEvent"]
     # ... and the event that was pending at stop is re-queued.
@@ -123,3 +128,8 @@ def test_snapshot_round_trip(moto_endpoint: str, tmp_path: Path) -> None:
     assert item["blob"]["B"] == b"\x00\x01" and item["n"]["N"] == "3"
     obj = s3.get_object(Bucket=second.bucket, Key="incoming/a b.jpg")
     assert obj["Body"].read() == b"\xff\xd8image" and obj["ContentType"] == "image/jpeg"
+    # Version ids survive, so records and the re-queued event still name existing versions.
+    assert obj["VersionId"] == current["VersionId"]
+    assert pending["Records"][0]["s3"]["object"]["versionId"] == current["VersionId"]
+    older = s3.get_object(Bucket=second.bucket, Key="incoming/a b.jpg", VersionId=old["VersionId"])
+    assert older["Body"].read() == b"old version"
