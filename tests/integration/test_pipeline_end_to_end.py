@@ -116,27 +116,34 @@ def test_refused_callbacks_are_completed_by_the_poller(stack: LocalStack, card_f
 
 def test_extractor_down_then_back_recovers_jobs(stack: LocalStack, card_factory) -> None:
     jobs = stack.jobs
-    in_flight_image, in_flight_truth = card_factory(707)
+    in_flight_cards = {jobs.upload_bytes(image, f"faults/in flight {seed}.jpg").reference_id: truth
+                       for seed in (707, 717, 727) for image, truth in [card_factory(seed)]}
     while_down_image, while_down_truth = card_factory(808)
 
-    # One job reaches the provider, which then dies abruptly (before or while it runs the OCR).
-    in_flight = jobs.upload_bytes(in_flight_image, "faults/in flight.jpg").reference_id
-    wait_for(lambda: (jobs.get(in_flight) or {}).get("status") in ("SUBMITTED", "COMPLETED"),
-             timeout=60, what="the first job to be submitted")
+    # Three jobs reach the provider (one OCR worker: they queue up), which then dies abruptly.
+    def all_accepted() -> bool:
+        accepted = {call.reference_id for call in list(stack.tap.calls) if call.method == "POST" and call.status == 200}
+        return set(in_flight_cards) <= accepted
+
+    wait_for(all_accepted, timeout=60, what="the provider to accept the first three jobs", interval=0.02)
     stack.stop_extractor(crash=True)
+    at_crash = {ref: (jobs.get(ref) or {}).get("status") for ref in in_flight_cards}
+    assert any(status != "COMPLETED" for status in at_crash.values()), f"nothing was in flight: {at_crash}"
     # Another arrives while the provider is down: the submit cannot reach it.
     while_down = jobs.upload_bytes(while_down_image, "faults/while down.jpg").reference_id
-    wait_for(lambda: (jobs.get(while_down) or {}).get("status") == "RETRY", timeout=60, what="the second job to be RETRY")
+    wait_for(lambda: (jobs.get(while_down) or {}).get("status") == "RETRY", timeout=60, what="the upload to be RETRY")
 
     stack.start_extractor()
-    records = jobs.wait_terminal([in_flight, while_down], timeout_seconds=RECOVERY_TIMEOUT)
+    records = jobs.wait_terminal([*in_flight_cards, while_down], timeout_seconds=RECOVERY_TIMEOUT)
     assert all(record and record["status"] == "COMPLETED" for record in records.values()), describe(records)
-    assert_fields_match(records[in_flight], in_flight_truth)
+    for reference_id, truth in in_flight_cards.items():
+        assert_fields_match(records[reference_id], truth)
     assert_fields_match(records[while_down], while_down_truth)
     # The first attempt failed (RETRY), the poller's resubmission is the one that reached the provider.
     assert records[while_down]["retry_count"] >= 1 and records[while_down]["submit_attempts"] == 1
     assert records[while_down].get("error_code") is None  # the RETRY's code did not survive COMPLETED
-    assert stack.tap.submits()[while_down] == 1  # exactly one submit ever reached the provider
+    submits = stack.tap.submits()
+    assert all(submits[ref] == 1 for ref in [*in_flight_cards, while_down]), submits  # never twice
 
 
 def test_cli_reads_the_running_stack(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
@@ -156,3 +163,23 @@ def test_cli_reads_the_running_stack(stack: LocalStack, capsys: pytest.CaptureFi
     shown = json.loads(capsys.readouterr().out)
     assert shown["reference_id"] == reference_id and shown["result"]["fields"]["nik"].isdigit()
     assert main(["status", "ktp-does-not-exist", "--data-dir", data_dir]) == 1
+
+
+def test_functions_get_the_templates_environment_pointed_at_local_endpoints(stack: LocalStack) -> None:
+    assert stack.template is not None
+    info = stack.info
+    for logical_id, function in stack.functions.items():
+        env = function.config.environment
+        template_env = stack.template.function_environment(logical_id)
+        assert env["AWS_ENDPOINT_URL"] == info.endpoint_url
+        assert env["JOBS_TABLE_NAME"] == info.table
+        assert env["AWS_LAMBDA_FUNCTION_NAME"].endswith(logical_id)
+        # Only variables the template gives the function are redirected; none are invented.
+        assert ("CALLBACK_URL" in env) == ("CALLBACK_URL" in template_env)
+        assert ("PROVIDER_BASE_URL" in env) == ("PROVIDER_BASE_URL" in template_env)
+        if "CALLBACK_URL" in env:
+            assert env["CALLBACK_URL"] == info.callback_url
+            assert env["PROVIDER_BASE_URL"] == stack.tap.url  # the recording proxy, then the extractor
+        for name, value in template_env.items():
+            if name not in ("CALLBACK_URL", "PROVIDER_BASE_URL", *stack.function_env):
+                assert env[name] == value, name
