@@ -20,7 +20,9 @@ COMMAND_MODULES = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ktp", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="ktp", description="KTP extraction: the built-in extractor, synthetic cards and the local pipeline."
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
