@@ -164,11 +164,13 @@ def _read_card(backend: OcrBackend, image: np.ndarray) -> _Attempt:
 def _read_with_fallback(image: np.ndarray) -> tuple[_Attempt, ImageQuality]:
     attempt = _read_card(get_backend(), image)
     image_quality = quality.measure(attempt.unlevelled if attempt.unlevelled is not None else attempt.card)
-    # Cascade backends re-read poorly read cards (blur, dark, glare) with their stronger model.
+    # Cascade backends re-read hard cards with their stronger model: few labels read, or a blurred
+    # or dark photo (where the fast model loses characters even when it finds the labels). The
+    # stronger reading wins unless it finds clearly fewer labels.
     fallback = getattr(get_backend(), "fallback", None)
-    if fallback is not None and attempt.hits < GOOD_LABELS:
+    if fallback is not None and (attempt.hits < GOOD_LABELS or image_quality.blur or image_quality.dark):
         second = _ocr(fallback, attempt.card)
-        if second.score > attempt.score:
+        if second.hits >= attempt.hits - 1 or second.score > attempt.score:
             second.unlevelled = attempt.unlevelled
             attempt = second
     return attempt, image_quality

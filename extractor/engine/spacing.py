@@ -130,7 +130,9 @@ def _choose_boundary(text: str, piece_start: int, measured: int, end: int, stron
         # Two-letter pieces are abbreviations (NO, GG, KP) or a mis-measured gap next to an I;
         # a trailing roman numeral (GG. KEBON JERUK I) is the exception, behind a clear gap.
         numeral = strong and len(left) >= 3 and re.fullmatch(r"I{1,3}", right[:right_letters]) is not None and right_letters == len(right)
-        if min(len(left), right_letters) < 3 and not (is_word(left, True) and len(left) >= 2) and not numeral:
+        right_word = right[:right_letters]
+        short_ok = all(len(piece) >= 3 or (len(piece) == 2 and is_word(piece, True)) for piece in (left, right_word))
+        if not short_ok and not numeral:
             continue
         if numeral and not is_word(left):
             continue
@@ -142,8 +144,8 @@ def _choose_boundary(text: str, piece_start: int, measured: int, end: int, stron
             score = is_word(left) + any(is_word(right[:n]) for n in range(len(right), 2, -1))
         else:
             # The big region lexicon holds many short words: weak gaps trust only the core lists.
-            score = is_word(left, True) + any(is_word(right[:n], True) for n in range(len(right), 3, -1))
-            if score < 2 or is_word(text[word_start:end], True):
+            score = is_word(left, True) + is_word(right_word, True)
+            if score < 2 or is_word(text[word_start:boundary + right_letters]):
                 continue
         if score > best_score:  # ties keep the measured boundary (tried first)
             best, best_score = boundary, score

@@ -65,3 +65,14 @@ def test_mixed_case_labels_are_never_split():
 def test_roman_numerals_are_counted(printed, read):
     grey, box = rendered(printed)
     assert restore_spaces(grey, box.with_text(read)) == printed
+
+
+@pytest.mark.parametrize("printed", ["SRIWAHYUNI", "GG. AHMAD YANI NO. 24"])
+def test_known_words_are_not_torn_apart(printed):
+    grey, box = rendered(printed)
+    assert restore_spaces(grey, box) == printed
+
+
+def test_abbreviation_after_a_narrow_letter():
+    grey, box = rendered("GG. AHMAD YANI NO. 24")
+    assert restore_spaces(grey, box.with_text("GG. AHMAD YANINO. 24")) == "GG. AHMAD YANI NO. 24"
