@@ -35,7 +35,7 @@ from local.functions import REPO_ROOT, FunctionConfig, LocalFunction
 from local.jobs import JobsClient
 from local.poller_schedule import PollerSchedule
 from local.provider_tap import ProviderTap
-from local.state import StackInfo, remove_state, write_state
+from local.state import NoRunningStack, StackInfo, read_state, remove_state, write_state
 from local.submit_worker import SubmitWorker
 from local.template import DEFAULT_REGION, StackTemplate
 
@@ -131,8 +131,15 @@ class LocalStack:
             raise
 
     def _start(self) -> StackInfo:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.data_dir, 0o700)  # results, images and credentials live here
+        if not self.data_dir.exists():
+            self.data_dir.mkdir(parents=True)
+            os.chmod(self.data_dir, 0o700)  # results, images and credentials live here
+        try:
+            running = read_state(self.data_dir)
+        except NoRunningStack:
+            pass
+        else:  # two stacks on one data dir would overwrite each other's snapshot and state file
+            raise RuntimeError(f"a local stack (pid {running.pid}) already runs with data dir {self.data_dir}")
         logs = self.data_dir / "logs"
         logs.mkdir(exist_ok=True)
         credentials = _load_credentials(self.data_dir)

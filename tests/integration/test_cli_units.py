@@ -76,3 +76,15 @@ def test_stale_state_file_is_not_trusted(tmp_path: Path) -> None:
     write_state(tmp_path, StackInfo(stack_name="s", region="r", bucket="b", table="t", pid=2**22 + 12345))
     with pytest.raises(SystemExit, match="not running"):
         main(["status", "ktp-1", "--data-dir", str(tmp_path)])
+
+
+def test_a_second_stack_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
+    import os
+
+    from local.stack import LocalStack
+    from local.state import StackInfo, write_state
+
+    write_state(tmp_path, StackInfo(stack_name="s", region="r", bucket="b", table="t", pid=os.getpid()))
+    with pytest.raises(RuntimeError, match="already runs"):
+        LocalStack(tmp_path).start()
+    assert (tmp_path / "stack.json").exists()  # the running stack's state file is left alone
