@@ -185,7 +185,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         with console.status("starting moto, the extractor and the three functions…"):
             info = stack.start()
-    except (OSError, RuntimeError) as error:  # a port in use, a stack already running here
+    except (OSError, RuntimeError, ValueError) as error:  # port in use, stack already running, template problem
         raise SystemExit(f"ktp up: {error}") from None
     try:
         console.print("[bold green]local stack running[/] (Ctrl-C to stop)\n")
@@ -219,7 +219,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             try:
                 with console.status("starting the local stack (moto, extractor, three functions)…"):
                     stack.start()
-            except (OSError, RuntimeError) as error:  # a port in use, a stack already running here
+            except (OSError, RuntimeError, ValueError) as error:  # port in use, stack already running, template problem
                 raise SystemExit(f"ktp demo: {error}") from None
             jobs = stack.jobs
     try:
