@@ -3,21 +3,22 @@ from hypothesis import strategies as st
 from ktp_pipeline.reference_ids import is_valid_reference_id, reference_id_for
 
 
-def test_same_object_same_id():
+def test_same_bytes_uploaded_again_under_the_same_key_is_the_same_job():
+    # A versioned bucket gives the second PUT a new version id; the content (ETag) is what counts.
     a = reference_id_for("bucket", "incoming/a b.jpg", "v1", '"etag"')
-    assert a == reference_id_for("bucket", "incoming/a b.jpg", "v1", "etag-ignored-when-versioned")
+    assert a == reference_id_for("bucket", "incoming/a b.jpg", "v2", "etag")
 
 
-def test_version_etag_bucket_and_key_all_change_the_id():
-    base = reference_id_for("bucket", "k.jpg", "v1", None)
-    assert base != reference_id_for("bucket", "k.jpg", "v2", None)
-    assert base != reference_id_for("other", "k.jpg", "v1", None)
-    assert base != reference_id_for("bucket", "k2.jpg", "v1", None)
-    assert reference_id_for("b", "k", None, "e1") != reference_id_for("b", "k", None, "e2")
+def test_content_bucket_and_key_all_change_the_id():
+    base = reference_id_for("bucket", "k.jpg", "v1", "e1")
+    assert base != reference_id_for("bucket", "k.jpg", "v1", "e2")
+    assert base != reference_id_for("other", "k.jpg", "v1", "e1")
+    assert base != reference_id_for("bucket", "k2.jpg", "v1", "e1")
 
 
-def test_unversioned_null_version_falls_back_to_etag():
-    assert reference_id_for("b", "k", "null", '"e1"') == reference_id_for("b", "k", None, "e1")
+def test_without_etag_the_version_id_identifies_the_object():
+    assert reference_id_for("b", "k", "v1", None) != reference_id_for("b", "k", "v2", None)
+    assert reference_id_for("b", "k", "v1", "") == reference_id_for("b", "k", "v1", None)
 
 
 def test_without_identity_raises():
@@ -25,6 +26,8 @@ def test_without_identity_raises():
 
     with pytest.raises(ValueError):
         reference_id_for("b", "k", None, None)
+    with pytest.raises(ValueError):
+        reference_id_for("b", "k", "null", '""')
 
 
 @given(st.text(min_size=1), st.text(min_size=1), st.one_of(st.none(), st.text(min_size=1)), st.text(min_size=1))

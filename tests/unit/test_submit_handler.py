@@ -189,12 +189,23 @@ def test_s3_test_event_does_nothing(stack, handlers):
     assert stack.dynamodb.scan(TableName="ktp-jobs-test")["Count"] == 0
 
 
-def test_new_version_of_the_same_key_is_a_new_job(stack, handlers):
+def test_new_content_under_the_same_key_is_a_new_job(stack, handlers):
     first = stack.s3_event(KEY, make_image())
     second = stack.s3_event(KEY, make_image(1200, 800))
     invoke(handlers, first)
     invoke(handlers, second)
     assert ref_for(first) != ref_for(second) and len(stack.provider.submits) == 2
+
+
+def test_same_bytes_uploaded_twice_is_one_job_and_one_provider_call(stack, handlers):
+    image = make_image()
+    first = stack.s3_event(KEY, image)
+    second = stack.s3_event(KEY, image)  # a new version of the same bytes in the versioned bucket
+    assert first["Records"][0]["s3"]["object"]["versionId"] != second["Records"][0]["s3"]["object"]["versionId"]
+    invoke(handlers, first)
+    assert invoke(handlers, second)["outcomes"][0]["reference_id"] == ref_for(first)
+    assert len(stack.provider.submits) == 1
+    assert stack.item(ref_for(first))["status"] == "SUBMITTED"
 
 
 def test_no_object_key_or_image_in_logs(stack, handlers, logs, capsys):

@@ -1,7 +1,8 @@
 """Deterministic job ids: the same uploaded object always maps to the same `reference_id`.
 
-A duplicated S3 event therefore lands on the same job, and the provider sees the same id
-(so a resubmission after a lost answer is answered `INVALID_PAYLOAD_REFERENCE_ID_EXISTS`).
+A duplicated S3 event, or the same bytes uploaded again under the same key, therefore lands on the
+same job, and the provider sees the same id (so a resubmission after a lost answer is answered
+`INVALID_PAYLOAD_REFERENCE_ID_EXISTS`).
 """
 
 from __future__ import annotations
@@ -15,17 +16,18 @@ REFERENCE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 
 
 def reference_id_for(bucket: str, key: str, version_id: str | None, etag: str | None) -> str:
-    """`ktp-` + 40 hex chars of SHA-256 over the object's identity (decoded key, version or ETag).
+    """`ktp-` + 40 hex chars of SHA-256 over bucket, decoded key and the object's content identity.
 
-    The version id pins one upload in a versioned bucket; without it the ETag (content hash)
-    distinguishes a re-upload of different bytes under the same key.
+    The ETag (the content's MD5 with SSE-S3) comes first, so uploading the same bytes to the same key
+    again is the same job and is never billed twice, while different bytes under that key are a
+    new job. The version id is the fallback for objects without an ETag.
     """
-    if version_id and version_id != "null":
-        identity = f"v:{version_id}"
-    elif etag:
+    if etag and etag.strip('"'):
         identity = "e:" + etag.strip('"')
+    elif version_id and version_id != "null":
+        identity = f"v:{version_id}"
     else:
-        raise ValueError("an S3 object needs a version id or an ETag to have a stable reference_id")
+        raise ValueError("an S3 object needs an ETag or a version id to have a stable reference_id")
     digest = hashlib.sha256("\x00".join((bucket, key, identity)).encode("utf-8")).hexdigest()
     return PREFIX + digest[:40]
 
