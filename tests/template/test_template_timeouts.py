@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 
 
-def _worst_case_provider_call_seconds() -> float:
+def _default_provider_client():
+    import httpx
+
     provider_client = pytest.importorskip("ktp_pipeline.provider_client", reason="layer not present yet")
-    timeout = provider_client.DEFAULT_TIMEOUT
-    defaults = inspect.signature(provider_client.ProviderClient.__init__).parameters
-    attempts = defaults["max_attempts"].default
-    per_attempt = timeout.connect + timeout.write + timeout.read + timeout.pool
-    return attempts * per_attempt + (attempts - 1) * defaults["backoff_cap"].default
+    http = httpx.Client(timeout=provider_client.DEFAULT_TIMEOUT)
+    return provider_client.ProviderClient("https://provider.invalid", lambda: None, http)
+
+
+def _worst_case_provider_call_seconds() -> float:
+    return _default_provider_client().worst_case_seconds()
 
 
 def test_submit_outlives_a_worst_case_provider_call_but_not_its_claim(resources):
@@ -27,7 +28,10 @@ def test_submit_outlives_a_worst_case_provider_call_but_not_its_claim(resources)
 def test_poller_keeps_its_stop_margin_inside_the_timeout(resources):
     poller = pytest.importorskip("ktp_pipeline.poller", reason="layer not present yet")
     timeout_ms = resources["PollerFunction"]["Properties"]["Timeout"] * 1000
-    assert poller.STOP_MARGIN_MS < timeout_ms / 2
+    margin_ms = poller.stop_margin_ms_for(_default_provider_client())
+    # The last item taken still finishes in time, and at least a minute is left for taking items.
+    assert margin_ms > _worst_case_provider_call_seconds() * 1000
+    assert timeout_ms - margin_ms >= 60_000
 
 
 def test_callback_answers_inside_the_http_api_integration_limit(resources):

@@ -197,6 +197,17 @@ def test_stops_before_the_lambda_timeout(stack, handlers):
     assert stack.raw_item("ktp-left-for-later") == before
 
 
+@pytest.mark.parametrize("spare_ms,checked", [(-1, 0), (1, 1)])
+def test_takes_an_item_only_while_its_worst_case_still_fits(stack, handlers, spare_ms, checked):
+    from ktp_pipeline import wiring
+    from ktp_pipeline.poller import stop_margin_ms_for
+
+    margin = stop_margin_ms_for(wiring.provider_client())
+    assert margin > wiring.provider_client().worst_case_seconds() * 1000  # a provider call with every retry fits
+    seed(stack, "ktp-edge-of-time", JobStatus.SUBMITTED)
+    assert run(handlers, remaining_ms=margin + spare_ms)["checked"] == checked
+
+
 def test_concurrency_is_bounded_and_every_shard_is_swept(stack, handlers):
     refs = [f"ktp-bulk-{i:04d}" for i in range(20)]
     for ref in refs:

@@ -21,18 +21,25 @@ from .reasons import reason_for, timed_out_reason
 from .settings import Settings
 from .submitter import SubmitAction, Submitter
 
-# Stop taking new items when less than this is left: one item's worst case (S3 read + provider
-# submit with its timeouts) must still fit before Lambda kills the invocation.
-STOP_MARGIN_MS = 30_000
+# Stop taking new items when less than the worst case of one item is left: its provider call with
+# every timeout and retry (ProviderClient.worst_case_seconds) plus this allowance for the S3 read and
+# the table writes, so an item started last still finishes before Lambda kills the invocation.
+ITEM_OVERHEAD_SECONDS = 10.0
+
+
+def stop_margin_ms_for(provider: ProviderClient) -> int:
+    return int((provider.worst_case_seconds() + ITEM_OVERHEAD_SECONDS) * 1000)
 
 
 class Poller:
     def __init__(self, store: JobStore, provider: ProviderClient, submitter: Submitter, settings: Settings,
-                 *, stop_margin_ms: int = STOP_MARGIN_MS) -> None:
+                 *, stop_margin_ms: int | None = None) -> None:
         self._store = store
         self._provider = provider
         self._submitter = submitter
         self._settings = settings
+        if stop_margin_ms is None:
+            stop_margin_ms = stop_margin_ms_for(provider)
         self._stop_margin_ms = stop_margin_ms
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()

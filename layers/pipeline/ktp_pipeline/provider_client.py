@@ -91,6 +91,12 @@ class ProviderClient:
         self._sleep = sleep
         self._rng = rng
 
+    def worst_case_seconds(self) -> float:
+        """The longest one call can take: every attempt hitting every timeout, plus the backoffs."""
+        timeout = self._http.timeout
+        per_attempt = sum(t or 0.0 for t in (timeout.connect, timeout.write, timeout.read, timeout.pool))
+        return self._max_attempts * per_attempt + (self._max_attempts - 1) * self._backoff_cap
+
     def submit(self, request: SubmitRequest) -> SubmitAccepted:
         response = self._send("POST", SUBMIT_PATH, retry_reads=False, json=request.model_dump(exclude_none=True))
         try:
