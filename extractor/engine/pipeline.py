@@ -16,7 +16,7 @@ from extractor.engine.fuzzy import levenshtein, squash
 from extractor.engine.nik import nik_checks
 from extractor.engine.normalize import normalize_fields
 from extractor.engine.spacing import restore_all as restore_spaces
-from extractor.result import ALL_FIELDS, ImageQuality, KtpExtraction
+from extractor.result import ALL_FIELDS, Check, FieldReading, ImageQuality, KtpExtraction
 
 # A card is "detected" when at least this many distinct row labels are read.
 MIN_LABELS_DETECTED = 4
@@ -161,25 +161,62 @@ def _read_card(backend: OcrBackend, image: np.ndarray) -> _Attempt:
     return best
 
 
-def _read_with_fallback(image: np.ndarray) -> tuple[_Attempt, ImageQuality]:
+# A reading of a blurred or dark card is trusted without a second pass only when every field
+# was read with at least this confidence and every NIK check passes.
+TRUSTED_CONFIDENCE = 0.85
+
+
+@dataclass
+class _Reading:
+    attempt: _Attempt
+    fields: dict[str, FieldReading]
+    checks: list[Check]
+
+    @property
+    def doubtful(self) -> bool:
+        return (
+            any(not self.fields[name].value or self.fields[name].confidence < TRUSTED_CONFIDENCE for name in ALL_FIELDS)
+            or not all(check.ok for check in self.checks)
+        )
+
+
+def _interpret(attempt: _Attempt) -> _Reading:
+    boxes = restore_spaces(attempt.card, attempt.boxes)
+    raw: dict[str, RawField] = parse_layout(boxes, card_width=attempt.card.shape[1])
+    fields = normalize_fields(raw)
+    fields = {name: fields[name] for name in ALL_FIELDS}
+    checks = nik_checks(fields["nik"].value, fields["date_of_birth"].value, fields["gender"].value)
+    return _Reading(attempt, fields, checks)
+
+
+def _read_with_fallback(image: np.ndarray) -> tuple[_Attempt, ImageQuality, _Reading | None]:
     attempt = _read_card(get_backend(), image)
     image_quality = quality.measure(attempt.unlevelled if attempt.unlevelled is not None else attempt.card)
-    # Cascade backends re-read hard cards with their stronger model: few labels read, or a blurred
-    # or dark photo (where the fast model loses characters even when it finds the labels). The
-    # stronger reading wins unless it finds clearly fewer labels.
+    # Cascade backends re-read hard cards with their stronger model: when few labels were read,
+    # or when a blurred or dark photo (where the fast model loses characters even though it finds
+    # the labels) gave a doubtful reading. The stronger reading wins unless it finds clearly fewer
+    # labels.
     fallback = getattr(get_backend(), "fallback", None)
-    if fallback is not None and (attempt.hits < GOOD_LABELS or image_quality.blur or image_quality.dark):
-        second = _ocr(fallback, attempt.card)
-        if second.hits >= attempt.hits - 1 or second.score > attempt.score:
-            second.unlevelled = attempt.unlevelled
-            attempt = second
-    return attempt, image_quality
+    reading = None
+    if fallback is None:
+        return attempt, image_quality, None
+    if attempt.hits >= GOOD_LABELS:
+        if not (image_quality.blur or image_quality.dark):
+            return attempt, image_quality, None
+        reading = _interpret(attempt)
+        if not reading.doubtful:
+            return attempt, image_quality, reading
+    second = _ocr(fallback, attempt.card)
+    if second.hits >= attempt.hits - 1 or second.score > attempt.score:
+        second.unlevelled = attempt.unlevelled
+        return second, image_quality, None
+    return attempt, image_quality, reading
 
 
 def extract(image: bytes) -> KtpExtraction:
     started = time.perf_counter()
     decoded = localize.decode(image)
-    attempt, image_quality = _read_with_fallback(decoded)
+    attempt, image_quality, reading = _read_with_fallback(decoded)
     detected = attempt.hits >= MIN_LABELS_DETECTED and has_ktp_anchor(attempt.boxes)
     if not detected:
         return KtpExtraction(
@@ -188,16 +225,12 @@ def extract(image: bytes) -> KtpExtraction:
             engine=attempt.engine,
             seconds=round(time.perf_counter() - started, 4),
         )
-    boxes = restore_spaces(attempt.card, attempt.boxes)
-    raw: dict[str, RawField] = parse_layout(boxes, card_width=attempt.card.shape[1])
-    fields = normalize_fields(raw)
-    fields = {name: fields[name] for name in ALL_FIELDS}
-    checks = nik_checks(fields["nik"].value, fields["date_of_birth"].value, fields["gender"].value)
+    reading = reading or _interpret(attempt)
     return KtpExtraction(
         ktp_detected=True,
-        fields=fields,
+        fields=reading.fields,
         image_quality=image_quality,
-        checks=checks,
+        checks=reading.checks,
         engine=attempt.engine,
         seconds=round(time.perf_counter() - started, 4),
     )
