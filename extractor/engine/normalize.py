@@ -166,6 +166,8 @@ def normalize_rt_rw(raw: RawField | None) -> FieldReading:
 def normalize_address(text: str) -> str:
     """Restore the spaces OCR drops around address abbreviations (`NO.20`, `GG.GRIYA`, `BLOKA10`)."""
     text = _clean_text(text)
+    # A comma read for the period of an abbreviation ("GG, SULTAN AGUNG").
+    text = re.sub(r"\b(GG|JL|JLN|KP|KOMP|NO)\s*,", r"\1.", text)
     text = re.sub(r"\.(?=[A-Z0-9])", ". ", text)
     text = re.sub(r"(?<=[0-9])NO\b\.?", " NO.", text)
     text = re.sub(r"\bNO\.?\s*(?=\d)", "NO. ", text)

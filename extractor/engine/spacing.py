@@ -32,6 +32,8 @@ _DEFAULT_WIDTH = 556
 WORD_GAP = 0.33
 # A narrower gap is a word gap only when the lexicon knows the words on both sides.
 WEAK_GAP = 0.22
+# Roman numerals that end street and village names (GG. MAWAR III, SELATAN IV).
+_NUMERAL = re.compile(r"I{1,3}|IV|VI{0,3}|IX|X")
 # How far (in average character widths) a gap may sit from the boundary it is assigned to.
 MAX_OFFSET = 0.6
 
@@ -117,7 +119,7 @@ def _choose_boundary(text: str, piece_start: int, measured: int, end: int, stron
     """
     best, best_score = None, -1
     for boundary in (measured, measured - 1, measured + 1):
-        trailing_numeral = re.fullmatch(r"I{1,3}", text[boundary:end]) is not None
+        trailing_numeral = _NUMERAL.fullmatch(text[boundary:end]) is not None
         if not (piece_start + 2 <= boundary <= end - (1 if trailing_numeral else 2)):
             continue
         if not (text[boundary - 1].isupper() and text[boundary].isupper()):
@@ -129,13 +131,16 @@ def _choose_boundary(text: str, piece_start: int, measured: int, end: int, stron
         right_letters = next((i for i, ch in enumerate(right) if not ch.isalpha()), len(right))
         # Two-letter pieces are abbreviations (NO, GG, KP) or a mis-measured gap next to an I;
         # a trailing roman numeral (GG. KEBON JERUK I) is the exception, behind a clear gap.
-        numeral = strong and len(left) >= 3 and re.fullmatch(r"I{1,3}", right[:right_letters]) is not None and right_letters == len(right)
+        numeral = len(left) >= 3 and _NUMERAL.fullmatch(right[:right_letters]) is not None and right_letters == len(right)
         right_word = right[:right_letters]
         short_ok = all(len(piece) >= 3 or (len(piece) == 2 and is_word(piece, True)) for piece in (left, right_word))
         if not short_ok and not numeral:
             continue
-        if numeral and not is_word(left):
-            continue
+        if numeral:
+            # A known word with a numeral glued on (MERDEKAV), the glued form not being a word.
+            if not is_word(left) or is_word(text[word_start:end]):
+                continue
+            return boundary
         if strong:
             joined = text[word_start:boundary + right_letters]
             # The reading is already a known word and a piece is not: the gap is a wide letter pair.

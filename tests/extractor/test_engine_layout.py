@@ -151,3 +151,8 @@ def test_colon_misread_as_a_letter_and_long_issuing_city():
     assert values["marital_status"] == "BELUM KAWIN"
     assert values["issue_city"] == "BOLAANG MONGONDOW SELATAN"
     assert values["issue_date"] == "12-03-2015"
+
+
+def test_comma_for_an_abbreviation_period():
+    values = read(card_boxes(address_value=box(": GG, SULTAN AGUNG NO, 5", 240, 251)))
+    assert values["address"] == "GG. SULTAN AGUNG NO. 5"

@@ -76,3 +76,8 @@ def test_known_words_are_not_torn_apart(printed):
 def test_abbreviation_after_a_narrow_letter():
     grey, box = rendered("GG. AHMAD YANI NO. 24")
     assert restore_spaces(grey, box.with_text("GG. AHMAD YANINO. 24")) == "GG. AHMAD YANI NO. 24"
+
+
+def test_trailing_roman_numeral_v_is_split_off():
+    grey, box = rendered("JLN. KRAJAN GG. MERDEKA V NO. 180")
+    assert restore_spaces(grey, box.with_text("JLN. KRAJAN GG. MERDEKAV NO. 180")) == "JLN. KRAJAN GG. MERDEKA V NO. 180"
