@@ -42,6 +42,11 @@ def _snap_factor(result: Snap | None, length: int) -> float:
 
 def normalize_date(text: str) -> str | None:
     """`DD-MM-YYYY` from OCR text such as `17-08-1990`, `17 -08-1990`, `17.08.1990`, `17081990`."""
+    # Junk before the date (a colon read as "1:") must not shift the day-month-year split.
+    found = re.search(r"(\d{1,2})\s*[-./]\s*(\d{1,2})\s*[-./]\s*(\d{4})\s*$", text.translate(_DIGITISH))
+    if found:
+        day, month, year = found.groups()
+        return f"{int(day):02d}-{int(month):02d}-{year}"
     digits = re.sub(r"[^0-9]", "", text.translate(_DIGITISH))
     parts = re.findall(r"\d+", text.translate(_DIGITISH))
     if len(parts) == 3 and len(parts[2]) == 4 and len(parts[0]) <= 2 and len(parts[1]) <= 2:

@@ -86,7 +86,7 @@ def test_rt_rw(text, value):
     assert normalize_rt_rw(raw(text)).value == value
 
 
-@pytest.mark.parametrize(("text", "value"), [("17-08-1990", "17-08-1990"), ("17 -08-1990", "17-08-1990"), ("17.08.1990", "17-08-1990"), ("17081990", "17-08-1990"), ("1-8-1990", "01-08-1990"), ("garbage", None)])
+@pytest.mark.parametrize(("text", "value"), [("17-08-1990", "17-08-1990"), ("17 -08-1990", "17-08-1990"), ("17.08.1990", "17-08-1990"), ("17081990", "17-08-1990"), ("1-8-1990", "01-08-1990"), ("1:14-02-2016", "14-02-2016"), ("garbage", None)])
 def test_dates(text, value):
     assert normalize_date(text) == value
 
