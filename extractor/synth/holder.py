@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 import numpy as np
 
@@ -36,12 +37,17 @@ def _pick(rng: np.random.Generator, values, weights=None) -> str:
     return values[int(rng.choice(len(values), p=p / p.sum()))]
 
 
+@lru_cache(maxsize=1)
+def _later_name_pool() -> tuple[str, ...]:
+    return tuple(sorted(set(vocab.MALE_GIVEN + vocab.FEMALE_GIVEN + vocab.SECOND_NAMES + vocab.extra_names())))
+
+
 def _full_name(rng: np.random.Generator, female: bool) -> str:
     given = vocab.FEMALE_GIVEN if female else vocab.MALE_GIVEN
     # 1 to 5 words: single-word names are common in Java, long ones must wrap to a second line.
     words = int(rng.choice([1, 2, 3, 4, 5], p=[0.1, 0.32, 0.28, 0.18, 0.12]))
     parts = [_pick(rng, given)]
-    pool = list(given) + list(vocab.SECOND_NAMES) * 2
+    pool = _later_name_pool()
     while len(parts) < words:
         word = _pick(rng, pool)
         if word not in parts:

