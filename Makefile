@@ -22,5 +22,12 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# Benchmarks print tables (they are never part of the tests).
+bench: setup
+	$(BIN)/python bench/cold_imports.py
+	$(BIN)/python bench/ocr_accuracy.py
+	$(BIN)/python bench/service_throughput.py
+	$(BIN)/python bench/pipeline_e2e.py
+
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache

@@ -7,6 +7,8 @@ Names and street words are common Indonesian words, not records of real people.
 
 from __future__ import annotations
 
+from extractor.engine import vocabulary as engine_vocabulary
+
 GENDERS: tuple[str, ...] = ("LAKI-LAKI", "PEREMPUAN")
 BLOOD_TYPES: tuple[str, ...] = ("A", "B", "AB", "O", "-")
 # Rough shares on real cards: many holders never state a blood type.
@@ -38,26 +40,8 @@ MARITAL_STATUS_WEIGHTS: tuple[float, ...] = (0.3, 0.36, 0.07, 0.07, 0.08, 0.04, 
 NATIONALITY = "WNI"
 LIFETIME_VALIDITY = "SEUMUR HIDUP"
 
-# The civil registry's 89 occupations, as printed.
-OCCUPATIONS: tuple[str, ...] = (
-    "BELUM/TIDAK BEKERJA", "MENGURUS RUMAH TANGGA", "PELAJAR/MAHASISWA", "PENSIUNAN",
-    "PEGAWAI NEGERI SIPIL (PNS)", "TENTARA NASIONAL INDONESIA (TNI)", "KEPOLISIAN RI (POLRI)",
-    "PERDAGANGAN", "PETANI/PEKEBUN", "PETERNAK", "NELAYAN/PERIKANAN", "INDUSTRI", "KONSTRUKSI",
-    "TRANSPORTASI", "KARYAWAN SWASTA", "KARYAWAN BUMN", "KARYAWAN BUMD", "KARYAWAN HONORER",
-    "BURUH HARIAN LEPAS", "BURUH TANI/PERKEBUNAN", "BURUH NELAYAN/PERIKANAN", "BURUH PETERNAKAN",
-    "PEMBANTU RUMAH TANGGA", "TUKANG CUKUR", "TUKANG LISTRIK", "TUKANG BATU", "TUKANG KAYU",
-    "TUKANG SOL SEPATU", "TUKANG LAS/PANDAI BESI", "TUKANG JAHIT", "TUKANG GIGI", "PENATA RIAS",
-    "PENATA BUSANA", "PENATA RAMBUT", "MEKANIK", "SENIMAN", "TABIB", "PARAJI", "PERANCANG BUSANA",
-    "PENTERJEMAH", "IMAM MASJID", "PENDETA", "PASTOR", "WARTAWAN", "USTADZ/MUBALIGH", "JURU MASAK",
-    "PROMOTOR ACARA", "ANGGOTA DPR-RI", "ANGGOTA DPD", "ANGGOTA BPK", "PRESIDEN", "WAKIL PRESIDEN",
-    "ANGGOTA MAHKAMAH KONSTITUSI", "ANGGOTA KABINET/KEMENTERIAN", "DUTA BESAR", "GUBERNUR",
-    "WAKIL GUBERNUR", "BUPATI", "WAKIL BUPATI", "WALIKOTA", "WAKIL WALIKOTA",
-    "ANGGOTA DPRD PROVINSI", "ANGGOTA DPRD KABUPATEN/KOTA", "DOSEN", "GURU", "PILOT", "PENGACARA",
-    "NOTARIS", "ARSITEK", "AKUNTAN", "KONSULTAN", "DOKTER", "BIDAN", "PERAWAT", "APOTEKER",
-    "PSIKIATER/PSIKOLOG", "PENYIAR TELEVISI", "PENYIAR RADIO", "PELAUT", "PENELITI", "SOPIR",
-    "PIALANG", "PARANORMAL", "PEDAGANG", "PERANGKAT DESA", "KEPALA DESA", "BIARAWATI", "WIRASWASTA",
-    "LAINNYA",
-)
+# The civil registry's 89 occupations, as printed: one list for the engine and the generator.
+OCCUPATIONS: tuple[str, ...] = engine_vocabulary.OCCUPATIONS
 
 # Given names by sex, and surnames / second names shared by both. Short and long, several
 # regional traditions (Javanese, Sundanese, Batak, Minahasa, Balinese, Arabic- and Latin-derived).
