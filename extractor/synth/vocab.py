@@ -25,16 +25,7 @@ RELIGIONS: tuple[str, ...] = (
 )
 RELIGION_WEIGHTS: tuple[float, ...] = (0.55, 0.13, 0.1, 0.08, 0.06, 0.04, 0.04)
 
-MARITAL_STATUSES: tuple[str, ...] = (
-    "BELUM KAWIN",
-    "KAWIN",
-    "CERAI HIDUP",
-    "CERAI MATI",
-    "KAWIN TERCATAT",
-    "KAWIN BELUM TERCATAT",
-    "CERAI HIDUP TERCATAT",
-    "CERAI HIDUP BELUM TERCATAT",
-)
+MARITAL_STATUSES: tuple[str, ...] = engine_vocabulary.MARITAL_STATUSES
 MARITAL_STATUS_WEIGHTS: tuple[float, ...] = (0.3, 0.36, 0.07, 0.07, 0.08, 0.04, 0.04, 0.04)
 
 NATIONALITY = "WNI"

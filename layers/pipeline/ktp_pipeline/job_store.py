@@ -204,6 +204,10 @@ class JobStore:
         for name, value in (("object_version_id", version_id), ("object_etag", etag), ("object_size", size)):
             if value is not None:
                 item[name] = value
+        return self._put_new(item)
+
+    def _put_new(self, item: dict[str, Any]) -> bool:
+        """Create the item unless one with this reference_id exists; False when it already did."""
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -325,15 +329,7 @@ class JobStore:
         for attr in ("error_code", "result", "status_code", "result_source"):
             if f":{attr}" in values:
                 item[attr] = values[f":{attr}"]
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={k: _av(v) for k, v in item.items()},
-                ConditionExpression="attribute_not_exists(reference_id)",
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._put_new(item)
 
     def record_result(self, result: ExtractionResult, source: str, *, reference_id: str | None = None,
                       allow_orphan: bool = False) -> FinishOutcome | None:
