@@ -52,3 +52,11 @@ def test_any_json_object_parses_without_error(body):
     result = ExtractionResult.parse(body)
     assert result.state in ("completed", "failed", "pending")
     assert all(isinstance(v, str) and v not in ("", "-") for v in result.fields.values())
+
+
+def test_layer_and_extractor_agree_on_the_contract_fields():
+    # The layer ships to Lambda without the extractor, so it keeps its own copy of the list.
+    from extractor.result import CONTRACT_FIELDS as EXTRACTOR_FIELDS
+    from ktp_pipeline.models import CONTRACT_FIELDS as LAYER_FIELDS
+
+    assert LAYER_FIELDS == EXTRACTOR_FIELDS
