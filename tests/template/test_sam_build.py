@@ -29,12 +29,20 @@ def _sam_executable() -> str | None:
     return shutil.which("sam") or (str(beside_python) if beside_python.exists() else None)
 
 
+def _python313_runs() -> bool:
+    # A pyenv shim is on PATH even where no 3.13 is installed; only running it tells.
+    if shutil.which("python3.13") is None:
+        return False
+    probe = subprocess.run(["python3.13", "--version"], cwd=REPO_ROOT, capture_output=True, check=False)
+    return probe.returncode == 0
+
+
 @pytest.fixture(scope="session")
 def sam_build(tmp_path_factory) -> Path:
     sam = _sam_executable()
     if sam is None:
         pytest.skip("the `sam` CLI is not installed (pip install -r requirements-dev.txt provides it)")
-    if shutil.which("python3.13") is None:
+    if not _python313_runs():
         pytest.skip("`sam build` needs python3.13 on PATH for BuildMethod python3.13 (see docs/deploy.md)")
     work = tmp_path_factory.mktemp("sam")
     build_dir = work / "build"
