@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
 
 from local.events import (
     MAX_HTTP_API_BODY_BYTES,
@@ -19,6 +18,7 @@ from local.events import (
     match_route,
 )
 from local.functions import InvocationError, LocalFunction
+from local.loopback_http import LoopbackHttpServer
 from local.template import HttpRoute
 
 log = logging.getLogger("ktp.local.callback")
@@ -36,34 +36,17 @@ class CallbackEndpoint:
         self.requests = 0
         self.refused = 0
         self._lock = threading.Lock()
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_request(self) -> None:
-                endpoint._serve(self)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_request  # noqa: N815
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-                return  # request lines go nowhere: query strings may carry ids we keep out of logs
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name="callback-endpoint", daemon=True)
+        self._http = LoopbackHttpServer(self._serve, port=port, name="callback-endpoint")
+        self.port = self._http.port
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return self._http.url(path)
 
     def start(self) -> None:
-        self._thread.start()
+        self._http.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        self._http.stop()
 
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         with self._lock:

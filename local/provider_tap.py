@@ -11,11 +11,12 @@ import json
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
 
 import httpx
+
+from local.loopback_http import LoopbackHttpServer
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
 
@@ -34,31 +35,14 @@ class ProviderTap:
         self.calls: list[ProviderCall] = []
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=httpx.Timeout(60.0, connect=2.0))
-        tap = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_request(self) -> None:
-                tap._forward(self)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_request  # noqa: N815
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="provider-tap", daemon=True)
+        self._server = LoopbackHttpServer(self._forward, port=port, name="provider-tap")
+        self.url = self._server.url()
 
     def start(self) -> None:
-        self._thread.start()
+        self._server.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        self._server.stop()
         self._http.close()
 
     def submits(self) -> Counter[str]:
