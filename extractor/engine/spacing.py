@@ -4,7 +4,9 @@ The recogniser reads `PRATAMAANTONIUS` where the card prints `PRATAMA ANTONIUS`,
 still show the word gap. For each line box the column profile of the ink gives the gaps wider
 than a word space; the characters are laid out along the ink extent with Arial-like advance widths
 (KTP text is an Arial-like sans), the gaps already explained by a space in the text are matched
-off, and each remaining gap that falls on a letter-letter boundary gets a space.
+off, and each remaining gap that falls on a letter-letter boundary gets a space when it is wider
+than the two letters' side bearings explain (an A stands flush in its advance, an N-I pair leaves
+a quarter of a cap height blank without any space).
 Blurred lines show no clean gaps and are left untouched.
 """
 
@@ -28,12 +30,39 @@ _WIDTHS = {
     "'": 191, "+": 584,
 }
 _DEFAULT_WIDTH = 556
-# A gap at least this many cap heights wide separates words (letter gaps stay well below).
-WORD_GAP = 0.33
-# A narrower gap is a word gap only when the lexicon knows the words on both sides.
+# Left and right side bearings in 1/1000 em (measured on Arimo's regular glyphs): the blank a letter
+# pair leaves without a space. N-I leaves 0.17 em, A-A almost nothing, so the same ink gap means a
+# space between two A's and no space between N and I.
+_BEARINGS = {
+    "A": (2, 2), "B": (82, 53), "C": (51, 38), "D": (82, 48), "E": (82, 43), "F": (82, 40), "G": (50, 75),
+    "H": (82, 82), "I": (92, 93), "J": (16, 75), "K": (82, 12), "L": (82, 33), "M": (82, 82), "N": (82, 81),
+    "O": (47, 48), "P": (82, 53), "Q": (47, 48), "R": (82, 46), "S": (46, 46), "T": (22, 24), "U": (77, 78),
+    "V": (5, 5), "W": (5, 4), "X": (23, 21), "Y": (23, 22), "Z": (32, 31),
+}
+_DEFAULT_BEARING = 60
+# Arial's cap height in em: converts the bearings to cap heights, the unit gaps are measured in.
+CAP_EM = 0.716
+# Blank columns separating two ink runs: anything narrower is never a candidate word gap.
 WEAK_GAP = 0.22
+# A gap wider than its letter pair explains by this many cap heights is a word gap (a space is
+# 0.39 cap; anti-aliasing and blur eat part of it); a narrower surplus only counts when the lexicon
+# knows the words on both sides.
+SPACE_SURPLUS = 0.15
+WEAK_SURPLUS = 0.10
+# A gap this wide (cap heights) is a word gap whatever the lexicon says, if its pair allows it.
+WIDE_GAP = 0.33
+# Strokes of a roman numeral sit closer than this (cap heights); a wider gap ends the numeral.
+NUMERAL_GAP = 0.33
+# How far (relative) the line-width em may stray from the cap-height em and still be trusted.
+LINE_EM_TOLERANCE = 0.15
+# The alignment's price for assuming one space the recogniser dropped (squared relative error).
+DROPPED_SPACE_COST = 0.0005
+# Boundaries whose predicted ink width is within this many em of the best fit are all candidates.
+AMBIGUITY = 0.3
 # Roman numerals that end street and village names (GG. MAWAR III, SELATAN IV).
 _NUMERAL = re.compile(r"I{1,3}|IV|VI{0,3}|IX|X")
+# "NO." with or without the house number glued on: what follows a numeral in a street name.
+_HOUSE_NUMBER = re.compile(r"NO\.?\d*")
 # How far (in average character widths) a gap may sit from the boundary it is assigned to.
 MAX_OFFSET = 0.6
 
@@ -81,8 +110,13 @@ def _tokens(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _align(predicted: list[float], segments: list[tuple[int, int]]) -> list[tuple[int, int]] | None:
-    """Give each token a run of consecutive segments, minimising relative width errors (DP)."""
+def _align(predicted: list[float], segments: list[tuple[int, int]], space: float) -> list[tuple[int, int]] | None:
+    """Give each token a run of consecutive segments, minimising relative width errors (DP).
+
+    A token read without its spaces is wider on the card than its text: each gap inside the run
+    may hide one dropped ``space`` (pixels), at a small cost so the recogniser's spaces are
+    preferred when both fit.
+    """
     n, m = len(predicted), len(segments)
     if n == 0 or n > m:
         return None
@@ -96,8 +130,12 @@ def _align(predicted: list[float], segments: list[tuple[int, int]]) -> list[tupl
                 if cost[i - 1][k] == inf:
                     continue
                 span = segments[j - 1][1] - segments[k][0]
-                error = (span - predicted[i - 1]) / max(predicted[i - 1], 1.0)
-                total = cost[i - 1][k] + error * error
+                error = min(
+                    ((span - predicted[i - 1] - dropped * space) / max(predicted[i - 1], 1.0)) ** 2
+                    + DROPPED_SPACE_COST * dropped
+                    for dropped in range(min(j - k - 1, 2) + 1)
+                )
+                total = cost[i - 1][k] + error
                 if total < cost[i][j]:
                     cost[i][j], back[i][j] = total, k
     if cost[n][m] == inf or cost[n][m] / n > 0.25:
@@ -110,19 +148,51 @@ def _align(predicted: list[float], segments: list[tuple[int, int]]) -> list[tupl
     return spans[::-1]
 
 
-def _choose_boundary(text: str, piece_start: int, measured: int, end: int, strong: bool) -> int | None:
-    """Where to put a space for a gap measured at ``measured`` (or None for no space).
+def _surplus(gap: float, left: str, right: str) -> float:
+    """How much of ``gap`` (in cap heights) the letter pair's side bearings leave unexplained."""
+    rsb = _BEARINGS.get(left, (0, _DEFAULT_BEARING))[1]
+    lsb = _BEARINGS.get(right, (_DEFAULT_BEARING, 0))[0]
+    return gap - (rsb + lsb) / 1000 / CAP_EM
 
-    A narrow letter (I) next to the gap makes the measured boundary uncertain by one character, so
-    the neighbours are tried too and the lexicon arbitrates. Weak gaps need the lexicon's word on
-    both sides; a single letter is never split off.
+
+def _ink_errors(text: str, widths: list[float], start: int, end: int, ink_width: float, em: float) -> np.ndarray:
+    """For k = 1 .. end-start-1: |ink width of text[start:start+k] - the measured ink run| in pixels.
+
+    The ink of a run spans its advances minus the first letter's left and the last letter's right
+    side bearing.
+    """
+    offsets = np.cumsum(widths[start:end - 1])
+    lsb = _BEARINGS.get(text[start], (_DEFAULT_BEARING, 0))[0]
+    rsb = np.array([_BEARINGS.get(ch, (0, _DEFAULT_BEARING))[1] for ch in text[start:end - 1]])
+    return np.abs(offsets - (lsb + rsb) * em / 1000 - ink_width)
+
+
+def _choose_boundary(text: str, piece_start: int, candidates: list[int], end: int, gap: float) -> int | None:
+    """Where to put a space for a ``gap`` (cap heights) after an ink run (or None for no space).
+
+    ``candidates`` are the character boundaries the run's width fits, best first: a narrow letter
+    (I) or a blurred edge leaves the position uncertain by a character, and the lexicon arbitrates.
+    Each candidate is judged by the gap its letter pair leaves unexplained; weak surpluses need the
+    lexicon's word on both sides. A single letter is never split off, except a roman numeral before
+    ``NO.`` (GG. MAWAR I NO. 5).
     """
     best, best_score = None, -1
-    for boundary in (measured, measured - 1, measured + 1):
+    for boundary in candidates:
         trailing_numeral = _NUMERAL.fullmatch(text[boundary:end]) is not None
-        if not (piece_start + 2 <= boundary <= end - (1 if trailing_numeral else 2)):
+        leading_numeral = (
+            _NUMERAL.fullmatch(text[piece_start:boundary]) is not None and _HOUSE_NUMBER.fullmatch(text[boundary:end])
+        )
+        if not (piece_start + (1 if leading_numeral else 2) <= boundary <= end - (1 if trailing_numeral else 2)):
             continue
         if not (text[boundary - 1].isupper() and text[boundary].isupper()):
+            continue
+        surplus = _surplus(gap, text[boundary - 1], text[boundary])
+        if surplus < WEAK_SURPLUS:
+            continue
+        strong = surplus >= SPACE_SURPLUS
+        if leading_numeral:
+            if strong:
+                return boundary
             continue
         word_start = boundary
         while word_start > piece_start and text[word_start - 1].isalpha():
@@ -138,7 +208,7 @@ def _choose_boundary(text: str, piece_start: int, measured: int, end: int, stron
             continue
         if numeral:
             # A known word with a numeral glued on (MERDEKAV), the glued form not being a word.
-            if not is_word(left) or is_word(text[word_start:end]):
+            if not strong or not is_word(left) or is_word(text[word_start:end]):
                 continue
             return boundary
         if strong:
@@ -147,6 +217,10 @@ def _choose_boundary(text: str, piece_start: int, measured: int, end: int, stron
             if is_word(joined) and not (is_word(left) and is_word(right[:right_letters])):
                 continue
             score = is_word(left) + any(is_word(right[:n]) for n in range(len(right), 2, -1))
+            # A gap narrow in pixels but wide for its letter pair (A A) needs one known word: blur
+            # also opens gaps beside thin strokes (the bar of a T).
+            if gap < WIDE_GAP and score < 1:
+                continue
         else:
             # The big region lexicon holds many short words: weak gaps trust only the core lists.
             score = is_word(left, True) + is_word(right_word, True)
@@ -155,6 +229,22 @@ def _choose_boundary(text: str, piece_start: int, measured: int, end: int, stron
         if score > best_score:  # ties keep the measured boundary (tried first)
             best, best_score = boundary, score
     return best
+
+
+def _line_em(text: str, segments: list[tuple[int, int]], cap: float) -> float:
+    """The em in pixels, from the line's whole ink extent against the text's Arial advances.
+
+    The cap height alone overstates it by the rows anti-aliasing and blur add (a few per cent,
+    a character's width over a long run). The text may lack a dropped space or two: half a space
+    is assumed. A reading too far from the cap-height estimate (misread text) falls back to it.
+    """
+    by_cap = cap / CAP_EM
+    if not segments:
+        return by_cap
+    units = sum(_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) for ch in text) + _WIDTHS[" "] / 2
+    units -= _BEARINGS.get(text[0], (_DEFAULT_BEARING, 0))[0] + _BEARINGS.get(text[-1], (0, _DEFAULT_BEARING))[1]
+    by_line = (segments[-1][1] - segments[0][0]) / units * 1000
+    return by_line if abs(by_line / by_cap - 1) <= LINE_EM_TOLERANCE else by_cap
 
 
 def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
@@ -170,16 +260,20 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
     columns, cap = found
     if cap < 8:
         return text
-    em = cap / 0.716  # Arial's cap height is 0.716 em
     segments = _segments(columns, WEAK_GAP * cap)
+    em = _line_em(text, segments, cap)
     tokens = _tokens(text)
     numerals = [i for i, (a, b) in enumerate(tokens) if re.fullmatch(r"I{1,3}", text[a:b])]
     if len(segments) <= len(tokens) and not numerals:
         return text  # no unexplained gap (or a blurred line without clean gaps)
     widths = [_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) * em / 1000 for ch in text]
     # Ink is narrower than the advance by about the side bearings.
-    predicted = [max(1.0, sum(widths[a:b]) - 0.08 * em) for a, b in tokens]
-    alignment = _align(predicted, segments)
+    # A token's ink spans its advances minus its outer side bearings.
+    predicted = [
+        max(1.0, sum(widths[a:b]) - (_BEARINGS.get(text[a], (_DEFAULT_BEARING, 0))[0] + _BEARINGS.get(text[b - 1], (0, _DEFAULT_BEARING))[1]) * em / 1000)
+        for a, b in tokens
+    ]
+    alignment = _align(predicted, segments, _WIDTHS[" "] * em / 1000)
     if alignment is None:
         return text
     # Roman numerals (GG. MAWAR III): the recogniser often drops one of the strokes; count them.
@@ -192,7 +286,7 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
         seg = start = last - 1
         while seg >= 0 and segments[seg][1] - segments[seg][0] <= narrow:
             start = seg
-            if seg == 0 or segments[seg][0] - segments[seg - 1][1] >= WORD_GAP * cap:
+            if seg == 0 or segments[seg][0] - segments[seg - 1][1] >= NUMERAL_GAP * cap:
                 break
             seg -= 1
         # Strokes of the numeral may touch each other at the run level: count 1-pixel gaps.
@@ -212,13 +306,14 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
         for seg in range(first, last - 1):
             if start_char >= b - 1:
                 break
-            ink_width = segments[seg][1] - segments[seg][0] + 0.08 * em
-            offsets = np.cumsum([0.0] + widths[start_char:b])
-            index = int(np.argmin(np.abs(offsets[1:-1] - ink_width))) + 1
-            if abs(offsets[index] - ink_width) > MAX_OFFSET * 0.6 * em:
+            errors = _ink_errors(text, widths, start_char, b, segments[seg][1] - segments[seg][0], em)
+            index = int(np.argmin(errors)) + 1
+            if errors[index - 1] > MAX_OFFSET * 0.6 * em:
                 break  # lost track of where we are in the text
-            strong = segments[seg + 1][0] - segments[seg][1] >= WORD_GAP * cap
-            boundary = _choose_boundary(text, piece_start, start_char + index, b, strong)
+            # Every boundary the run's width cannot tell apart from the best one is a candidate.
+            close = [k + 1 for k in np.argsort(errors, kind="stable") if errors[k] <= errors[index - 1] + AMBIGUITY * em]
+            gap = (segments[seg + 1][0] - segments[seg][1]) / cap
+            boundary = _choose_boundary(text, piece_start, [start_char + k for k in close[:3]], b, gap)
             if boundary is not None:
                 inserts.add(boundary)
                 piece_start = boundary

@@ -81,3 +81,30 @@ def test_abbreviation_after_a_narrow_letter():
 def test_trailing_roman_numeral_v_is_split_off():
     grey, box = rendered("JLN. KRAJAN GG. MERDEKA V NO. 180")
     assert restore_spaces(grey, box.with_text("JLN. KRAJAN GG. MERDEKAV NO. 180")) == "JLN. KRAJAN GG. MERDEKA V NO. 180"
+
+
+@pytest.mark.parametrize(
+    ("printed", "read"),
+    [
+        # A and V stand flush in their advance: the space is most of the gap between them.
+        ("CANTIKA ADIT SAMSUL", "CANTIKAADIT SAMSUL"),
+        ("PETRUS WIDYA ANDI", "PETRUS WIDYAANDI"),
+        ("SUSI AZIZAH", "SUSIAZIZAH"),
+    ],
+)
+def test_space_between_flush_letters_is_restored(printed, read):
+    grey, box = rendered(printed)
+    assert restore_spaces(grey, box.with_text(read)) == printed
+
+
+@pytest.mark.parametrize("printed", ["ANDI RAMADHANI EMA KRISNA", "ARDIANSYAH SAHRUL HABIBI", "SRI DEDEH ASIH PRASETYA"])
+def test_wide_letter_pairs_are_not_word_gaps(printed):
+    # N-I and B-I leave as much blank as A A with a space; a final I is not a roman numeral.
+    grey, box = rendered(printed)
+    assert restore_spaces(grey, box) == printed
+
+
+def test_roman_numeral_glued_to_the_house_number():
+    grey, box = rendered("JALAN KARTINI GG. TELUK BETUNG I NO. 91")
+    read = box.with_text("JALAN KARTINI GG. TELUK BETUNG INO.91")
+    assert restore_spaces(grey, read) == "JALAN KARTINI GG. TELUK BETUNG I NO.91"
