@@ -33,8 +33,12 @@ LABELS: dict[str, tuple[str, ...]] = {
     "valid_until": ("Berlaku Hingga",),
 }
 ROW_ORDER = tuple(LABELS)
-# `Gol. Darah :` as OCR reads it on a bad day: "Goi. Darah :", "Gol Dwah:", "Darah : B".
-BLOOD_LABEL = re.compile(r"(?:G[O0QI][LI1]?[\s.,]*)?D[AW4R][A-Z]{1,3}\s*[:：;]?\s*(?=[ABO08\-+]{0,3}\s*$)", re.IGNORECASE)
+# Distance between consecutive label rows, as a share of the card's width.
+ROW_PITCH = 0.032
+# `Gol. Darah :` as OCR reads it on a bad day: "Goi. Darah :", "Gol Dwah:", "Darah : B", "Darah _: -".
+BLOOD_LABEL = re.compile(
+    r"(?:G[O0QI][LI1]?[\s.,]*)?D[AW4R][A-Z]{1,3}[\s_.,'`]*[:：;]?[\s_]*(?=[ABO08\-+]{0,3}\s*$)", re.IGNORECASE
+)
 _DATE_IN_LINE = re.compile(r"\d{1,2}\s*[-./]\s*\d{1,2}\s*[-./]\s*\d{2,4}")
 WRAPPING_ROWS = ("full_name", "address")
 _COLONS = ":：;"
@@ -189,6 +193,20 @@ def _lines(pieces: list[Piece]) -> list[list[Piece]]:
     return lines
 
 
+def _card_width_from_rows(labels: dict[str, Piece]) -> float | None:
+    """The card's width from the pitch of its label rows (a row every 3.2 % of the width).
+
+    The NIK row is taller than the rest and a wrapped value takes two rows, so the pitch is the
+    median over consecutive labelled rows below the NIK.
+    """
+    order = {name: i for i, name in enumerate(ROW_ORDER)}
+    rows = sorted((order[name], piece.cy) for name, piece in labels.items() if name != "nik")
+    pitches = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(rows, rows[1:])]
+    if len(pitches) < 3:
+        return None
+    return statistics.median(pitches) / ROW_PITCH
+
+
 def parse_layout(boxes: list[TextBox], card_width: float) -> dict[str, RawField]:
     """Map OCR boxes (coordinates of the normalised card) to raw field texts by row."""
     pieces = _pieces(boxes)
@@ -208,6 +226,10 @@ def parse_layout(boxes: list[TextBox], card_width: float) -> dict[str, RawField]
 
     heights = [p.height for p in labels.values()]
     text_height = statistics.median(heights)
+    # The frame may be wider than the card (no outline found): measure the card by its rows.
+    by_rows = _card_width_from_rows(labels)
+    if by_rows is not None and by_rows < 0.8 * card_width:
+        card_width = by_rows
     label_right = statistics.median(p.x1 for p in labels.values())
     first_row_top = min(p.y0 for p in labels.values())
     ordered = sorted(labels.values(), key=lambda p: p.cy)

@@ -115,6 +115,9 @@ def test_blood_type_on_the_gender_row_when_merged_and_noisy():
     merged = read(card_boxes(gender_value=box(": PEREMPUAN Gol. Darah : AB+", 240, 219, 700), blood=None))
     assert merged["gender"] == "PEREMPUAN"
     assert merged["blood_type"] == "AB+"
+    underscored = read(card_boxes(gender_value=box(": LAKI-LAKI Gol. Darah _: -", 240, 219, 700), blood=None))
+    assert underscored["gender"] == "LAKI-LAKI"
+    assert underscored["blood_type"] == "-"
 
 
 def test_missing_birth_label_line_is_still_the_birth_row():
@@ -156,3 +159,14 @@ def test_colon_misread_as_a_letter_and_long_issuing_city():
 def test_comma_for_an_abbreviation_period():
     values = read(card_boxes(address_value=box(": GG, SULTAN AGUNG NO, 5", 240, 251)))
     assert values["address"] == "GG. SULTAN AGUNG NO. 5"
+
+
+def test_card_smaller_than_the_frame_still_has_its_photo_column():
+    # No card outline found: the card fills half of a 1000-pixel frame, away from the left edge.
+    def shrink(b: TextBox) -> TextBox:
+        return TextBox(b.text, b.confidence, 110 + 0.48 * b.x0, 260 + 0.48 * b.y0, 110 + 0.48 * b.x1, 260 + 0.48 * b.y1)
+
+    values = read([shrink(b) for b in card_boxes()])
+    assert values["issue_city"] == "BANDUNG"
+    assert values["issue_date"] == "12-03-2015"
+    assert values["occupation"] == "KARYAWAN SWASTA"
