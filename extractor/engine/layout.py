@@ -239,7 +239,8 @@ def parse_layout(boxes: list[TextBox], card_width: float) -> dict[str, RawField]
     value_x = statistics.median(value_starts) if value_starts else label_right
     right_column_x = value_x + 0.40 * card_width
 
-    header = [p for p in values if p.y1 <= first_row_top + 0.3 * text_height]
+    # Above the first row; a tall two-line header may reach down beside the NIK label.
+    header = [p for p in values if p.y1 <= first_row_top + 0.3 * text_height or p.cy < first_row_top]
     right = [p for p in values if p.x0 >= right_column_x and p not in header]
     body = [p for p in values if p not in header and p not in right]
 

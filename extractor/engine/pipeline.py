@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
-from extractor.engine import localize, quality
+from extractor.engine import localize, quality, second_reading
 from extractor.engine.backends import OcrBackend, TextBox, create_backend
 from extractor.engine.layout import RawField, match_label, parse_layout, split_label_prefix
 from extractor.engine.fuzzy import levenshtein, squash
@@ -171,13 +171,20 @@ class _Reading:
     attempt: _Attempt
     fields: dict[str, FieldReading]
     checks: list[Check]
+    raw: dict[str, RawField] = field(default_factory=dict)
+    engine: str = ""  # the model(s) that produced the fields
 
     @property
     def doubtful(self) -> bool:
-        return (
-            any(not self.fields[name].value or self.fields[name].confidence < TRUSTED_CONFIDENCE for name in ALL_FIELDS)
-            or not all(check.ok for check in self.checks)
-        )
+        return any(self._doubtful(name) for name in ALL_FIELDS) or not all(check.ok for check in self.checks)
+
+    def _doubtful(self, name: str) -> bool:
+        reading = self.fields[name]
+        if name == "blood_type" and reading.value == "-":
+            # Nothing after `Gol. Darah :` is the printed dash or no entry; a stronger model reads
+            # the same blank, so it is no reason to read the card again.
+            return False
+        return not reading.value or reading.confidence < TRUSTED_CONFIDENCE
 
 
 def _interpret(attempt: _Attempt) -> _Reading:
@@ -186,25 +193,48 @@ def _interpret(attempt: _Attempt) -> _Reading:
     fields = normalize_fields(raw)
     fields = {name: fields[name] for name in ALL_FIELDS}
     checks = nik_checks(fields["nik"].value, fields["date_of_birth"].value, fields["gender"].value)
-    return _Reading(attempt, fields, checks)
+    return _Reading(attempt, fields, checks, raw, attempt.engine)
+
+
+# Layout rows that yield more than one field.
+_ROW_FIELDS = {"birth": ("place_of_birth", "date_of_birth"), "gender": ("gender", "blood_type")}
+
+
+def _second_opinion(reading: _Reading) -> _Reading:
+    """Re-read the fast model's unconfirmed lines with a cascade's stronger model (see second_reading)."""
+    fallback = getattr(get_backend(), "fallback", None)
+    attempt = reading.attempt
+    if fallback is None or attempt.engine == fallback.name:
+        return reading
+    rows = second_reading.fields_to_reread(reading.fields, reading.raw)
+    targets = second_reading.boxes_of(reading.raw, rows, attempt.boxes)
+    replaced = second_reading.reread_boxes(fallback, attempt.card, targets) if targets else {}
+    if not replaced:
+        return reading
+    again = _interpret(replace(attempt, boxes=second_reading.merge_boxes(attempt.boxes, targets, replaced)))
+    fields = dict(reading.fields)
+    for row in rows:
+        for name in _ROW_FIELDS.get(row, (row,)):
+            fields[name] = second_reading.choose(name, fields[name], again.fields[name])
+    checks = nik_checks(fields["nik"].value, fields["date_of_birth"].value, fields["gender"].value)
+    return _Reading(attempt, fields, checks, reading.raw, get_backend().name)
 
 
 def _read_with_fallback(image: np.ndarray) -> tuple[_Attempt, ImageQuality, _Reading | None]:
     attempt = _read_card(get_backend(), image)
     image_quality = quality.measure(attempt.unlevelled if attempt.unlevelled is not None else attempt.card)
-    # Cascade backends re-read hard cards with their stronger model: when few labels were read,
-    # or when a blurred or dark photo (where the fast model loses characters even though it finds
-    # the labels) gave a doubtful reading. The stronger reading wins unless it finds clearly fewer
-    # labels.
+    # Cascade backends bring in their stronger model in two steps. A card whose labels were read
+    # gets a second opinion on its unconfirmed lines only; the whole card is read again when few
+    # labels were read, or when a blurred or dark photo (where the fast model loses characters
+    # even though it finds the labels) still gives a doubtful reading. The stronger reading wins
+    # unless it finds clearly fewer labels.
     fallback = getattr(get_backend(), "fallback", None)
-    reading = None
     if fallback is None:
         return attempt, image_quality, None
+    reading = None
     if attempt.hits >= GOOD_LABELS:
-        if not (image_quality.blur or image_quality.dark):
-            return attempt, image_quality, None
-        reading = _interpret(attempt)
-        if not reading.doubtful:
+        reading = _second_opinion(_interpret(attempt))
+        if not ((image_quality.blur or image_quality.dark) and reading.doubtful):
             return attempt, image_quality, reading
     second = _ocr(fallback, attempt.card)
     if second.hits >= attempt.hits - 1 or second.score > attempt.score:
@@ -225,12 +255,12 @@ def extract(image: bytes) -> KtpExtraction:
             engine=attempt.engine,
             seconds=round(time.perf_counter() - started, 4),
         )
-    reading = reading or _interpret(attempt)
+    reading = reading or _second_opinion(_interpret(attempt))
     return KtpExtraction(
         ktp_detected=True,
         fields=reading.fields,
         image_quality=image_quality,
         checks=reading.checks,
-        engine=attempt.engine,
+        engine=reading.engine,
         seconds=round(time.perf_counter() - started, 4),
     )

@@ -57,6 +57,10 @@ NUMERAL_GAP = 0.33
 LINE_EM_TOLERANCE = 0.15
 # The alignment's price for assuming one space the recogniser dropped (squared relative error).
 DROPPED_SPACE_COST = 0.0005
+# A multi-segment run whose first or last segment is narrower than this share of the token's
+# first or last letter pays this (squared relative error) for the implausible fit.
+EDGE_SHARE = 0.6
+EDGE_MISMATCH_COST = 0.01
 # Boundaries whose predicted ink width is within this many em of the best fit are all candidates.
 AMBIGUITY = 0.3
 # Roman numerals that end street and village names (GG. MAWAR III, SELATAN IV).
@@ -110,12 +114,16 @@ def _tokens(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _align(predicted: list[float], segments: list[tuple[int, int]], space: float) -> list[tuple[int, int]] | None:
+def _align(
+    predicted: list[float], segments: list[tuple[int, int]], space: float, edges: list[tuple[float, float]]
+) -> list[tuple[int, int]] | None:
     """Give each token a run of consecutive segments, minimising relative width errors (DP).
 
     A token read without its spaces is wider on the card than its text: each gap inside the run
     may hide one dropped ``space`` (pixels), at a small cost so the recogniser's spaces are
-    preferred when both fit.
+    preferred when both fit. ``edges`` holds each token's first and last letter's ink width: a
+    run of several segments must start and end with one at least that wide (the lone stroke of a
+    roman numeral after a gap cannot be the last letter of SUKAMAJU).
     """
     n, m = len(predicted), len(segments)
     if n == 0 or n > m:
@@ -135,6 +143,12 @@ def _align(predicted: list[float], segments: list[tuple[int, int]], space: float
                     + DROPPED_SPACE_COST * dropped
                     for dropped in range(min(j - k - 1, 2) + 1)
                 )
+                if j - k > 1:
+                    first_ink, last_ink = edges[i - 1]
+                    if segments[k][1] - segments[k][0] < EDGE_SHARE * first_ink:
+                        error += EDGE_MISMATCH_COST
+                    if segments[j - 1][1] - segments[j - 1][0] < EDGE_SHARE * last_ink:
+                        error += EDGE_MISMATCH_COST
                 total = cost[i - 1][k] + error
                 if total < cost[i][j]:
                     cost[i][j], back[i][j] = total, k
@@ -146,6 +160,12 @@ def _align(predicted: list[float], segments: list[tuple[int, int]], space: float
         spans.append((k, j))
         j = k
     return spans[::-1]
+
+
+def _letter_ink(ch: str, em: float) -> float:
+    """The ink width of one character in pixels: its advance less both side bearings."""
+    lsb, rsb = _BEARINGS.get(ch, (_DEFAULT_BEARING, _DEFAULT_BEARING))
+    return max(0.0, _WIDTHS.get(ch, _DEFAULT_WIDTH) - lsb - rsb) * em / 1000
 
 
 def _surplus(gap: float, left: str, right: str) -> float:
@@ -273,7 +293,8 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
         max(1.0, sum(widths[a:b]) - (_BEARINGS.get(text[a], (_DEFAULT_BEARING, 0))[0] + _BEARINGS.get(text[b - 1], (0, _DEFAULT_BEARING))[1]) * em / 1000)
         for a, b in tokens
     ]
-    alignment = _align(predicted, segments, _WIDTHS[" "] * em / 1000)
+    edges = [(_letter_ink(text[a], em), _letter_ink(text[b - 1], em)) for a, b in tokens]
+    alignment = _align(predicted, segments, _WIDTHS[" "] * em / 1000, edges)
     if alignment is None:
         return text
     # Roman numerals (GG. MAWAR III): the recogniser often drops one of the strokes; count them.
