@@ -35,9 +35,11 @@ LABELS: dict[str, tuple[str, ...]] = {
 ROW_ORDER = tuple(LABELS)
 # Distance between consecutive label rows, as a share of the card's width.
 ROW_PITCH = 0.032
-# `Gol. Darah :` as OCR reads it on a bad day: "Goi. Darah :", "Gol Dwah:", "Darah : B", "Darah _: -".
+# `Gol. Darah :` as OCR reads it on a bad day: "Goi. Darah :", "Gol Dwah:", "Darah : B", "Darah _: -",
+# "Darah 1：" (a stroke before the colon).
 BLOOD_LABEL = re.compile(
-    r"(?:G[O0QI][LI1]?[\s.,]*)?D[AW4R][A-Z]{1,3}[\s_.,'`]*[:：;]?[\s_]*(?=[ABO08\-+]{0,3}\s*$)", re.IGNORECASE
+    r"(?:G[O0QI][LI1]?[\s.,]*)?D[AW4R][A-Z]{1,3}[\s_.,'`]*(?:[1Il|]\s*(?=[:：;]))?[:：;]?[\s_]*(?=[ABO08\-+]{0,3}\s*$)",
+    re.IGNORECASE,
 )
 _DATE_IN_LINE = re.compile(r"\d{1,2}\s*[-./]\s*\d{1,2}\s*[-./]\s*\d{2,4}")
 WRAPPING_ROWS = ("full_name", "address")

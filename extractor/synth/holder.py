@@ -148,4 +148,15 @@ def random_holder(rng: np.random.Generator) -> Holder:
         "issue_date": _ddmmyyyy(issue),
     }
     assert tuple(fields) == ALL_FIELDS
+    # Drawn last so every earlier value of a seed stays the same.
+    _printed_variants(rng, fields)
     return Holder(fields=fields, birth_date=birth, female=female)
+
+
+def _printed_variants(rng: np.random.Generator, fields: dict[str, str]) -> None:
+    """Spellings real cards also print: a rhesus suffix, `KATHOLIK`, `BUDHA`, `KHONGHUCU`."""
+    if fields["blood_type"] != "-" and rng.random() < vocab.RHESUS_SHARE:
+        fields["blood_type"] += "+" if rng.random() < 0.9 else "-"
+    variant = vocab.RELIGION_VARIANTS.get(fields["religion"])
+    if variant and rng.random() < vocab.RELIGION_VARIANT_SHARE:
+        fields["religion"] = variant

@@ -24,6 +24,11 @@ RELIGIONS: tuple[str, ...] = (
     "KEPERCAYAAN TERHADAP TUHAN YME",
 )
 RELIGION_WEIGHTS: tuple[float, ...] = (0.55, 0.13, 0.1, 0.08, 0.06, 0.04, 0.04)
+# Older spellings some cards print (the engine keeps what is printed).
+RELIGION_VARIANTS: dict[str, str] = {"KATOLIK": "KATHOLIK", "BUDDHA": "BUDHA", "KONGHUCU": "KHONGHUCU"}
+RELIGION_VARIANT_SHARE = 0.3
+# Share of stated blood types printed with a rhesus suffix (mostly +).
+RHESUS_SHARE = 0.15
 
 MARITAL_STATUSES: tuple[str, ...] = engine_vocabulary.MARITAL_STATUSES
 MARITAL_STATUS_WEIGHTS: tuple[float, ...] = (0.3, 0.36, 0.07, 0.07, 0.08, 0.04, 0.04, 0.04)

@@ -118,6 +118,9 @@ def test_blood_type_on_the_gender_row_when_merged_and_noisy():
     underscored = read(card_boxes(gender_value=box(": LAKI-LAKI Gol. Darah _: -", 240, 219, 700), blood=None))
     assert underscored["gender"] == "LAKI-LAKI"
     assert underscored["blood_type"] == "-"
+    stroke = read(card_boxes(gender_value=box(": PEREMPUAN Gol. Darah 1：", 240, 219, 700), blood=None))
+    assert stroke["gender"] == "PEREMPUAN"
+    assert stroke["blood_type"] == "-"
 
 
 def test_missing_birth_label_line_is_still_the_birth_row():

@@ -108,8 +108,8 @@ def test_formats_and_vocabularies(holders):
         assert issue >= _date(f["date_of_birth"])
         assert re.fullmatch(r"\d{3}/\d{3}", f["rt_rw"])
         assert f["gender"] in vocab.GENDERS
-        assert f["blood_type"] in vocab.BLOOD_TYPES
-        assert f["religion"] in vocab.RELIGIONS
+        assert f["blood_type"] == "-" or f["blood_type"].rstrip("+-") in vocab.BLOOD_TYPES
+        assert f["religion"] in vocab.RELIGIONS or f["religion"] in vocab.RELIGION_VARIANTS.values()
         assert f["marital_status"] in vocab.MARITAL_STATUSES
         assert f["occupation"] in vocab.OCCUPATIONS
         assert f["nationality"] == "WNI"
@@ -121,8 +121,11 @@ def test_formats_and_vocabularies(holders):
 def test_variety_covers_the_value_sets(holders):
     seen = {key: {h.fields[key] for h in holders} for key in ("gender", "blood_type", "religion", "marital_status")}
     assert seen["gender"] == set(vocab.GENDERS)
-    assert seen["blood_type"] == set(vocab.BLOOD_TYPES)
-    assert seen["religion"] == set(vocab.RELIGIONS)
+    assert {b.rstrip("+-") or "-" for b in seen["blood_type"]} == set(vocab.BLOOD_TYPES)
+    assert any(b.endswith(("+", "-")) and b != "-" for b in seen["blood_type"])  # rhesus suffixes
+    variants = seen["religion"] - set(vocab.RELIGIONS)  # KATHOLIK, BUDHA, KHONGHUCU
+    assert variants and variants <= set(vocab.RELIGION_VARIANTS.values())
+    assert set(vocab.RELIGIONS) <= seen["religion"] | set(vocab.RELIGION_VARIANTS)
     assert seen["marital_status"] == set(vocab.MARITAL_STATUSES)
     assert len({h.fields["occupation"] for h in holders}) > 60
     assert any(h.fields["valid_until"] != "SEUMUR HIDUP" for h in holders)
