@@ -6,6 +6,7 @@ the image's pixel space). Models load lazily, once per backend instance, under a
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 from dataclasses import dataclass
@@ -148,6 +149,18 @@ BACKENDS = {
     "faster-paddle-small": lambda threads: FasterPaddleBackend("small", threads),
     "faster-paddle-tiny+small": lambda threads: CascadeBackend(FasterPaddleBackend("tiny", threads), FasterPaddleBackend("small", threads)),
 }
+
+
+def _rapidocr(threads: int | None) -> OcrBackend:
+    from extractor.engine.rapidocr_backend import RapidOcrBackend
+
+    return RapidOcrBackend(threads)
+
+
+# A second engine for benchmarks, listed only where the optional rapidocr package and its ONNX
+# Runtime (not a declared dependency of rapidocr) are installed.
+if importlib.util.find_spec("rapidocr") is not None and importlib.util.find_spec("onnxruntime") is not None:
+    BACKENDS["rapidocr"] = _rapidocr
 
 
 def create_backend(name: str | None = None, threads: int | None = None) -> OcrBackend:
