@@ -173,3 +173,15 @@ def test_card_smaller_than_the_frame_still_has_its_photo_column():
     assert values["issue_city"] == "BANDUNG"
     assert values["issue_date"] == "12-03-2015"
     assert values["occupation"] == "KARYAWAN SWASTA"
+
+
+def test_tall_header_reaching_beside_the_nik_label():
+    values = read(
+        card_boxes(
+            header1=box("PROVINSI BENGKULU", 400, 40, 600, h=34),
+            header2=box("KABUPATEN BENGKULU TENGAH", 342, 80, 746, h=40),
+        )
+    )
+    assert values["state"] == "BENGKULU"
+    assert values["city"] == "KABUPATEN BENGKULU TENGAH"
+    assert values["nik"] == "3273015708900002"
