@@ -195,6 +195,38 @@ def _lines(pieces: list[Piece]) -> list[list[Piece]]:
     return lines
 
 
+def _labelled_pieces(boxes: list[TextBox]) -> tuple[list[Piece], dict[str, Piece]]:
+    """The boxes as pieces, and the one label piece per row (the most confident; others are text)."""
+    pieces = _pieces(boxes)
+    _keep_label_column(pieces)
+    labels: dict[str, Piece] = {}
+    for piece in pieces:
+        if piece.label and (piece.label not in labels or piece.confidence > labels[piece.label].confidence):
+            labels[piece.label] = piece
+    for piece in pieces:
+        if piece.label and labels.get(piece.label) is not piece:
+            piece.label = None  # a duplicate label: treat as text
+    return pieces, labels
+
+
+def expected_rows(boxes: list[TextBox]) -> tuple[dict[str, float], float] | None:
+    """Where each labelled row's centre line should be (and the row pitch), from the labels read.
+
+    The rows below the NIK sit at a regular pitch: the median pitch between read labels and the
+    median offset place the unread ones (a wrapped value that pushes later rows down by one
+    barely moves the medians).
+    """
+    _, labels = _labelled_pieces(boxes)
+    order = {name: i for i, name in enumerate(ROW_ORDER)}
+    rows = sorted((order[name], piece.cy) for name, piece in labels.items() if name != "nik")
+    pitches = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(rows, rows[1:])]
+    if len(pitches) < 2:
+        return None
+    pitch = statistics.median(pitches)
+    anchor = statistics.median(cy - pitch * index for index, cy in rows)
+    return {name: anchor + pitch * index for name, index in order.items() if name != "nik"}, pitch
+
+
 def _card_width_from_rows(labels: dict[str, Piece]) -> float | None:
     """The card's width from the pitch of its label rows (a row every 3.2 % of the width).
 
@@ -211,15 +243,7 @@ def _card_width_from_rows(labels: dict[str, Piece]) -> float | None:
 
 def parse_layout(boxes: list[TextBox], card_width: float) -> dict[str, RawField]:
     """Map OCR boxes (coordinates of the normalised card) to raw field texts by row."""
-    pieces = _pieces(boxes)
-    _keep_label_column(pieces)
-    labels: dict[str, Piece] = {}
-    for piece in pieces:
-        if piece.label and (piece.label not in labels or piece.confidence > labels[piece.label].confidence):
-            labels[piece.label] = piece
-    for piece in pieces:
-        if piece.label and labels.get(piece.label) is not piece:
-            piece.label = None  # a duplicate label: treat as text
+    pieces, labels = _labelled_pieces(boxes)
 
     values = [p for p in pieces if not p.label]
     fields: dict[str, RawField] = {}

@@ -220,14 +220,52 @@ def _second_opinion(reading: _Reading) -> _Reading:
     return _Reading(attempt, fields, checks, reading.raw, get_backend().name)
 
 
+def _doubtful_fields(reading: _Reading) -> list[str]:
+    return [name for name in ALL_FIELDS if reading._doubtful(name)]
+
+
+def _read_unread_rows(reading: _Reading) -> _Reading:
+    """Rows the fast model missed entirely (label and all) read from strips by the stronger model."""
+    fallback = getattr(get_backend(), "fallback", None)
+    rows = second_reading.unread_rows(_doubtful_fields(reading), reading.raw)
+    if fallback is None or not rows:
+        return reading
+    attempt = reading.attempt
+    boxes = second_reading.read_row_strips(fallback, attempt.card, attempt.boxes, rows)
+    if boxes is attempt.boxes:
+        return reading
+    again = _interpret(replace(attempt, boxes=boxes))
+    fields, raw = dict(reading.fields), dict(reading.raw)
+    for name in ALL_FIELDS:
+        if second_reading.row_of(name) in rows:
+            fields[name] = second_reading.choose(name, fields[name], again.fields[name])
+            if name in again.raw:
+                raw[name] = again.raw[name]
+            if second_reading.row_of(name) in again.raw:
+                raw[second_reading.row_of(name)] = again.raw[second_reading.row_of(name)]
+    checks = nik_checks(fields["nik"].value, fields["date_of_birth"].value, fields["gender"].value)
+    return _Reading(attempt, fields, checks, raw, get_backend().name)
+
+
+def _needs_whole_card(reading: _Reading) -> bool:
+    """Still doubtful where reading lines again cannot help: a field with nothing read, a failed check.
+
+    A doubtful field whose line the stronger model already re-read would read the same again.
+    """
+    if not all(check.ok for check in reading.checks):
+        return True
+    return any(second_reading.row_of(name) not in reading.raw for name in _doubtful_fields(reading))
+
+
 def _read_with_fallback(image: np.ndarray) -> tuple[_Attempt, ImageQuality, _Reading | None]:
     attempt = _read_card(get_backend(), image)
     image_quality = quality.measure(attempt.unlevelled if attempt.unlevelled is not None else attempt.card)
-    # Cascade backends bring in their stronger model in two steps. A card whose labels were read
-    # gets a second opinion on its unconfirmed lines only; the whole card is read again when few
-    # labels were read, or when a blurred or dark photo (where the fast model loses characters
-    # even though it finds the labels) still gives a doubtful reading. The stronger reading wins
-    # unless it finds clearly fewer labels.
+    # Cascade backends bring in their stronger model step by step. A card whose labels were read
+    # gets a second opinion on its unconfirmed lines; on a blurred or dark photo (where the fast
+    # model loses characters, even whole rows, though it finds most labels) a still doubtful
+    # reading gets the rows it missed read from strips. The whole card is read again only when
+    # few labels were read, or when something is still missing or a NIK check fails. The stronger
+    # reading wins unless it finds clearly fewer labels.
     fallback = getattr(get_backend(), "fallback", None)
     if fallback is None:
         return attempt, image_quality, None
@@ -235,6 +273,9 @@ def _read_with_fallback(image: np.ndarray) -> tuple[_Attempt, ImageQuality, _Rea
     if attempt.hits >= GOOD_LABELS:
         reading = _second_opinion(_interpret(attempt))
         if not ((image_quality.blur or image_quality.dark) and reading.doubtful):
+            return attempt, image_quality, reading
+        reading = _read_unread_rows(reading)
+        if not _needs_whole_card(reading):
             return attempt, image_quality, reading
     second = _ocr(fallback, attempt.card)
     if second.hits >= attempt.hits - 1 or second.score > attempt.score:

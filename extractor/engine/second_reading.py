@@ -14,7 +14,7 @@ import numpy as np
 
 from extractor.engine import localize
 from extractor.engine.backends import OcrBackend, TextBox
-from extractor.engine.layout import Piece, RawField
+from extractor.engine.layout import ROW_ORDER, Piece, RawField, expected_rows
 from extractor.engine.regions import snap_bare_city
 from extractor.result import FieldReading
 
@@ -26,6 +26,11 @@ CONFIRMED_CONFIDENCE = 0.9
 # enough to reach the next row.
 PAD_Y = 0.3
 PAD_X = 0.6
+# A strip for an unread row spans this many row pitches and stops short of the photo column.
+STRIP_PITCHES = 1.6
+STRIP_RIGHT = 0.72
+# The layout row each field is printed on.
+FIELD_ROWS = {"place_of_birth": "birth", "date_of_birth": "birth", "blood_type": "gender"}
 
 
 def confirmed(name: str, reading: FieldReading) -> bool:
@@ -37,6 +42,48 @@ def confirmed(name: str, reading: FieldReading) -> bool:
         found = snap_bare_city(reading.value)
         return found is not None and found[1] == 0
     return reading.confidence >= CONFIRMED_CONFIDENCE
+
+
+def row_of(name: str) -> str:
+    return FIELD_ROWS.get(name, name)
+
+
+def unread_rows(doubtful: list[str], raw: dict[str, RawField]) -> list[str]:
+    """Labelled rows (below the NIK) holding a doubtful field of which nothing at all was read."""
+    rows = {row_of(name) for name in doubtful}
+    return [row for row in ROW_ORDER[1:] if row in rows and row not in raw]
+
+
+def read_row_strips(backend: OcrBackend, card: np.ndarray, boxes: list[TextBox], rows: list[str]) -> list[TextBox]:
+    """``boxes`` with each unread row's strip (label and value, left of the photo) read again.
+
+    The fast model may have missed a whole row (label included); its place follows from the rows
+    it did read. A strip that yields nothing leaves the boxes as they were.
+    """
+    found = expected_rows(boxes)
+    if found is None:
+        return boxes
+    centres, pitch = found
+    height, width = card.shape[:2]
+    right = int(STRIP_RIGHT * width)
+    bands, crops = [], []
+    for row in rows:
+        y0 = max(0, int(centres[row] - STRIP_PITCHES / 2 * pitch))
+        y1 = min(height, int(round(centres[row] + STRIP_PITCHES / 2 * pitch)))
+        if y1 - y0 >= 8:
+            bands.append((centres[row], y0))
+            crops.append(localize.encode_for_ocr(card[y0:y1, :right]))
+    merged = list(boxes)
+    for (centre, y0), read in zip(bands, backend.read_many(crops)):
+        new = [
+            TextBox(b.text, b.confidence, b.x0, b.y0 + y0, b.x1, b.y1 + y0)
+            for b in read
+            if abs(b.cy + y0 - centre) <= pitch / 2
+        ]
+        if new:
+            # The strip's reading replaces whatever the fast model made of the same band.
+            merged = [b for b in merged if not (abs(b.cy - centre) <= pitch / 2 and b.x0 < right)] + new
+    return merged
 
 
 def fields_to_reread(fields: dict[str, FieldReading], raw: dict[str, RawField]) -> list[str]:

@@ -120,3 +120,30 @@ def test_no_second_opinion_on_a_card_the_strong_model_read(cascade):
     first = _interpret(_Attempt(card, boxes, label_hits(boxes), "strong"))
     assert pipeline._second_opinion(first) is first
     assert backend.fallback.crops == []
+
+
+def test_rows_missed_entirely_are_placed_and_read_from_strips():
+    from extractor.engine.layout import expected_rows
+
+    boxes = card_boxes(religion_label=None, religion_value=None)
+    centres, pitch = expected_rows(boxes)
+    assert abs(pitch - 32) < 1.5
+    assert abs(centres["religion"] - (379 + 12)) < 4  # between Kecamatan (347) and Status (411)
+    first = _interpret(_Attempt(np.full((631, 1000, 3), 255, np.uint8), boxes, label_hits(boxes), "fast"))
+    assert first.fields["religion"].value is None
+    assert second_reading.unread_rows(["religion", "full_name"], first.raw) == ["religion"]
+
+    def answer(index, shape):
+        h, w = shape
+        return [TextBox("Agama", 0.99, 30, h / 2 - 12, 95, h / 2 + 12), TextBox(": ISLAM", 0.99, 240, h / 2 - 12, 330, h / 2 + 12)]
+
+    model = FakeModel("strong", answer=answer)
+    card = np.full((631, 1000, 3), 255, np.uint8)
+    merged = second_reading.read_row_strips(model, card, boxes, ["religion"])
+    assert model.crops[0][1] == 720  # stops short of the photo column
+    added = [b for b in merged if b not in boxes]
+    assert [b.text for b in added] == ["Agama", ": ISLAM"]
+    assert all(abs(b.cy - centres["religion"]) < 4 for b in added)
+    again = _interpret(_Attempt(card, merged, label_hits(merged), "fast"))
+    assert again.fields["religion"].value == "ISLAM"
+    assert again.fields["marital_status"].value == first.fields["marital_status"].value == "BELUM KAWIN"
