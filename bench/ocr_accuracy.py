@@ -1,6 +1,6 @@
 """OCR accuracy benchmark on synthetic KTP cards: fields exactly right, quality flags, seconds per card.
 
-    .venv/bin/python bench/ocr_accuracy.py                       # 30 cards per level, seed 9001, every engine
+    .venv/bin/python bench/ocr_accuracy.py                       # 30 cards per level, seed 9901, every engine
     .venv/bin/python bench/ocr_accuracy.py --engines faster-paddle-tiny,faster-paddle-small --n 30 --json out.json
     .venv/bin/python bench/ocr_accuracy.py --data DIR            # cards written by `ktp synth`
 
@@ -9,8 +9,8 @@ every field right, the NIK exact-match rate, quality-flag rates, and seconds per
 with every core, then again pinned to one core (a subprocess with `os.sched_setaffinity` and the
 engine's thread count set to 1). Timings start after a warm-up call. It also counts how often each
 engine calls a KTP on photos that have none (an empty desk, other cards, letters, receipts).
-The default seed (9001) is not one the generator or the engine was tuned on: measure on cards
-nobody debugged with.
+Seeds up to 9801 have been looked at while tuning or measuring (docs/extractor-engine.md lists
+them); the default 9901 had not been when this was written. Measure on cards nobody debugged with.
 """
 
 from __future__ import annotations
@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", help="comma-separated backend names (default: every registered backend)")
     parser.add_argument("--levels", default=",".join(LEVELS), help="comma-separated levels (default all three)")
     parser.add_argument("--n", type=int, default=30, help="cards per level when generating (default 30)")
-    parser.add_argument("--seed", type=int, default=9001, help="batch seed when generating (default 9001)")
+    parser.add_argument("--seed", type=int, default=9901, help="batch seed when generating (default 9901)")
     parser.add_argument("--negatives", type=int, default=12,
                         help="photos without a KTP to generate (default 12); with --data, the ones whose truth "
                              "says ktp=false are used")
@@ -414,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
         print_errors(results, args.show_errors)
     if args.json:
         payload = {
-            "config": {"engines": engines, "levels": levels, "n": args.n, "seed": args.seed,
+            "config": {"engines": engines, "levels": levels,
+                       "n": None if args.data else args.n, "seed": None if args.data else args.seed,
                        "data": str(args.data) if args.data else None, "cores": cores,
                        "pinned_cards": args.pinned_cards},
             "results": {e: {level: s.summary() for level, s in per.items()} for e, per in results.items()},
