@@ -73,7 +73,7 @@ def read_row_strips(backend: OcrBackend, card: np.ndarray, boxes: list[TextBox],
         if y1 - y0 >= 8:
             bands.append((centres[row], y0))
             crops.append(localize.encode_for_ocr(card[y0:y1, :right]))
-    merged = list(boxes)
+    merged = boxes
     for (centre, y0), read in zip(bands, backend.read_many(crops)):
         new = [
             TextBox(b.text, b.confidence, b.x0, b.y0 + y0, b.x1, b.y1 + y0)
@@ -87,10 +87,11 @@ def read_row_strips(backend: OcrBackend, card: np.ndarray, boxes: list[TextBox],
 
 
 def fields_to_reread(fields: dict[str, FieldReading], raw: dict[str, RawField]) -> list[str]:
-    """Fields that have boxes on the card but no outside confirmation."""
+    """The raw entries (layout rows) of the fields that have boxes but no outside confirmation."""
     names = []
     for name, reading in fields.items():
-        source = "birth" if name in ("place_of_birth", "date_of_birth") else name
+        # The blood type has its own raw entry, cut out of the gender row's boxes.
+        source = name if name in raw else row_of(name)
         if source in raw and not confirmed(name, reading):
             names.append(source)
     return list(dict.fromkeys(names))
