@@ -176,7 +176,10 @@ class _Reading:
 
     @property
     def doubtful(self) -> bool:
-        return any(self._doubtful(name) for name in ALL_FIELDS) or not all(check.ok for check in self.checks)
+        return bool(self.doubtful_fields()) or not all(check.ok for check in self.checks)
+
+    def doubtful_fields(self) -> list[str]:
+        return [name for name in ALL_FIELDS if self._doubtful(name)]
 
     def _doubtful(self, name: str) -> bool:
         reading = self.fields[name]
@@ -196,8 +199,17 @@ def _interpret(attempt: _Attempt) -> _Reading:
     return _Reading(attempt, fields, checks, raw, attempt.engine)
 
 
-# Layout rows that yield more than one field.
-_ROW_FIELDS = {"birth": ("place_of_birth", "date_of_birth"), "gender": ("gender", "blood_type")}
+def _merged(reading: _Reading, again: _Reading, rows: list[str]) -> _Reading:
+    """``reading`` with the fields printed on ``rows`` taken from ``again`` where it reads them better."""
+    def on_rows(key: str) -> bool:
+        return key in rows or second_reading.row_of(key) in rows
+
+    fields = dict(reading.fields)
+    for name in filter(on_rows, ALL_FIELDS):
+        fields[name] = second_reading.choose(name, fields[name], again.fields[name])
+    raw = reading.raw | {key: value for key, value in again.raw.items() if on_rows(key)}
+    checks = nik_checks(fields["nik"].value, fields["date_of_birth"].value, fields["gender"].value)
+    return _Reading(reading.attempt, fields, checks, raw, get_backend().name)
 
 
 def _second_opinion(reading: _Reading) -> _Reading:
@@ -212,39 +224,20 @@ def _second_opinion(reading: _Reading) -> _Reading:
     if not replaced:
         return reading
     again = _interpret(replace(attempt, boxes=second_reading.merge_boxes(attempt.boxes, targets, replaced)))
-    fields = dict(reading.fields)
-    for row in rows:
-        for name in _ROW_FIELDS.get(row, (row,)):
-            fields[name] = second_reading.choose(name, fields[name], again.fields[name])
-    checks = nik_checks(fields["nik"].value, fields["date_of_birth"].value, fields["gender"].value)
-    return _Reading(attempt, fields, checks, reading.raw, get_backend().name)
-
-
-def _doubtful_fields(reading: _Reading) -> list[str]:
-    return [name for name in ALL_FIELDS if reading._doubtful(name)]
+    return _merged(reading, again, rows)
 
 
 def _read_unread_rows(reading: _Reading) -> _Reading:
     """Rows the fast model missed entirely (label and all) read from strips by the stronger model."""
     fallback = getattr(get_backend(), "fallback", None)
-    rows = second_reading.unread_rows(_doubtful_fields(reading), reading.raw)
+    rows = second_reading.unread_rows(reading.doubtful_fields(), reading.raw)
     if fallback is None or not rows:
         return reading
     attempt = reading.attempt
     boxes = second_reading.read_row_strips(fallback, attempt.card, attempt.boxes, rows)
     if boxes is attempt.boxes:
         return reading
-    again = _interpret(replace(attempt, boxes=boxes))
-    fields, raw = dict(reading.fields), dict(reading.raw)
-    for name in ALL_FIELDS:
-        if second_reading.row_of(name) in rows:
-            fields[name] = second_reading.choose(name, fields[name], again.fields[name])
-            if name in again.raw:
-                raw[name] = again.raw[name]
-            if second_reading.row_of(name) in again.raw:
-                raw[second_reading.row_of(name)] = again.raw[second_reading.row_of(name)]
-    checks = nik_checks(fields["nik"].value, fields["date_of_birth"].value, fields["gender"].value)
-    return _Reading(attempt, fields, checks, raw, get_backend().name)
+    return _merged(reading, _interpret(replace(attempt, boxes=boxes)), rows)
 
 
 def _needs_whole_card(reading: _Reading) -> bool:
@@ -254,7 +247,7 @@ def _needs_whole_card(reading: _Reading) -> bool:
     """
     if not all(check.ok for check in reading.checks):
         return True
-    return any(second_reading.row_of(name) not in reading.raw for name in _doubtful_fields(reading))
+    return any(second_reading.row_of(name) not in reading.raw for name in reading.doubtful_fields())
 
 
 def _read_with_fallback(image: np.ndarray) -> tuple[_Attempt, ImageQuality, _Reading | None]:
