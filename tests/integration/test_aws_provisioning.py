@@ -65,7 +65,6 @@ def test_resources_follow_the_template(moto_endpoint: str) -> None:
     # The functions' environment now resolves to these physical resources.
     env = template.function_spec("SubmitFunction").environment
     assert env["JOBS_TABLE_NAME"] == resources.table
-    assert env["UPLOAD_BUCKET_NAME"] == resources.bucket
     assert env["PROVIDER_SECRET_ID"] == resources.secret_arns["ProviderSecret"]
 
 

@@ -216,8 +216,6 @@ def test_real_template_functions_and_their_environment(real: StackTemplate) -> N
         assert spec.layer_dirs == (REPO / "layers" / "pipeline",)
         assert spec.environment["JOBS_PENDING_INDEX"] == "pending-by-next-check"
     submit = real.function_spec("SubmitFunction").environment
-    # The submitter's computed bucket name is the bucket's own name (they must never drift).
-    assert submit["UPLOAD_BUCKET_NAME"] == real.physical_name("UploadBucket", "BucketName")
     assert "CALLBACK_URL" in submit and "PROVIDER_BASE_URL" in submit
     assert "CALLBACK_SECRET_ID" in real.function_spec("CallbackFunction").environment
 
