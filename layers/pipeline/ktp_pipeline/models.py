@@ -1,17 +1,14 @@
-"""Payloads that cross a boundary: S3 events (Powertools' data class), provider request/response, result/callback body, job record.
+"""Payloads that cross a boundary (S3 events: s3_events.py): provider request/response, result/callback body, job record.
 
 Parse tolerantly what others send (unknown keys ignored or kept), emit strictly what we send.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Literal
-from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.data_classes import S3Event
-from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from pydantic import BaseModel, ConfigDict, Field
 
 from .contract import CONTRACT_FIELDS
@@ -41,30 +38,8 @@ TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.
 PENDING_STATUSES = frozenset({JobStatus.RECEIVED, JobStatus.SUBMITTED, JobStatus.RETRY})
 
 
-# --- S3 event (what S3 sends to the submit function): Powertools' data class ------------------------
-
-
 class _Tolerant(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-
-def is_s3_test_event(event: Mapping[str, Any]) -> bool:
-    """`s3:TestEvent` is what S3 sends once when a notification is configured; it has no Records."""
-    return event.get("Event") == "s3:TestEvent"
-
-
-def s3_records(event: S3Event) -> Iterator[S3EventRecord]:
-    """The event's records; none for an event without `Records` (Powertools' `records` raises there)."""
-    return event.records if "Records" in event else iter(())
-
-
-def is_object_created(record: S3EventRecord) -> bool:
-    return record.get("eventSource") == "aws:s3" and str(record.get("eventName", "")).startswith("ObjectCreated:")
-
-
-def decoded_key(record: S3EventRecord) -> str:
-    # S3 URL-encodes keys in notifications and writes spaces as '+'.
-    return unquote_plus(record.s3.get_object.key)
 
 
 # --- provider submit ------------------------------------------------------------------------------

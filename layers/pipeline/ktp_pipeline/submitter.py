@@ -14,12 +14,12 @@ from typing import Any
 from .backoff import SUBMIT_CLAIM_SECONDS, retry_delay
 from .image_checks import MAX_IMAGE_BYTES, check_image, too_large
 from .job_store import FinishOutcome, JobStore
-from .models import (JobRecord, JobStatus, S3Event, S3EventRecord, SubmitRequest, decoded_key, is_object_created,
-                     is_s3_test_event, s3_records)
+from .models import JobRecord, JobStatus, SubmitRequest
 from .observability import error_fields, logger, tracer
 from .provider_client import ProviderClient, ProviderRejected, ProviderTransientError
 from .reasons import reason_for
 from .reference_ids import reference_id_for
+from .s3_events import S3Event, S3EventRecord, decoded_key, is_object_created, is_s3_test_event, s3_records
 from .settings import Settings
 
 # The provider fetches a presigned image while it processes; long enough for a queue, short enough
