@@ -11,7 +11,7 @@ from extractor.engine.backends import OcrBackend, TextBox
 from extractor.engine.fuzzy import levenshtein, squash
 from extractor.engine.layout import match_label, split_label_prefix
 from extractor.engine.preprocess import PreparedCard, whole_frame
-from extractor.engine.thresholds import MIN_LABELS_DETECTED
+from extractor.engine.thresholds import ANCHOR_DIGIT_SHARE, ANCHOR_DIGITS, ANCHOR_HEADER_EDITS, MIN_LABELS_DETECTED
 
 
 @dataclass(frozen=True)
@@ -81,9 +81,9 @@ def has_ktp_anchor(boxes: list[TextBox]) -> bool:
     for box in boxes:
         key = squash(box.text)
         digits = sum(ch.isdigit() for ch in key)
-        if key.startswith("NIK") or (digits >= 14 and digits >= 0.8 * len(key)):
+        if key.startswith("NIK") or (digits >= ANCHOR_DIGITS and digits >= ANCHOR_DIGIT_SHARE * len(key)):
             return True
-        if levenshtein(key[:8], "PROVINSI", 2) <= 2:
+        if levenshtein(key[:8], "PROVINSI", ANCHOR_HEADER_EDITS) <= ANCHOR_HEADER_EDITS:
             return True
     return False
 

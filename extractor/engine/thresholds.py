@@ -20,6 +20,14 @@ from __future__ import annotations
 # measurement seed 9801 passes.
 MIN_LABELS_DETECTED = 4
 
+# A box is a KTP anchor when its squashed text starts with NIK, holds at least ANCHOR_DIGITS
+# digits making up at least ANCHOR_DIGIT_SHARE of it (the NIK number), or starts within
+# ANCHOR_HEADER_EDITS edits of PROVINSI. Since c38e6fa (first round), checked against the
+# SIM-like look-alike in tests/extractor and the synthetic no-KTP photos; no record of tuning data.
+ANCHOR_DIGITS = 14
+ANCHOR_DIGIT_SHARE = 0.8
+ANCHOR_HEADER_EDITS = 2
+
 # The fast model's reading is good enough to build on (second opinion, strips) from this many of
 # the 13 row labels; below it the stronger model reads the whole card. Since 06ed98e; no record of
 # the cards it was chosen on (first round).
