@@ -189,10 +189,12 @@ class Stack:
     provider: FakeProvider
 
     def item(self, ref: str) -> dict[str, Any] | None:
-        from ktp_pipeline.job_store import _from_item
+        from ktp_pipeline.dynamo_values import from_item
+        from ktp_pipeline.models import JobRecord
 
         found = self.dynamodb.get_item(TableName=TABLE_NAME, Key={"reference_id": {"S": ref}}, ConsistentRead=True)
-        return _from_item(found["Item"]).model_dump(exclude_unset=True) if "Item" in found else None
+        return JobRecord.model_validate(from_item(found["Item"])).model_dump(exclude_unset=True) if "Item" in found \
+            else None
 
     def raw_item(self, ref: str) -> dict[str, Any] | None:
         return self.dynamodb.get_item(TableName=TABLE_NAME, Key={"reference_id": {"S": ref}}).get("Item")

@@ -133,7 +133,9 @@ def test_two_callbacks_first_one_wins(stack, handlers, submitted):
 
 @pytest.mark.parametrize("terminal", [JobStatus.TIMED_OUT, JobStatus.REJECTED])
 def test_late_callback_after_terminal_changes_nothing(stack, handlers, submitted, terminal):
-    submitted.finish(REF, terminal, reason="earlier", error_code="X")
+    if terminal is JobStatus.REJECTED:
+        submitted.mark_retry(REF, "HTTP_503", "retry", 60)  # only a job the provider does not have is refused
+    assert submitted.finish(REF, terminal, reason="earlier", error_code="X") == terminal.value.lower()
     before = stack.raw_item(REF)
     assert call(handlers, load_event("callback_success.json"))["statusCode"] == 200
     assert stack.raw_item(REF) == before
@@ -161,3 +163,30 @@ def test_no_personal_data_in_logs(stack, handlers, submitted, logs, capsys):
     assert REF in out
     for value in ("3171234567890001", "CONTOH NAMA", CALLBACK_PASSWORD):
         assert value not in out
+
+
+def test_huge_message_is_left_out_and_the_fields_kept(stack, handlers, submitted):
+    """A body whose item would pass DynamoDB's 400 KB: the oversized extras go, the contract fields stay."""
+    event = load_event("callback_success.json")
+    body = completed_body(REF)
+    body["message"] = "m" * 500_000
+    event["body"] = json.dumps(body)
+    assert call(handlers, event)["statusCode"] == 200
+    item = stack.item(REF)
+    assert item["status"] == "COMPLETED"
+    assert item["result"]["fields"]["nik"] == "3171234567890001"
+    assert "message" not in item["result"]
+    assert item["result"]["dropped"]["message"] > 500_000
+
+
+def test_fields_too_large_to_store_fail_the_job_with_a_code(stack, handlers, submitted):
+    event = load_event("callback_success.json")
+    body = completed_body(REF)
+    body["data"]["address"] = "JL. " + "A" * 450_000
+    event["body"] = json.dumps(body)
+    assert call(handlers, event)["statusCode"] == 200
+    item = stack.item(REF)
+    assert item["status"] == "FAILED"
+    assert item["error_code"] == "RESULT_TOO_LARGE"
+    assert "result" not in item
+    assert "pending_shard" not in item

@@ -1,8 +1,9 @@
 """The DynamoDB state machine: every transition, and no terminal item ever overwritten."""
 
 import pytest
-from ktp_pipeline.job_store import FinishOutcome, JobStore, shard_for
+from ktp_pipeline.job_store import JobStore, shard_for
 from ktp_pipeline.models import ExtractionResult, JobStatus
+from ktp_pipeline.outcomes import Outcome
 
 from .conftest import TABLE_NAME, completed_body
 
@@ -53,7 +54,7 @@ def test_received_to_submitted_to_completed(store, stack):
     item = stack.item(REF)
     assert item["status"] == "SUBMITTED" and item["submit_attempts"] == 1 and item["next_check_at"] == int(T0) + 60
     outcome = store.record_result(ExtractionResult.parse(completed_body(REF)), "callback")
-    assert outcome is FinishOutcome.WRITTEN
+    assert outcome is Outcome.COMPLETED
     raw = stack.raw_item(REF)
     assert "pending_shard" not in raw and "next_check_at" not in raw  # left the sparse index
     item = stack.item(REF)
@@ -74,7 +75,7 @@ def test_submitted_to_failed_keeps_code_and_reason(store, stack):
 def test_received_to_rejected(store, stack):
     received(store)
     assert store.finish(REF, JobStatus.REJECTED, reason="bad", error_code="INVALID_PAYLOAD_IMAGE_FORMAT") \
-        is FinishOutcome.WRITTEN
+        is Outcome.REJECTED
     assert stack.item(REF)["status"] == "REJECTED"
 
 
@@ -92,7 +93,7 @@ def test_received_and_submitted_to_retry_and_back(store, stack, clock):
 def test_pending_to_timed_out(store, stack):
     received(store)
     store.mark_submitted(REF, 60, "sent")
-    assert store.finish(REF, JobStatus.TIMED_OUT, reason="late") is FinishOutcome.WRITTEN
+    assert store.finish(REF, JobStatus.TIMED_OUT, reason="late") is Outcome.TIMED_OUT
     assert stack.item(REF)["status"] == "TIMED_OUT"
 
 
@@ -111,8 +112,8 @@ def test_terminal_items_are_never_overwritten(store, stack, terminal):
     assert not store.mark_submitted(REF, 60, "again")
     assert not store.mark_retry(REF, "X", "again", 60)
     assert not store.reschedule(REF, 60)
-    assert store.finish(REF, JobStatus.FAILED, reason="second", error_code="Y") is FinishOutcome.ALREADY_TERMINAL
-    assert store.record_result(ExtractionResult.parse(completed_body(REF)), "poll") is FinishOutcome.ALREADY_TERMINAL
+    assert store.finish(REF, JobStatus.FAILED, reason="second", error_code="Y") is Outcome.ALREADY_TERMINAL
+    assert store.record_result(ExtractionResult.parse(completed_body(REF)), "poll") is Outcome.ALREADY_TERMINAL
     assert stack.raw_item(REF) == before
 
 
@@ -137,9 +138,9 @@ def test_claim_is_optimistic_on_the_seen_next_check(store, clock):
 
 def test_unknown_reference_is_stored_as_orphan_only_when_allowed(store, stack):
     result = ExtractionResult.parse(completed_body(REF))
-    assert store.record_result(result, "poll") is FinishOutcome.MISSING
+    assert store.record_result(result, "poll") is Outcome.MISSING
     assert stack.item(REF) is None
-    assert store.record_result(result, "callback", allow_orphan=True) is FinishOutcome.ORPHAN_STORED
+    assert store.record_result(result, "callback", allow_orphan=True) is Outcome.ORPHAN_STORED
     item = stack.item(REF)
     assert item["orphan_callback"] is True and item["status"] == "COMPLETED"
     assert "pending_shard" not in stack.raw_item(REF)
@@ -190,6 +191,8 @@ def test_oversized_unknown_keys_are_dropped_not_fatal(store, stack):
     received(store)
     body = completed_body(REF)
     body["data"]["debug_dump"] = "x" * 100_000
-    assert store.record_result(ExtractionResult.parse(body), "callback") is FinishOutcome.WRITTEN
+    assert store.record_result(ExtractionResult.parse(body), "callback") is Outcome.COMPLETED
     result = stack.item(REF)["result"]
-    assert result["extra"]["dropped_bytes"] > 100_000 and result["fields"]["nik"] == "3171234567890001"
+    assert "extra" not in result
+    assert result["dropped"]["extra"] > 100_000
+    assert result["fields"]["nik"] == "3171234567890001"

@@ -105,7 +105,7 @@ def test_404_past_grace_resubmits_from_s3(stack, handlers):
 def test_http_500_on_result_is_retried_later(stack, handlers):
     seed(stack, "ktp-poll-500", JobStatus.SUBMITTED)
     stack.provider.result_reply = error_reply(500, "INTERNAL_SERVER_ERROR")
-    assert run(handlers)["poll_errors"] == 1
+    assert run(handlers)["poll_error"] == 1
     assert stack.item("ktp-poll-500")["status"] == "SUBMITTED"
 
 
@@ -120,7 +120,7 @@ def test_retry_resubmission_still_failing_stays_in_retry_with_longer_backoff(sta
     seed(stack, "ktp-retry-again", JobStatus.RETRY, with_object=True)
     stack.provider.submit_reply = error_reply(403, "INSUFFICIENT_QUOTA")
     counts = run(handlers)
-    assert counts["resubmit_retry"] == 1
+    assert counts["retry"] == 1
     item = stack.item("ktp-retry-again")
     assert item["status"] == "RETRY" and item["retry_count"] == 2 and item["next_check_at"] > time.time() + 30
 
@@ -168,7 +168,7 @@ def test_poll_racing_a_callback_keeps_the_first_terminal_write(stack, handlers):
 
     stack.provider.result_reply = callback_lands_first
     counts = run(handlers)
-    assert counts["raced"] == 1 and counts.get("failed", 0) == 0
+    assert counts["already_terminal"] == 1 and counts.get("failed", 0) == 0
     item = stack.item("ktp-race-callbk")
     assert item["status"] == "COMPLETED" and item["result_source"] == "callback"
 
@@ -242,14 +242,59 @@ def test_one_broken_item_does_not_stop_the_sweep(stack, handlers):
 
     stack.provider.result_reply = reply
     counts = run(handlers)
-    assert counts["errors"] == 1 and counts["completed"] == 1
+    assert counts["error"] == 1 and counts["completed"] == 1
     assert stack.item("ktp-broken-item")["status"] == "SUBMITTED"
 
 
 def test_retry_resubmission_refused_with_a_400_is_rejected(stack, handlers):
     seed(stack, "ktp-retry-refused", JobStatus.RETRY, with_object=True)
     stack.provider.submit_reply = error_reply(400, "INVALID_PAYLOAD_IMAGE_FORMAT")
-    assert run(handlers)["resubmit_rejected"] == 1
+    assert run(handlers)["rejected"] == 1
     item = stack.item("ktp-retry-refused")
     assert item["status"] == "REJECTED" and item["error_code"] == "INVALID_PAYLOAD_IMAGE_FORMAT"
     assert "next_check_at" not in item
+
+
+def test_poll_result_too_large_to_store_fails_the_job_with_a_code(stack, handlers):
+    seed(stack, "ktp-poll-huge", JobStatus.SUBMITTED)
+
+    def huge(ref):
+        body = completed_body(ref)
+        body["data"]["full_name"] = "N" * 450_000
+        return httpx.Response(200, json=body)
+
+    stack.provider.result_reply = huge
+    counts = run(handlers)
+    assert counts["failed"] == 1
+    item = stack.item("ktp-poll-huge")
+    assert item["status"] == "FAILED"
+    assert item["error_code"] == "RESULT_TOO_LARGE"
+    assert "next_check_at" not in item
+
+
+def test_poll_result_with_huge_quality_values_keeps_the_fields(stack, handlers):
+    seed(stack, "ktp-poll-big-iq", JobStatus.SUBMITTED)
+
+    def big_quality(ref):
+        body = completed_body(ref)
+        body["data"]["image_quality"]["debug"] = "q" * 450_000
+        return httpx.Response(200, json=body)
+
+    stack.provider.result_reply = big_quality
+    assert run(handlers)["completed"] == 1
+    item = stack.item("ktp-poll-big-iq")
+    assert item["status"] == "COMPLETED"
+    assert item["result"]["image_quality"] == {"blur": False, "dark": False, "flashlight": False, "grayscale": False}
+    assert item["result"]["dropped"]["image_quality.debug"] > 450_000
+
+
+def test_an_item_that_keeps_failing_past_the_deadline_still_times_out(stack, handlers):
+    """The last look at an old job must not stop it from ending: one error per run would keep it for ever."""
+    seed(stack, "ktp-old-and-broken", JobStatus.SUBMITTED, age=4000)
+
+    def broken(ref):
+        raise RuntimeError("transport bug")
+
+    stack.provider.result_reply = broken
+    run(handlers)
+    assert stack.item("ktp-old-and-broken")["status"] == "TIMED_OUT"
