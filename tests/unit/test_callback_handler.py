@@ -42,20 +42,26 @@ def call(handlers, event):
 
 def test_success_event_completes_the_job(stack, handlers, submitted, secret_matches_events):
     reply = call(handlers, load_event("callback_success.json"))
-    assert reply["statusCode"] == 200 and json.loads(reply["body"])["reference_id"] == REF
+    assert reply["statusCode"] == 200
+    assert json.loads(reply["body"])["reference_id"] == REF
     item = stack.item(REF)
-    assert item["status"] == "COMPLETED" and item["result_source"] == "callback" and item["status_code"] == "BILLED"
+    assert item["status"] == "COMPLETED"
+    assert item["result_source"] == "callback"
+    assert item["status_code"] == "BILLED"
     assert item["result"]["fields"]["full_name"] == "CONTOH NAMA"
     assert "blood_type" not in item["result"]["fields"]  # "-" means unknown
     assert item["result"]["image_quality"]["blur"] is False
-    assert "pending_shard" not in item and "next_check_at" not in item
+    assert "pending_shard" not in item
+    assert "next_check_at" not in item
 
 
 def test_failure_event_fails_the_job_with_the_code(stack, handlers, submitted):
     reply = call(handlers, load_event("callback_failure.json"))
     assert reply["statusCode"] == 200
     item = stack.item(REF)
-    assert item["status"] == "FAILED" and item["error_code"] == "FAIL_ON_1" and item["result_source"] == "callback"
+    assert item["status"] == "FAILED"
+    assert item["error_code"] == "FAIL_ON_1"
+    assert item["result_source"] == "callback"
     assert "quality" in item["status_reason"]
     assert item["result"]["image_quality"]["blur"] is True
 
@@ -76,7 +82,8 @@ def test_wrong_or_missing_auth_is_401_with_challenge_and_no_write(stack, handler
 
 def test_bad_auth_event_file_is_refused(stack, handlers, submitted):
     reply = call(handlers, load_event("callback_bad_auth.json"))
-    assert reply["statusCode"] == 401 and stack.item(REF)["status"] == "SUBMITTED"
+    assert reply["statusCode"] == 401
+    assert stack.item(REF)["status"] == "SUBMITTED"
 
 
 def test_rotated_password_is_picked_up_without_waiting_for_the_cache(stack, handlers, submitted):
@@ -147,7 +154,9 @@ def test_unknown_reference_is_stored_and_flagged(stack, handlers):
     event["body"] = json.dumps(body)
     assert call(handlers, event)["statusCode"] == 200
     item = stack.item("ktp-neverseenbefore")
-    assert item["orphan_callback"] is True and item["status"] == "COMPLETED" and item["result_source"] == "callback"
+    assert item["orphan_callback"] is True
+    assert item["status"] == "COMPLETED"
+    assert item["result_source"] == "callback"
 
 
 def test_other_routes_are_not_served(stack, handlers):

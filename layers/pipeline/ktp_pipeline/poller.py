@@ -1,8 +1,9 @@
 """The straggler sweep: due items from the sparse GSI (Query per shard, never Scan), bounded concurrency.
 
-Per item: past the deadline → one last look, then TIMED_OUT; RECEIVED/RETRY → claim and resubmit;
-SUBMITTED → GET the result: ready → the callback's write (`result_source=poll`), not ready → check
-again with backoff, 404 past the grace period → resubmit.
+Per item, one Outcome: SUBMITTED → GET the result: ready → the callback's write
+(`result_source=poll`), not ready or unreachable → check again with backoff, 404 past the grace
+period → RETRY and resubmit; RECEIVED/RETRY → claim and resubmit; past the deadline → one last look
+at a SUBMITTED result (which may fail), then TIMED_OUT.
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ class Poller:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
 
-    def _count(self, name: str, n: int = 1) -> None:
+    def _count(self, name: str) -> None:
         with self._lock:
-            self._counts[name] += n
+            self._counts[name] += 1
 
     def run(self, remaining_ms: Callable[[], int]) -> Counter[str]:
         """One sweep over every shard: `checked`, `stopped_early` and one count per item Outcome."""
