@@ -233,10 +233,13 @@ def aws() -> Iterator[Any]:
 
 
 @pytest.fixture
-def stack(env: dict[str, str], aws: Any):
+def stack(env: dict[str, str], aws: Any, monkeypatch: pytest.MonkeyPatch):
     from aws_lambda_powertools.utilities import parameters
     from ktp_pipeline import secrets, wiring
+    from ktp_pipeline.provider_client import ProviderClient
 
+    # The provider's in-call backoff, real seconds in the handlers' client (test_provider_client checks it).
+    monkeypatch.setitem(ProviderClient.__init__.__kwdefaults__, "sleep", lambda _seconds: None)
     mock, dynamodb, s3, sm = aws
     mock.reset()  # every moto backend empty: nothing one test wrote is seen by the next
     create_jobs_table(dynamodb)
