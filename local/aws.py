@@ -79,6 +79,10 @@ class PortInUse(OSError):
         self.port = port
 
 
+def _skip_known_gaps(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("No Moto CloudFormation support")
+
+
 class MotoServer:
     """``moto.server.ThreadedMotoServer`` bound to 127.0.0.1 (port 0 picks a free port)."""
 
@@ -91,7 +95,9 @@ class MotoServer:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # The resource types moto's CloudFormation skips (alarms, the HTTP API, the schedule, ...) are
         # known and either filled in by `provision` or not needed locally: no warning per resource.
-        logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
+        moto_log = logging.getLogger("moto")
+        if _skip_known_gaps not in moto_log.filters:
+            moto_log.addFilter(_skip_known_gaps)
         warnings.filterwarnings("ignore", message=".*not supported by moto's CloudFormation", category=UserWarning)
         self.endpoint_url = ""
 

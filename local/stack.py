@@ -147,6 +147,26 @@ class LocalStack:
             for offset in range(3):
                 ensure_port_free(self.port_base + offset)
 
+        # The extractor loads its OCR models in its own process while moto creates the stack here.
+        self.extractor = ExtractorProcess(
+            data_dir=self.data_dir / "extractor",
+            port=self._port(1) or free_port(),
+            app_spec=":".join(
+                (credentials["app_id"], credentials["api_key"], credentials["callback_username"], credentials["callback_password"])
+            ),
+            log_path=logs / "extractor.log",
+            workers=self.extractor_workers,
+            extra_args=self.extractor_args,
+        )
+        background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extractor-start")
+        extractor_started = background.submit(self.extractor.start)
+        background.shutdown(wait=False)
+        try:
+            return self._start_with_extractor_starting(credentials, extractor_started)
+        finally:
+            extractor_started.exception()  # never leave the start running behind a failure (stop() follows)
+
+    def _start_with_extractor_starting(self, credentials: dict[str, str], extractor_started: Any) -> StackInfo:
         self.moto = MotoServer(self._port(0))
         endpoint = self.moto.start()
         log.info("moto listening at %s", endpoint)
@@ -184,19 +204,8 @@ class LocalStack:
         if self.persist:
             snapshot.restore_events(self.data_dir, sqs=sqs, events_queue_url=resources.events_queue_url)
 
-        extractor_port = self._port(1) or free_port()
-        app_spec = ":".join(
-            (credentials["app_id"], credentials["api_key"], credentials["callback_username"], credentials["callback_password"])
-        )
-        self.extractor = ExtractorProcess(
-            data_dir=self.data_dir / "extractor",
-            port=extractor_port,
-            app_spec=app_spec,
-            log_path=logs / "extractor.log",
-            workers=self.extractor_workers,
-            extra_args=self.extractor_args,
-        )
-        self.extractor.start()
+        extractor_started.result()
+        assert self.extractor is not None
         provider_url = self.extractor.url
         if self.tap_provider:
             self.tap = ProviderTap(self.extractor.url)
