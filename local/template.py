@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
@@ -58,8 +59,13 @@ def translate(
     values = dict(parameter_values or {})
     to_py27_compatible_template(template, values)  # what samtranslator's own transform() does first
     translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region))
-    translated = translator.translate(template, parameter_values=values, get_managed_policy_map=dict)
-    translator.metrics.publish()  # to its no-op publisher; unpublished metrics only warn at exit
+    try:
+        translated = translator.translate(template, parameter_values=values, get_managed_policy_map=dict)
+    except InvalidDocumentException as error:  # `ktp up` reports TemplateError without a traceback
+        causes = "; ".join(cause.message for cause in error.causes)
+        raise TemplateError(f"the SAM transform rejects the template: {causes}") from None
+    finally:
+        translator.metrics.publish()  # to its no-op publisher; unpublished metrics only warn at exit
     return undo_mark_unicode_str_in_template(translated)
 
 

@@ -187,6 +187,13 @@ def test_unknown_override_fails_loudly(mini: Path) -> None:
         translate(load_template(mini), {"Nope": 1})
 
 
+def test_a_template_the_sam_transform_rejects_is_a_template_error(mini: Path) -> None:
+    document = load_template(mini)
+    del document["Resources"]["Worker"]["Properties"]["Handler"]
+    with pytest.raises(TemplateError, match="Handler"):
+        translate(document)
+
+
 def test_code_outside_the_repository_is_refused(mini: Path) -> None:
     document = load_template(mini)
     document["Resources"]["Worker"]["Properties"]["CodeUri"] = "s3://somewhere/code.zip"
