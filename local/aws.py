@@ -9,14 +9,17 @@ import copy
 import json
 import logging
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 from botocore.config import Config
 
 from local.template import (
+    LOCAL_ACCOUNT_ID,
     FunctionSpec,
     S3Trigger,
     TemplateError,
@@ -221,6 +224,10 @@ def provision(
     cloudformation, secretsmanager, dynamodb, s3, sqs, awslambda = (
         client(name, endpoint_url, region) for name in ("cloudformation", "secretsmanager", "dynamodb", "s3", "sqs", "lambda")
     )
+    # The same names on every start: the bucket name comes from the stack id, job ids and records
+    # (and a restored snapshot) name the bucket, and moto draws ids from its own random generator.
+    seed = zlib.crc32(f"{LOCAL_ACCOUNT_ID}:{region}:{stack_name}".encode())
+    httpx.post(f"{endpoint_url}/moto-api/seed", params={"a": seed}, timeout=10).raise_for_status()
     secret_arns = {}
     for logical_id in resources_of_type(cfn, "AWS::SecretsManager::Secret"):
         if logical_id not in secrets:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from local import snapshot
@@ -144,3 +145,17 @@ def test_snapshot_round_trip(moto_endpoint: str, tmp_path: Path) -> None:
     assert pending["Records"][0]["s3"]["object"]["versionId"] == current["VersionId"]
     older = s3.get_object(Bucket=second.bucket, Key="incoming/a b.jpg", VersionId=old["VersionId"])
     assert older["Body"].read() == b"old version"
+
+
+def test_a_restart_gets_the_same_names(moto_endpoint: str) -> None:
+    """Job ids and records name the bucket, whose name CloudFormation derives from the stack id:
+    a restarted stack must come back with the same bucket (and table, functions, secrets)."""
+    _, first = fresh(moto_endpoint, stack_name="again")
+    httpx.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()  # as a new `ktp up` does
+    _, second = fresh(moto_endpoint, stack_name="again")
+    assert second.bucket == first.bucket
+    assert second.table == first.table
+    assert second.physical_ids == first.physical_ids
+    assert second.function_arns == first.function_arns
+    _, other = fresh(moto_endpoint, stack_name="another")
+    assert other.bucket != first.bucket  # each stack name its own bucket, as the stack id differs
