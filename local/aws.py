@@ -8,6 +8,7 @@ import base64
 import copy
 import json
 import logging
+import secrets as secrets_module
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -242,6 +243,8 @@ def provision(
         Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
     )["StackId"]
     stack = cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]
+    # ... and unpredictable ids again for what follows (object versions, message ids).
+    httpx.post(f"{endpoint_url}/moto-api/seed", params={"a": secrets_module.randbits(32)}, timeout=10).raise_for_status()
     if stack["StackStatus"] != "CREATE_COMPLETE":
         raise TemplateError(f"moto could not create the stack: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
     gaps = {o["OutputKey"].removeprefix(_OUTPUT_PREFIX): json.loads(o["OutputValue"])
