@@ -1,6 +1,6 @@
 """The extraction result: the one shape the engine returns and the service serialises.
 
-Field names follow the provider contract (``shared/reference/provider-contract.md``);
+Field names follow the provider contract (``docs/provider-contract.md``);
 ``valid_until``, ``issue_city`` and ``issue_date`` are ours and never appear among the contract's
 fields in a response.
 """

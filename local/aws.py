@@ -1,17 +1,35 @@
-"""The AWS side of the local stack: a moto server on 127.0.0.1 and the resources the template
-declares (bucket + its S3 → SQS notification, jobs table with keys/GSIs/TTL, secrets, queues)."""
+"""The AWS side of the local stack: a moto server on 127.0.0.1 and, in it, the CloudFormation stack
+samtranslator made of the template (bucket, jobs table with its keys and indexes, queues, roles,
+functions with their environment resolved), plus the few things moto's CloudFormation leaves out."""
 
 from __future__ import annotations
 
+import base64
+import copy
 import json
 import logging
+import secrets as secrets_module
+import warnings
+import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 from botocore.config import Config
 
-from local.template import StackTemplate
+from local.template import (
+    LOCAL_ACCOUNT_ID,
+    FunctionSpec,
+    S3Trigger,
+    TemplateError,
+    function_code,
+    resources_of_type,
+    s3_notification,
+    s3_trigger,
+    schedule_expressions,
+)
 
 log = logging.getLogger("ktp.local.aws")
 
@@ -65,6 +83,10 @@ class PortInUse(OSError):
         self.port = port
 
 
+def _skip_known_gaps(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("No Moto CloudFormation support")
+
+
 class MotoServer:
     """``moto.server.ThreadedMotoServer`` bound to 127.0.0.1 (port 0 picks a free port)."""
 
@@ -75,6 +97,12 @@ class MotoServer:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         # One werkzeug line per AWS call would drown everything else (and object keys are personal).
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # The resource types moto's CloudFormation skips (alarms, the HTTP API, the schedule, ...) are
+        # known and either filled in by `provision` or not needed locally: no warning per resource.
+        moto_log = logging.getLogger("moto")
+        if _skip_known_gaps not in moto_log.filters:
+            moto_log.addFilter(_skip_known_gaps)
+        warnings.filterwarnings("ignore", message=".*not supported by moto's CloudFormation", category=UserWarning)
         self.endpoint_url = ""
 
     def start(self) -> str:
@@ -125,110 +153,151 @@ def client(service: str, endpoint_url: str | None, region: str) -> Any:
 
 @dataclass
 class ProvisionedResources:
-    """Physical names of what was created, keyed the way the template refers to them."""
+    """What the stack made, keyed the way the template refers to it."""
 
     bucket: str
     table: str
-    events_queue_url: str
-    events_queue_arn: str
-    secret_arns: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
-    queue_urls: dict[str, str] = field(default_factory=dict)  # logical id -> URL (template queues)
+    trigger: S3Trigger
+    events_queue_url: str = ""
+    events_queue_arn: str = ""
+    physical_ids: dict[str, str] = field(default_factory=dict)  # logical id -> what !Ref gives
+    functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    function_arns: dict[str, str] = field(default_factory=dict)
+    schedules: dict[str, str] = field(default_factory=dict)  # function logical id -> its expression
 
 
-def physical_name(template: StackTemplate, logical_id: str, name_property: str, *, lower: bool = False) -> str:
-    """The template's explicit name, or ``<stack>-<LogicalId>`` like CloudFormation would generate."""
-    name = template.physical_name(logical_id, name_property)
-    if not name:
-        name = f"{template.resolver.stack_name}-{logical_id}"
-    return name.lower() if lower else name
+# Resolved by moto's CloudFormation but not applied by it (moto 5.2.5): asked for as stack outputs
+# and applied by ``provision`` afterwards.
+_OUTPUT_PREFIX = "KtpLocal"
+
+
+def _gap_outputs(cfn: dict[str, Any], submit_id: str, scheduled_ids: tuple[str, ...]) -> dict[str, Any]:
+    bucket_id, notification = s3_notification(cfn, submit_id)
+    outputs = {
+        "Notification": notification,
+        "Versioning": cfn["Resources"][bucket_id]["Properties"].get("VersioningConfiguration") or {},
+        **{f"Ttl{table_id}": (table.get("Properties") or {}).get("TimeToLiveSpecification") or {}
+           for table_id, table in resources_of_type(cfn, "AWS::DynamoDB::Table").items()},
+        **{f"Schedule{function_id}": expression for function_id in scheduled_ids
+           for expression in schedule_expressions(cfn, function_id)},
+    }
+    return {_OUTPUT_PREFIX + name: {"Value": {"Fn::ToJsonString": value}} for name, value in outputs.items()}
+
+
+def _for_moto(cfn: dict[str, Any], secret_arns: dict[str, str], outputs: dict[str, Any]) -> dict[str, Any]:
+    """The translation as moto gets it: the code stays in its directories (moto stores a stub),
+    and the secrets, which moto's CloudFormation cannot create, become parameters holding the ARNs
+    of the secrets we made, so every ``!Ref`` to them resolves as on AWS."""
+    template = copy.deepcopy(cfn)
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Lambda::Function":
+            resource["Properties"]["Code"] = {"ZipFile": "# runs from its local directory"}
+        elif resource["Type"] == "AWS::Lambda::LayerVersion":
+            resource["Properties"]["Content"] = {"ZipFile": _EMPTY_ZIP}
+    for logical_id in secret_arns:
+        del template["Resources"][logical_id]
+        template.setdefault("Parameters", {})[logical_id] = {"Type": "String"}
+    template["Outputs"] = {**(template.get("Outputs") or {}), **outputs}
+    return template
+
+
+_EMPTY_ZIP = base64.b64encode(b"PK\x05\x06" + b"\x00" * 18).decode()
 
 
 def provision(
-    template: StackTemplate,
+    cfn: dict[str, Any],
     endpoint_url: str,
     secrets: dict[str, dict[str, str]],
     *,
+    root: Path,
+    stack_name: str = "ktp-local",
+    region: str,
+    parameter_values: dict[str, Any] | None = None,
+    submit_id: str = "SubmitFunction",
+    scheduled_ids: tuple[str, ...] = ("PollerFunction",),
     before_notification: Any = None,
 ) -> ProvisionedResources:
-    """Create every emulated resource and record physical ids in ``template.resolver`` so the
-    functions' environment resolves to them. ``before_notification(resources)`` runs after the
-    bucket exists and before S3 starts notifying (restoring a snapshot must not re-trigger jobs)."""
-    region = template.resolver.region
-    account = template.resolver.account_id
-    resolver = template.resolver
-    s3 = client("s3", endpoint_url, region)
-    sqs = client("sqs", endpoint_url, region)
-    dynamodb = client("dynamodb", endpoint_url, region)
-    secretsmanager = client("secretsmanager", endpoint_url, region)
-
-    trigger = template.s3_trigger()
-    bucket = physical_name(template, trigger.bucket_logical_id, "BucketName", lower=True)
-    create_bucket: dict[str, Any] = {"Bucket": bucket}
-    if region != "us-east-1":
-        create_bucket["CreateBucketConfiguration"] = {"LocationConstraint": region}
-    s3.create_bucket(**create_bucket)
-    versioning = (template.properties(trigger.bucket_logical_id).get("VersioningConfiguration") or {})
-    if template.resolve(versioning).get("Status") == "Enabled":
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    resolver.refs[trigger.bucket_logical_id] = bucket
-    resolver.attributes[(trigger.bucket_logical_id, "Arn")] = f"arn:aws:s3:::{bucket}"
-    resolver.attributes[(trigger.bucket_logical_id, "DomainName")] = f"{bucket}.s3.amazonaws.com"
-
-    table = physical_name(template, "JobsTable", "TableName")
-    dynamodb.create_table(TableName=table, **template.table_definition("JobsTable"))
-    ttl_attribute = template.table_ttl_attribute("JobsTable")
-    if ttl_attribute:
-        dynamodb.update_time_to_live(
-            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute}
-        )
-    resolver.refs["JobsTable"] = table
-    resolver.attributes[("JobsTable", "Arn")] = f"arn:aws:dynamodb:{region}:{account}:table/{table}"
-
-    resources = ProvisionedResources(bucket=bucket, table=table, events_queue_url="", events_queue_arn="")
-    for logical_id in template.resources_of_type("AWS::SecretsManager::Secret"):
-        name = physical_name(template, logical_id, "Name")
-        value = secrets.get(logical_id)
-        if value is None:
+    """Create the translated template ``cfn`` as a moto CloudFormation stack, then fill what moto
+    leaves out: secrets (with the local values), table TTL, bucket versioning, and the upload
+    notification, which locally goes to a queue the submit worker reads. ``before_notification``
+    runs after the bucket exists and before S3 starts notifying (a restored snapshot must not
+    re-trigger jobs)."""
+    cloudformation, secretsmanager, dynamodb, s3, sqs, awslambda = (
+        client(name, endpoint_url, region) for name in ("cloudformation", "secretsmanager", "dynamodb", "s3", "sqs", "lambda")
+    )
+    # The same names on every start: the bucket name comes from the stack id, job ids and records
+    # (and a restored snapshot) name the bucket, and moto draws ids from its own random generator.
+    seed = zlib.crc32(f"{LOCAL_ACCOUNT_ID}:{region}:{stack_name}".encode())
+    httpx.post(f"{endpoint_url}/moto-api/seed", params={"a": seed}, timeout=10).raise_for_status()
+    secret_arns = {}
+    for logical_id in resources_of_type(cfn, "AWS::SecretsManager::Secret"):
+        if logical_id not in secrets:
             log.warning("secret %s has no local value; storing an empty JSON object", logical_id)
-            value = {}
-        arn = secretsmanager.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
-        resources.secret_arns[logical_id] = arn
-        resolver.refs[logical_id] = arn
-        resolver.attributes[(logical_id, "Id")] = arn
+        secret_arns[logical_id] = secretsmanager.create_secret(
+            Name=f"{stack_name}-{logical_id}", SecretString=json.dumps(secrets.get(logical_id, {}))
+        )["ARN"]
+    template = _for_moto(cfn, secret_arns, _gap_outputs(cfn, submit_id, scheduled_ids))
+    parameters = {**{k: _cfn_string(v) for k, v in (parameter_values or {}).items()}, **secret_arns}
+    stack_id = cloudformation.create_stack(
+        StackName=stack_name, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"],
+        Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
+    )["StackId"]
+    stack = cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]
+    # ... and unpredictable ids again for what follows (object versions, message ids).
+    httpx.post(f"{endpoint_url}/moto-api/seed", params={"a": secrets_module.randbits(32)}, timeout=10).raise_for_status()
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise TemplateError(f"moto could not create the stack: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
+    gaps = {o["OutputKey"].removeprefix(_OUTPUT_PREFIX): json.loads(o["OutputValue"])
+            for o in stack["Outputs"] if o["OutputKey"].startswith(_OUTPUT_PREFIX)}
+    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                for r in cloudformation.describe_stack_resources(StackName=stack_id)["StackResources"]
+                if r.get("PhysicalResourceId")}
+    physical.update(secret_arns)
 
-    for logical_id in template.resources_of_type("AWS::SQS::Queue"):
-        props = template.properties(logical_id)
-        name = physical_name(template, logical_id, "QueueName")
-        attributes = {"FifoQueue": "true"} if template.resolve(props.get("FifoQueue")) in (True, "true") else {}
-        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-        resources.queue_urls[logical_id] = url
-        resolver.refs[logical_id] = url
-        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{region}:{account}:{name}"
-        resolver.attributes[(logical_id, "QueueName")] = name
+    bucket_id, _ = s3_notification(cfn, submit_id)
+    (table_id,) = [name for name in resources_of_type(cfn, "AWS::DynamoDB::Table")]
+    resources = ProvisionedResources(
+        bucket=physical[bucket_id], table=physical[table_id], trigger=s3_trigger(bucket_id, gaps["Notification"]),
+        physical_ids=physical, schedules={f: gaps[f"Schedule{f}"] for f in scheduled_ids if f"Schedule{f}" in gaps},
+    )
+    for name, ttl in gaps.items():
+        if name.startswith("Ttl") and str(ttl.get("Enabled")).lower() == "true":
+            dynamodb.update_time_to_live(TableName=physical[name.removeprefix("Ttl")],
+                                         TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]})
+    if gaps["Versioning"].get("Status"):
+        s3.put_bucket_versioning(Bucket=resources.bucket, VersioningConfiguration={"Status": gaps["Versioning"]["Status"]})
 
-    for logical_id in template.functions():
-        name = f"{resolver.stack_name}-{logical_id}"
-        resolver.refs[logical_id] = name
-        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:lambda:{region}:{account}:function:{name}"
-    for logical_id in template.resources_of_type("AWS::Serverless::HttpApi", "AWS::ApiGatewayV2::Api"):
-        resolver.refs[logical_id] = "local"
-        resolver.attributes[(logical_id, "ApiEndpoint")] = "http://127.0.0.1"
+    for logical_id in resources_of_type(cfn, "AWS::Lambda::Function"):
+        configuration = awslambda.get_function_configuration(FunctionName=physical[logical_id])
+        code_dir, layer_dirs = function_code(cfn, root, logical_id)
+        module, _, function = configuration["Handler"].rpartition(".")
+        resources.function_arns[logical_id] = configuration["FunctionArn"]
+        resources.functions[logical_id] = FunctionSpec(
+            logical_id=logical_id, code_dir=code_dir, handler_module=module, handler_function=function,
+            layer_dirs=layer_dirs, timeout_seconds=int(configuration["Timeout"]), memory_mb=int(configuration["MemorySize"]),
+            environment={k: _cfn_string(v) for k, v in ((configuration.get("Environment") or {}).get("Variables") or {}).items()},
+        )
 
     if before_notification is not None:
         before_notification(resources)
 
     # Lambda can be an S3 notification target only in AWS; locally S3 notifies a queue and the
     # submit worker turns each message back into the event Lambda would have received.
-    events_queue = f"{resolver.stack_name}-{EVENTS_QUEUE_SUFFIX}"
-    resources.events_queue_url = sqs.create_queue(
-        QueueName=events_queue, Attributes={"VisibilityTimeout": "60"}
-    )["QueueUrl"]
-    resources.events_queue_arn = f"arn:aws:sqs:{region}:{account}:{events_queue}"
+    events_queue = f"{stack_name}-{EVENTS_QUEUE_SUFFIX}"
+    resources.events_queue_url = sqs.create_queue(QueueName=events_queue, Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+    resources.events_queue_arn = sqs.get_queue_attributes(
+        QueueUrl=resources.events_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    trigger = resources.trigger
     rules = [{"Name": name, "Value": value} for name, value in (("prefix", trigger.prefix), ("suffix", trigger.suffix)) if value]
     queue_configuration: dict[str, Any] = {"QueueArn": resources.events_queue_arn, "Events": list(trigger.events)}
     if rules:
         queue_configuration["Filter"] = {"Key": {"FilterRules": rules}}
     s3.put_bucket_notification_configuration(
-        Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [queue_configuration]}
+        Bucket=resources.bucket, NotificationConfiguration={"QueueConfigurations": [queue_configuration]}
     )
     return resources
+
+
+def _cfn_string(value: Any) -> str:
+    """Parameter and Lambda environment values are strings; YAML booleans become ``true``/``false``."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)

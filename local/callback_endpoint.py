@@ -24,6 +24,16 @@ from local.template import HttpRoute
 log = logging.getLogger("ktp.local.callback")
 
 
+def _body_length(request: BaseHTTPRequestHandler) -> int | None:
+    """The request's Content-Length, 0 without one, None when it is not one plain decimal number
+    (``abc``, ``-5``, ``+1`` or two different values), which API Gateway answers with 400."""
+    values = {value.strip() for value in request.headers.get_all("Content-Length") or []}
+    if not values:
+        return 0
+    (value,) = values if len(values) == 1 else ("",)
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 class CallbackEndpoint:
     def __init__(
         self, function: LocalFunction, routes: list[HttpRoute], *, port: int, region: str, account_id: str
@@ -51,7 +61,12 @@ class CallbackEndpoint:
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         with self._lock:
             self.requests += 1
-        length = int(request.headers.get("Content-Length") or 0)
+        length = _body_length(request)
+        if length is None:
+            # Without a usable length the body's end is unknown: answer and drop the connection.
+            request.close_connection = True
+            self._send(request, error_response(400, "Bad Request"))
+            return
         if length > MAX_HTTP_API_BODY_BYTES:
             self._send(request, error_response(413, "Request Entity Too Large"))
             return

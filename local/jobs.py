@@ -7,7 +7,6 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LAYER_DIR = REPO_ROOT / "layers" / "pipeline"
 TERMINAL = frozenset({"COMPLETED", "FAILED", "REJECTED", "TIMED_OUT"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
+
+if str(LAYER_DIR) not in sys.path:
+    sys.path.append(str(LAYER_DIR))
+from ktp_pipeline.dynamo_values import plain  # noqa: E402  the layer's one Decimal → int/float conversion
 
 
 def reference_id_for(bucket: str, key: str, version_id: str | None, etag: str | None) -> str:
@@ -34,21 +37,6 @@ class Upload:
     source: str
     key: str
     reference_id: str
-
-
-def plain(value: Any) -> Any:
-    """A DynamoDB item from the resource API as plain JSON-able Python (Decimal → int/float)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(item) for item in value]
-    if isinstance(value, set):
-        return sorted(plain(item) for item in value)
-    if isinstance(value, bytes | bytearray):
-        return f"<{len(value)} bytes>"
-    return value
 
 
 def image_files(paths: Iterable[str | Path]) -> list[Path]:

@@ -25,7 +25,7 @@ def output_names_from_template(template_path: Path | None) -> dict[str, str]:
     names = {role: default for role, (_, default) in _ROLES.items()}
     if template_path is None or not template_path.exists():
         return names
-    from local.cfn_yaml import load_template
+    from local.template import load_template
 
     outputs = load_template(template_path).get("Outputs") or {}
     for key, output in outputs.items():

@@ -37,7 +37,7 @@ from local.poller_schedule import PollerSchedule
 from local.provider_tap import ProviderTap
 from local.state import NoRunningStack, StackInfo, read_state, remove_state, write_state
 from local.submit_worker import SubmitWorker
-from local.template import DEFAULT_REGION, StackTemplate
+from local.template import DEFAULT_REGION, LOCAL_ACCOUNT_ID, http_routes, load_template, rate_to_seconds, translate
 
 log = logging.getLogger("ktp.local.stack")
 
@@ -99,7 +99,7 @@ class LocalStack:
         self.submit_concurrency = submit_concurrency
         self.callback_concurrency = callback_concurrency
 
-        self.template: StackTemplate | None = None
+        self.cfn: dict[str, Any] | None = None  # the template as samtranslator translated it
         self.resources: ProvisionedResources | None = None
         self.moto: MotoServer | None = None
         self.extractor: ExtractorProcess | None = None
@@ -147,13 +147,31 @@ class LocalStack:
             for offset in range(3):
                 ensure_port_free(self.port_base + offset)
 
+        # The extractor loads its OCR models in its own process while moto creates the stack here.
+        self.extractor = ExtractorProcess(
+            data_dir=self.data_dir / "extractor",
+            port=self._port(1) or free_port(),
+            app_spec=":".join(
+                (credentials["app_id"], credentials["api_key"], credentials["callback_username"], credentials["callback_password"])
+            ),
+            log_path=logs / "extractor.log",
+            workers=self.extractor_workers,
+            extra_args=self.extractor_args,
+        )
+        background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extractor-start")
+        extractor_started = background.submit(self.extractor.start)
+        background.shutdown(wait=False)
+        try:
+            return self._start_with_extractor_starting(credentials, extractor_started)
+        finally:
+            extractor_started.exception()  # never leave the start running behind a failure (stop() follows)
+
+    def _start_with_extractor_starting(self, credentials: dict[str, str], extractor_started: Any) -> StackInfo:
         self.moto = MotoServer(self._port(0))
         endpoint = self.moto.start()
         log.info("moto listening at %s", endpoint)
-        template = self.template = StackTemplate(
-            self.template_path, parameter_overrides=self.parameter_overrides, region=self.region, stack_name=self.stack_name
-        )
-        trigger = template.s3_trigger(SUBMIT)
+        cfn = self.cfn = translate(load_template(self.template_path), self.parameter_overrides, region=self.region)
+        routes = http_routes(cfn, CALLBACK)  # a template the local stack cannot serve fails before anything starts
         s3, dynamodb, sqs = (client(name, endpoint, self.region) for name in ("s3", "dynamodb", "sqs"))
 
         def restore(resources: ProvisionedResources) -> None:
@@ -161,37 +179,33 @@ class LocalStack:
                 counts = snapshot.restore_data(
                     self.data_dir, s3=s3, dynamodb=dynamodb, bucket=resources.bucket, table=resources.table,
                     pin_version=lambda key, new, old: pin_object_version(
-                        resources.bucket, key, new, old, account_id=template.resolver.account_id
+                        resources.bucket, key, new, old, account_id=LOCAL_ACCOUNT_ID
                     ),
                 )
                 if any(counts.values()):
                     log.info("restored %(items)d job records and %(objects)d objects", counts)
 
         self.resources = resources = provision(
-            template,
+            cfn,
             endpoint,
             {
                 "ProviderSecret": {"app_id": credentials["app_id"], "api_key": credentials["api_key"]},
                 "CallbackSecret": {"username": credentials["callback_username"], "password": credentials["callback_password"]},
             },
+            root=self.template_path.resolve().parent,
+            stack_name=self.stack_name,
+            region=self.region,
+            parameter_values=self.parameter_overrides,
+            submit_id=SUBMIT,
+            scheduled_ids=(POLLER,),
             before_notification=restore,
         )
+        trigger = resources.trigger
         if self.persist:
             snapshot.restore_events(self.data_dir, sqs=sqs, events_queue_url=resources.events_queue_url)
 
-        extractor_port = self._port(1) or free_port()
-        app_spec = ":".join(
-            (credentials["app_id"], credentials["api_key"], credentials["callback_username"], credentials["callback_password"])
-        )
-        self.extractor = ExtractorProcess(
-            data_dir=self.data_dir / "extractor",
-            port=extractor_port,
-            app_spec=app_spec,
-            log_path=logs / "extractor.log",
-            workers=self.extractor_workers,
-            extra_args=self.extractor_args,
-        )
-        self.extractor.start()
+        extractor_started.result()
+        assert self.extractor is not None
         provider_url = self.extractor.url
         if self.tap_provider:
             self.tap = ProviderTap(self.extractor.url)
@@ -199,7 +213,6 @@ class LocalStack:
             provider_url = self.tap.url
 
         callback_port = self._port(2) or free_port()
-        routes = template.http_routes(CALLBACK)
         callback_route = next((route for route in routes if route.method in ("POST", "ANY")), routes[0])
         callback_url = f"http://127.0.0.1:{callback_port}{callback_route.path}"
         overrides = {"AWS_ENDPOINT_URL": endpoint, "PROVIDER_BASE_URL": provider_url, "CALLBACK_URL": callback_url}
@@ -212,24 +225,24 @@ class LocalStack:
                 future.result()
 
         self.callback_endpoint = CallbackEndpoint(
-            self.functions[CALLBACK], routes, port=callback_port, region=self.region, account_id=template.resolver.account_id
+            self.functions[CALLBACK], routes, port=callback_port, region=self.region, account_id=LOCAL_ACCOUNT_ID
         )
         self.callback_endpoint.start()
         self.submit_worker = SubmitWorker(
             self.functions[SUBMIT],
             sqs,
             resources.events_queue_url,
-            failure_queue_url=resources.queue_urls.get("SubmitFailureQueue"),
+            failure_queue_url=resources.physical_ids.get("SubmitFailureQueue"),
             concurrency=self.submit_concurrency,
         )
         self.submit_worker.start()
-        interval = self.poll_seconds or template.schedule_seconds(POLLER)
+        interval = self.poll_seconds or rate_to_seconds(resources.schedules[POLLER])
         self.poller = PollerSchedule(
             self.functions[POLLER],
             interval_seconds=interval,
-            rule_arn=f"arn:aws:events:{self.region}:{template.resolver.account_id}:rule/{self.stack_name}-poller",
+            rule_arn=f"arn:aws:events:{self.region}:{LOCAL_ACCOUNT_ID}:rule/{self.stack_name}-poller",
             region=self.region,
-            account_id=template.resolver.account_id,
+            account_id=LOCAL_ACCOUNT_ID,
         )
         self.poller.start()
 
@@ -256,9 +269,10 @@ class LocalStack:
         return self._info
 
     def _function_config(self, logical_id: str, overrides: dict[str, str], max_concurrency: int) -> FunctionConfig:
-        assert self.template is not None
-        spec = self.template.function_spec(logical_id)
-        name = f"{self.stack_name}-{logical_id}"
+        assert self.resources is not None
+        spec = self.resources.functions[logical_id]
+        arn = self.resources.function_arns[logical_id]
+        name = arn.rpartition(":")[2]
         environment = {key: os.environ[key] for key in _PASSTHROUGH_ENV if key in os.environ}
         environment.update(
             {
@@ -279,7 +293,7 @@ class LocalStack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        environment.update(spec.environment)  # the template's Globals + function variables
+        environment.update(spec.environment)  # the template's Globals + function variables, as CloudFormation resolved them
         # Endpoints that only exist locally — only where the template sets the variable at all.
         environment["AWS_ENDPOINT_URL"] = overrides["AWS_ENDPOINT_URL"]
         environment.update({key: value for key, value in overrides.items() if key in spec.environment})
@@ -288,7 +302,7 @@ class LocalStack:
             spec=spec,
             environment=environment,
             function_name=name,
-            function_arn=f"arn:aws:lambda:{self.region}:{self.template.resolver.account_id}:function:{name}",
+            function_arn=arn,
             log_path=self.data_dir / "logs" / f"{logical_id}.log",
             max_concurrency=max_concurrency,
         )

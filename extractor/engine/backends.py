@@ -144,6 +144,26 @@ class CascadeBackend:
         return self.primary.read_many(images)
 
 
+@dataclass(frozen=True, slots=True)
+class Models:
+    """The models one extraction may use; ``models_of`` is the one place that finds them.
+
+    ``first`` reads every card. ``stronger`` (a cascade's fallback; None for a single model)
+    re-reads the lines, rows or whole cards that need it. ``name`` is the backend's own name,
+    reported when both models contributed to a reading.
+    """
+
+    first: OcrBackend
+    stronger: OcrBackend | None
+    name: str
+
+
+def models_of(backend: OcrBackend) -> Models:
+    if isinstance(backend, CascadeBackend):
+        return Models(backend.primary, backend.fallback, backend.name)
+    return Models(backend, None, backend.name)
+
+
 BACKENDS = {
     "faster-paddle-tiny": lambda threads: FasterPaddleBackend("tiny", threads),
     "faster-paddle-small": lambda threads: FasterPaddleBackend("small", threads),

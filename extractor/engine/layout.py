@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from extractor.engine.backends import TextBox
 from extractor.engine.fuzzy import allowed_edits, levenshtein, squash
+from extractor.engine.thresholds import ROW_PITCH
 
 # Row keys in printed order, with the label spellings seen on cards and in OCR output.
 LABELS: dict[str, tuple[str, ...]] = {
@@ -33,8 +34,6 @@ LABELS: dict[str, tuple[str, ...]] = {
     "valid_until": ("Berlaku Hingga",),
 }
 ROW_ORDER = tuple(LABELS)
-# Distance between consecutive label rows, as a share of the card's width.
-ROW_PITCH = 0.032
 # `Gol. Darah :` as OCR reads it on a bad day: "Goi. Darah :", "Gol Dwah:", "Darah : B", "Darah _: -",
 # "Darah 1：" (a stroke before the colon).
 BLOOD_LABEL = re.compile(

@@ -1,4 +1,4 @@
-"""NIK repair and the soft domain checks (never rejections: see ktp-facts.md, "NIK")."""
+"""NIK repair and the soft domain checks (never rejections: docs/provider-contract.md, "NIK")."""
 
 from __future__ import annotations
 

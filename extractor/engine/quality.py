@@ -15,15 +15,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from extractor.engine.thresholds import QUALITY
 from extractor.result import ImageQuality
 
-THRESHOLDS = {
-    "blur": 870.0,  # weakest directional 2nd-difference variance (half size, stretched) below this = blurred
-    "dark_mean": 80.0,  # mean luminance below this ...
-    "dark_p95": 150.0,  # ... and the bright end below this = dark
-    "flashlight": 0.02,  # share of blown-out pixels above this = flashlight glare
-    "grayscale": 3.0,  # mean channel spread below this = grayscale
-}
+# The flag thresholds (and what they were calibrated on) live with the others in thresholds.py.
+THRESHOLDS = QUALITY
 
 
 # Second differences along 0°, 90°, 45° and 135°.

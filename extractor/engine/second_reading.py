@@ -6,29 +6,36 @@ the readings that did not snap to a known value are where its rare misreads hide
 model, against half a second for the whole card. The fast model's boxes keep their places; only
 the re-read lines change. Per field, a reading that a register or vocabulary confirms beats one
 that nothing confirms; otherwise the stronger model's reading wins.
+
+Rows the fast model missed entirely (label and all) are read from strips, and as a last resort
+the stronger model reads the whole card again. ``second_opinion``, ``read_unread_rows`` and
+``whole_card_again`` are those three stages; the pipeline decides which of them a card gets.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from extractor.engine import localize
-from extractor.engine.backends import OcrBackend, TextBox
+from extractor.engine.backends import Models, OcrBackend, TextBox
+from extractor.engine.interpretation import Reading, interpret, with_checks
 from extractor.engine.layout import ROW_ORDER, Piece, RawField, expected_rows
+from extractor.engine.ocr_pass import Attempt, ocr
 from extractor.engine.regions import snap_bare_city
-from extractor.result import FieldReading
+from extractor.engine.thresholds import (
+    CONFIRMED_CONFIDENCE,
+    PAD_X,
+    PAD_Y,
+    STRIP_PITCHES,
+    STRIP_RIGHT,
+    WHOLE_CARD_LABEL_MARGIN,
+)
+from extractor.result import ALL_FIELDS, FieldReading
 
 # Nothing checks these: they are always re-read.
 UNCHECKED_FIELDS = ("full_name", "address")
-# A field read with at least this confidence snapped to its vocabulary or register.
-CONFIRMED_CONFIDENCE = 0.9
-# Margin around a line box when cropping it, in line heights: room for the detector, not
-# enough to reach the next row.
-PAD_Y = 0.3
-PAD_X = 0.6
-# A strip for an unread row spans this many row pitches and stops short of the photo column.
-STRIP_PITCHES = 1.6
-STRIP_RIGHT = 0.72
 # The layout row each field is printed on.
 FIELD_ROWS = {"place_of_birth": "birth", "date_of_birth": "birth", "blood_type": "gender"}
 
@@ -152,3 +159,66 @@ def choose(name: str, first: FieldReading, second: FieldReading) -> FieldReading
     if first_ok != second_ok:
         return first if first_ok else second
     return second if second.value else first
+
+
+# --- the three stages ---------------------------------------------------------------------------
+
+
+def second_opinion(models: Models, reading: Reading) -> Reading:
+    """The fast model's unconfirmed lines re-read by the stronger model.
+
+    Nothing to do without a stronger model, or when the stronger model read the card itself.
+    """
+    attempt = reading.attempt
+    if models.stronger is None or attempt.engine == models.stronger.name:
+        return reading
+    rows = fields_to_reread(reading.fields, reading.raw)
+    targets = boxes_of(reading.raw, rows, attempt.boxes)
+    replaced = reread_boxes(models.stronger, attempt.card, targets) if targets else {}
+    if not replaced:
+        return reading
+    again = interpret(replace(attempt, boxes=merge_boxes(attempt.boxes, targets, replaced)))
+    return merged(reading, again, rows, models.name)
+
+
+def read_unread_rows(models: Models, reading: Reading) -> Reading:
+    """Rows of doubtful fields the fast model missed entirely (label and all), read from strips."""
+    rows = unread_rows(reading.doubtful_fields(), reading.raw)
+    if models.stronger is None or not rows:
+        return reading
+    attempt = reading.attempt
+    boxes = read_row_strips(models.stronger, attempt.card, attempt.boxes, rows)
+    if boxes is attempt.boxes:
+        return reading
+    return merged(reading, interpret(replace(attempt, boxes=boxes)), rows, models.name)
+
+
+def needs_whole_card(reading: Reading) -> bool:
+    """Still doubtful where reading lines again cannot help: a field with nothing read, a failed check.
+
+    A doubtful field whose line the stronger model already re-read would read the same again.
+    """
+    if not reading.checks_pass:
+        return True
+    return any(row_of(name) not in reading.raw for name in reading.doubtful_fields())
+
+
+def whole_card_again(stronger: OcrBackend, attempt: Attempt) -> Attempt | None:
+    """The stronger model's reading of the whole card, or None when it finds clearly fewer labels."""
+    again = ocr(stronger, attempt.card, attempt.unlevelled)
+    if again.hits >= attempt.hits - WHOLE_CARD_LABEL_MARGIN or again.score > attempt.score:
+        return again
+    return None
+
+
+def merged(reading: Reading, again: Reading, rows: list[str], engine: str) -> Reading:
+    """``reading`` with the fields printed on ``rows`` taken from ``again`` where it reads them better."""
+
+    def on_rows(key: str) -> bool:
+        return key in rows or row_of(key) in rows
+
+    fields = dict(reading.fields)
+    for name in filter(on_rows, ALL_FIELDS):
+        fields[name] = choose(name, fields[name], again.fields[name])
+    raw = reading.raw | {key: value for key, value in again.raw.items() if on_rows(key)}
+    return with_checks(reading.attempt, fields, raw, engine)

@@ -19,6 +19,19 @@ import numpy as np
 
 from extractor.engine.backends import TextBox
 from extractor.engine.lexicon import is_word
+from extractor.engine.thresholds import (
+    AMBIGUITY,
+    DROPPED_SPACE_COST,
+    EDGE_MISMATCH_COST,
+    EDGE_SHARE,
+    LINE_EM_TOLERANCE,
+    MAX_OFFSET,
+    NUMERAL_GAP,
+    SPACE_SURPLUS,
+    WEAK_GAP,
+    WEAK_SURPLUS,
+    WIDE_GAP,
+)
 
 # Advance widths in 1/1000 em (Arial / Arimo / Liberation Sans metrics).
 _WIDTHS = {
@@ -42,33 +55,10 @@ _BEARINGS = {
 _DEFAULT_BEARING = 60
 # Arial's cap height in em: converts the bearings to cap heights, the unit gaps are measured in.
 CAP_EM = 0.716
-# Blank columns separating two ink runs: anything narrower is never a candidate word gap.
-WEAK_GAP = 0.22
-# A gap wider than its letter pair explains by this many cap heights is a word gap (a space is
-# 0.39 cap; anti-aliasing and blur eat part of it); a narrower surplus only counts when the lexicon
-# knows the words on both sides.
-SPACE_SURPLUS = 0.15
-WEAK_SURPLUS = 0.10
-# A gap this wide (cap heights) is a word gap whatever the lexicon says, if its pair allows it.
-WIDE_GAP = 0.33
-# Strokes of a roman numeral sit closer than this (cap heights); a wider gap ends the numeral.
-NUMERAL_GAP = 0.33
-# How far (relative) the line-width em may stray from the cap-height em and still be trusted.
-LINE_EM_TOLERANCE = 0.15
-# The alignment's price for assuming one space the recogniser dropped (squared relative error).
-DROPPED_SPACE_COST = 0.0005
-# A multi-segment run whose first or last segment is narrower than this share of the token's
-# first or last letter pays this (squared relative error) for the implausible fit.
-EDGE_SHARE = 0.6
-EDGE_MISMATCH_COST = 0.01
-# Boundaries whose predicted ink width is within this many em of the best fit are all candidates.
-AMBIGUITY = 0.3
 # Roman numerals that end street and village names (GG. MAWAR III, SELATAN IV).
 _NUMERAL = re.compile(r"I{1,3}|IV|VI{0,3}|IX|X")
 # "NO." with or without the house number glued on: what follows a numeral in a street name.
 _HOUSE_NUMBER = re.compile(r"NO\.?\d*")
-# How far (in average character widths) a gap may sit from the boundary it is assigned to.
-MAX_OFFSET = 0.6
 
 
 def _ink(crop: np.ndarray) -> tuple[np.ndarray, float] | None:

@@ -1,11 +1,10 @@
-"""Closed value sets printed on a KTP (see shared/reference/ktp-facts.md)."""
+"""Closed value sets printed on a KTP (docs/provider-contract.md, "Field values")."""
 
 from __future__ import annotations
 
 GENDERS = ("LAKI-LAKI", "PEREMPUAN")
 
 BLOOD_TYPES = ("A", "B", "AB", "O", "-")
-RHESUS = ("+", "-")
 
 # Printed variant -> canonical value.
 RELIGIONS = {

@@ -1,6 +1,6 @@
 """Draw the front side of a WNI KTP as a flat, clean RGB image.
 
-Layout (ktp-facts.md): centred two-line header, label : value rows with the NIK in a larger mono
+Layout (docs/provider-contract.md): centred two-line header, label : value rows with the NIK in a larger mono
 face, photo on the right with the issuing city and date and a signature under it, blue background
 with a faint guilloche pattern. Coordinates are on a 1000-unit-wide grid scaled to the output width.
 """

@@ -1,7 +1,8 @@
 """Value sets printed on a WNI KTP and the word lists the synthetic holders are drawn from.
 
-Closed vocabularies follow ``shared/reference/ktp-facts.md`` and are printed in their canonical
-spelling, so the ground truth equals what an engine that snaps to the vocabulary should return.
+Closed vocabularies follow ``docs/provider-contract.md`` ("Field values") and are printed in their
+canonical spelling, so the ground truth equals what an engine that snaps to the vocabulary should
+return.
 Names and street words are common Indonesian words, not records of real people.
 """
 

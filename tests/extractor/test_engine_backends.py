@@ -22,7 +22,8 @@ def test_registry_and_default(monkeypatch):
     assert set(backends.BACKENDS) >= {"faster-paddle-tiny", "faster-paddle-small", "faster-paddle-tiny+small"}
     default = backends.create_backend(threads=1)
     assert default.name == backends.DEFAULT_BACKEND == "faster-paddle-tiny+small"
-    assert default.primary.name == "faster-paddle-tiny" and default.fallback.name == "faster-paddle-small"
+    assert default.primary.name == "faster-paddle-tiny"
+    assert default.fallback.name == "faster-paddle-small"
     assert default.primary.threads == 1
     monkeypatch.setenv(backends.BACKEND_ENV, "faster-paddle-small")
     assert backends.create_backend().name == "faster-paddle-small"
@@ -39,4 +40,6 @@ def test_text_box_geometry():
     box = backends.TextBox("NIK", 0.9, 10, 20, 50, 40)
     assert (box.cx, box.cy, box.width, box.height) == (30, 30, 40, 20)
     moved = box.with_text("N I K", x1=60)
-    assert moved.text == "N I K" and moved.x1 == 60 and moved.x0 == 10
+    assert moved.text == "N I K"
+    assert moved.x1 == 60
+    assert moved.x0 == 10

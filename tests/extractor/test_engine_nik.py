@@ -64,7 +64,8 @@ def test_century_comes_from_the_printed_year():
 def test_province_codes_current_retired_unknown():
     assert by_name(nik_checks("9501011708900002", None, None))["nik_province"].ok  # Papua Pegunungan (2022)
     retired = by_name(nik_checks("5401011708900002", None, None))["nik_province"]
-    assert retired.ok and "retired" in retired.detail
+    assert retired.ok
+    assert "retired" in retired.detail
     assert not by_name(nik_checks("9901011708900002", None, None))["nik_province"].ok
 
 

@@ -54,8 +54,14 @@ def test_reads_a_rendered_line_offline(no_network):
     assert box.text.replace(" ", "") == TEXT.replace(" ", "")
     assert 0.5 <= box.confidence <= 1.0
     # The box is in the input's pixel space and hugs the ink (a few pixels of margin at most).
-    assert box.x0 <= ix0 + 2 and box.y0 <= iy0 + 2 and box.x1 >= ix1 - 2 and box.y1 >= iy1 - 2
-    assert box.x0 >= ix0 - 30 and box.y0 >= iy0 - 20 and box.x1 <= ix1 + 30 and box.y1 <= iy1 + 20
+    assert box.x0 <= ix0 + 2
+    assert box.y0 <= iy0 + 2
+    assert box.x1 >= ix1 - 2
+    assert box.y1 >= iy1 - 2
+    assert box.x0 >= ix0 - 30
+    assert box.y0 >= iy0 - 20
+    assert box.x1 <= ix1 + 30
+    assert box.y1 <= iy1 + 20
     # The thread budget reaches ONNX Runtime.
     session = backend._engine.text_rec.session.session
     assert session.get_session_options().intra_op_num_threads == 1
@@ -67,7 +73,8 @@ def test_registered_and_created_by_name(no_network):
     assert backends.DEFAULT_BACKEND == "faster-paddle-tiny+small"
     backend = backends.create_backend("rapidocr", threads=2)
     assert isinstance(backend, RapidOcrBackend)
-    assert backend.name == "rapidocr" and backend.threads == 2
+    assert backend.name == "rapidocr"
+    assert backend.threads == 2
     assert backend._engine is None  # nothing loads until first use
 
 
@@ -83,7 +90,8 @@ def test_bundled_models_are_the_default_config_and_intact():
     assert set(paths) == set(BUNDLED_MODELS) == {"Det", "Cls", "Rec"}
     for stage, path in paths.items():
         section = cfg[stage]
-        assert section.engine_type.value == "onnxruntime" and section.model_path is None
+        assert section.engine_type.value == "onnxruntime"
+        assert section.model_path is None
         info = InferSession.get_model_url(
             FileInfo(section.engine_type, section.ocr_version, section.task_type, section.lang_type, section.model_type)
         )

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from test_engine_layout import box, card_boxes
 
-from extractor.engine import pipeline, second_reading
-from extractor.engine.backends import CascadeBackend, TextBox
-from extractor.engine.pipeline import _Attempt, _interpret, label_hits
+from extractor.engine import localize, second_reading
+from extractor.engine.backends import CascadeBackend, TextBox, models_of
+from extractor.engine.interpretation import interpret
+from extractor.engine.ocr_pass import Attempt, label_hits
 from extractor.result import FieldReading
 
 
@@ -41,17 +42,19 @@ class FakeModel:
         self.boxes = list(boxes)
         self.answer = answer
         self.crops: list[tuple[int, int]] = []
+        self.whole_reads = 0
 
     def load(self):
         pass
 
     def read(self, image):
+        self.whole_reads += 1
         return list(self.boxes)
 
     def read_many(self, images):
         out = []
         for image in images:
-            shape = pipeline.localize.decode(image).shape[:2]
+            shape = localize.decode(image).shape[:2]
             self.crops.append(shape)
             out.append(self.answer(len(self.crops) - 1, shape))
         return out
@@ -72,7 +75,8 @@ def test_rereads_are_mapped_back_and_lines_of_neighbours_dropped():
     replaced = second_reading.reread_boxes(model, card, [target])
     assert [b.text for b in replaced[0]] == [": BIMA, 26-01-1984"]
     new = replaced[0][0]
-    assert target.y0 - 10 < new.y0 < target.y0 and target.x0 - 20 < new.x0 < target.x0
+    assert target.y0 - 10 < new.y0 < target.y0
+    assert target.x0 - 20 < new.x0 < target.x0
     other = TextBox("NIK", 1.0, 30, 110, 80, 144)
     merged = second_reading.merge_boxes([other, target], [target], replaced)
     assert merged == [other, new]
@@ -92,21 +96,23 @@ def cascade():
     fast = FakeModel("fast", boxes)
     strong = FakeModel("strong", answer=answer)
     backend = CascadeBackend(fast, strong)
-    pipeline.set_backend(backend)
-    yield backend, boxes, answers
-    pipeline.set_backend(None)
+    return backend, boxes, answers
+
+
+def attempt(card, boxes, engine):
+    return Attempt(card, boxes, label_hits(boxes), engine, card)
 
 
 def test_second_opinion_fixes_an_unconfirmed_place_and_keeps_the_rest(cascade):
     backend, boxes, answers = cascade
     card = np.full((631, 1000, 3), 255, np.uint8)
-    first = _interpret(_Attempt(card, boxes, label_hits(boxes), "fast"))
+    first = interpret(attempt(card, boxes, "fast"))
     assert first.fields["place_of_birth"].value == "BMA"
     rows = second_reading.fields_to_reread(first.fields, first.raw)
     assert rows == ["full_name", "birth", "address"]
     # Name, birth row (label and value in one box) and address, in the card's order.
     answers.extend([[": SITI NURHALIZA"], ["Tempat/Tgl Lahir : BIMA, 26-01-1984"], [": JL. MERDEKA NO. 17"]])
-    second = pipeline._second_opinion(first)
+    second = second_reading.second_opinion(models_of(backend), first)
     assert len(backend.fallback.crops) == 3
     assert second.fields["place_of_birth"].value == "BIMA"
     assert second.fields["date_of_birth"].value == "26-01-1984"
@@ -117,8 +123,8 @@ def test_second_opinion_fixes_an_unconfirmed_place_and_keeps_the_rest(cascade):
 def test_no_second_opinion_on_a_card_the_strong_model_read(cascade):
     backend, boxes, _ = cascade
     card = np.full((631, 1000, 3), 255, np.uint8)
-    first = _interpret(_Attempt(card, boxes, label_hits(boxes), "strong"))
-    assert pipeline._second_opinion(first) is first
+    first = interpret(attempt(card, boxes, "strong"))
+    assert second_reading.second_opinion(models_of(backend), first) is first
     assert backend.fallback.crops == []
 
 
@@ -129,7 +135,7 @@ def test_rows_missed_entirely_are_placed_and_read_from_strips():
     centres, pitch = expected_rows(boxes)
     assert abs(pitch - 32) < 1.5
     assert abs(centres["religion"] - (379 + 12)) < 4  # between Kecamatan (347) and Status (411)
-    first = _interpret(_Attempt(np.full((631, 1000, 3), 255, np.uint8), boxes, label_hits(boxes), "fast"))
+    first = interpret(attempt(np.full((631, 1000, 3), 255, np.uint8), boxes, "fast"))
     assert first.fields["religion"].value is None
     assert second_reading.unread_rows(["religion", "full_name"], first.raw) == ["religion"]
 
@@ -144,6 +150,6 @@ def test_rows_missed_entirely_are_placed_and_read_from_strips():
     added = [b for b in merged if b not in boxes]
     assert [b.text for b in added] == ["Agama", ": ISLAM"]
     assert all(abs(b.cy - centres["religion"]) < 4 for b in added)
-    again = _interpret(_Attempt(card, merged, label_hits(merged), "fast"))
+    again = interpret(attempt(card, merged, "fast"))
     assert again.fields["religion"].value == "ISLAM"
     assert again.fields["marital_status"].value == first.fields["marital_status"].value == "BELUM KAWIN"

@@ -19,7 +19,9 @@ def test_levenshtein_and_budget():
     assert levenshtein("KAWIN", "KAWIN") == 0
     assert levenshtein("KAWN", "KAWIN") == 1
     assert levenshtein("ABCDEFGH", "XYZ", limit=2) == 3
-    assert allowed_edits(2) == 0 and allowed_edits(4) == 1 and allowed_edits(30) == 6
+    assert allowed_edits(2) == 0
+    assert allowed_edits(4) == 1
+    assert allowed_edits(30) == 6
 
 
 def test_occupation_list_is_complete():

@@ -124,7 +124,8 @@ def test_variety_covers_the_value_sets(holders):
     assert {b.rstrip("+-") or "-" for b in seen["blood_type"]} == set(vocab.BLOOD_TYPES)
     assert any(b.endswith(("+", "-")) and b != "-" for b in seen["blood_type"])  # rhesus suffixes
     variants = seen["religion"] - set(vocab.RELIGIONS)  # KATHOLIK, BUDHA, KHONGHUCU
-    assert variants and variants <= set(vocab.RELIGION_VARIANTS.values())
+    assert variants
+    assert variants <= set(vocab.RELIGION_VARIANTS.values())
     assert set(vocab.RELIGIONS) <= seen["religion"] | set(vocab.RELIGION_VARIANTS)
     assert seen["marital_status"] == set(vocab.MARITAL_STATUSES)
     assert len({h.fields["occupation"] for h in holders}) > 60
@@ -150,7 +151,8 @@ def test_images_are_large_enough_and_quality_matches_the_level(level):
         jpeg, truth = generate_card(1000 + seed, level)
         image = Image.open(io.BytesIO(jpeg))
         assert image.format == "JPEG"
-        assert image.width >= 1000 and image.height >= 480
+        assert image.width >= 1000
+        assert image.height >= 480
         assert truth["level"] == level
         assert set(truth["quality"]) == {"blur", "dark", "flashlight", "grayscale"}
         problems = [truth["quality"][k] for k in ("blur", "dark", "flashlight")]
@@ -190,12 +192,14 @@ def test_each_hard_problem_moves_its_statistic(problem, one_holder):
 
     baseline = _stats(photo(("flashlight",) if problem == "blur" else ("blur",)).pixels)
     degraded = photo((problem,))
-    assert degraded.quality[problem] and sum(degraded.quality.values()) == 1
+    assert degraded.quality[problem]
+    assert sum(degraded.quality.values()) == 1
     sharp, mean, saturated = _stats(degraded.pixels)
     if problem == "blur":
         assert sharp < baseline[0] / 2
     elif problem == "dark":
-        assert mean < 75 and mean < baseline[1] / 2
+        assert mean < 75
+        assert mean < baseline[1] / 2
     else:
         assert saturated > 0.005 > baseline[2]
 
@@ -222,7 +226,8 @@ def test_write_cards_and_cli(tmp_path, capsys):
         twin = tmp_path / "cli" / path.name
         assert twin.read_bytes() == path.read_bytes()
         truth = json.loads(twin.with_suffix(".json").read_text())
-        assert truth["level"] == "clean" and truth["batch_seed"] == 9
+        assert truth["level"] == "clean"
+        assert truth["batch_seed"] == 9
         assert set(truth["fields"]) == set(ALL_FIELDS)
         # A card regenerates alone from the seed stored in its truth.
         assert generate_card(truth["seed"], "clean")[0] == path.read_bytes()
@@ -248,7 +253,8 @@ def test_long_names_wrap_to_two_lines_that_join_back_to_the_truth():
     limit = render._VALUE_RIGHT - render._VALUE_X
     name = "KHAIRUNNISA PURWANINGSIH KUSUMAWARDHANI MANGUNKUSUMO SASTROWARDOYO"
     lines = render._wrap(canvas, name, font, limit)
-    assert len(lines) == 2 and " ".join(lines) == name
+    assert len(lines) == 2
+    assert " ".join(lines) == name
     assert canvas.width(lines[0], font) <= limit
     assert render._wrap(canvas, "SITI", font, limit) == ["SITI"]
 
@@ -259,7 +265,8 @@ def test_photos_without_a_ktp(tmp_path):
     for kind in NEGATIVE_KINDS:
         jpeg, truth = generate_non_card(3, kind)
         image = Image.open(io.BytesIO(jpeg))
-        assert image.format == "JPEG" and image.width >= 1000
+        assert image.format == "JPEG"
+        assert image.width >= 1000
         assert truth == {"level": "none", "seed": 3, "ktp": False, "kind": kind}
     assert generate_non_card(3, "letter") == generate_non_card(3, "letter")
     with pytest.raises(ValueError):

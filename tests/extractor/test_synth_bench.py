@@ -46,7 +46,8 @@ def test_scores_fields_cards_nik_and_flags(bench):
     summary = score.summary()
 
     assert summary["cards"] == 2
-    assert summary["per_field"]["nik"] == 0.5 and summary["per_field"]["full_name"] == 1.0
+    assert summary["per_field"]["nik"] == 0.5
+    assert summary["per_field"]["full_name"] == 1.0
     assert summary["field_accuracy"] == pytest.approx(1 - 2 / (2 * len(ALL_FIELDS)))
     assert summary["all_fields_right"] == 0.5
     assert summary["nik_exact"] == 0.5
@@ -79,7 +80,8 @@ def test_loads_cards_written_by_the_generator(bench, tmp_path):
     cards = bench.load_cards(tmp_path, ("clean", "phone", "hard"))
     assert [len(cards[level]) for level in ("clean", "phone", "hard")] == [2, 1, 0]
     card = cards["clean"][0]
-    assert card.image.exists() and set(card.fields) == set(ALL_FIELDS)
+    assert card.image.exists()
+    assert set(card.fields) == set(ALL_FIELDS)
     assert card.quality == {"blur": False, "dark": False, "flashlight": False, "grayscale": False}
 
 

@@ -24,6 +24,12 @@ TEST_FUNCTION_ENV = {
 TEST_EXTRACTOR_ARGS = ("--callback-backoff", "0.5", "--callback-max-attempts", "4")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # moto's CloudFormation warns once per resource type it skips (alarms, the HTTP API, ...); the
+    # local stack knows them (local/aws.py) and pytest would otherwise list each of them.
+    config.addinivalue_line("filterwarnings", "ignore:.*not supported by moto's CloudFormation:UserWarning")
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     local_stack = LocalStack(

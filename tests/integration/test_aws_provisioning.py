@@ -1,4 +1,5 @@
-"""moto provisioning from template.yaml, S3 → SQS notifications as AWS sends them, and the
+"""moto provisioning of template.yaml's translation, the gaps moto's CloudFormation leaves (secrets,
+TTL, versioning, the upload notification), S3 → SQS notifications as AWS sends them, and the
 snapshot that carries state across restarts. No extractor, no handlers: fast."""
 
 from __future__ import annotations
@@ -6,12 +7,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from local import snapshot
 from local.aws import MotoServer, client, pin_object_version, provision
 from local.events import s3_event_from_message
-from local.template import StackTemplate
+from local.template import load_template, translate
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "ap-southeast-3"
@@ -26,10 +28,11 @@ def moto_endpoint():
     server.stop()
 
 
-def fresh(endpoint: str, **kwargs):
+def fresh(endpoint: str, stack_name: str, before_notification=None):
     # moto's state is process-wide: a stack name per test keeps resources apart.
-    template = StackTemplate(REPO / "template.yaml", region=REGION, **kwargs)
-    return template, provision(template, endpoint, SECRETS)
+    cfn = translate(load_template(REPO / "template.yaml"), region=REGION)
+    return cfn, provision(cfn, endpoint, SECRETS, root=REPO, stack_name=stack_name, region=REGION,
+                          before_notification=before_notification)
 
 
 def receive_all(sqs, url: str) -> list[dict]:
@@ -44,35 +47,44 @@ def receive_all(sqs, url: str) -> list[dict]:
 
 
 def test_resources_follow_the_template(moto_endpoint: str) -> None:
-    template, resources = fresh(moto_endpoint, stack_name="prov-a")
+    cfn, resources = fresh(moto_endpoint, stack_name="prov-a")
     dynamodb = client("dynamodb", moto_endpoint, REGION)
     table = dynamodb.describe_table(TableName=resources.table)["Table"]
-    definition = template.table_definition("JobsTable")
-    assert table["KeySchema"] == definition["KeySchema"]
-    assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == {
-        index["IndexName"] for index in definition["GlobalSecondaryIndexes"]
-    }
+    declared = cfn["Resources"]["JobsTable"]["Properties"]
+    assert table["KeySchema"] == declared["KeySchema"]
+    indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {index["IndexName"] for index in declared["GlobalSecondaryIndexes"]}
+    for index in declared["GlobalSecondaryIndexes"]:
+        assert indexes[index["IndexName"]]["KeySchema"] == index["KeySchema"]
+        assert indexes[index["IndexName"]]["Projection"]["ProjectionType"] == index["Projection"]["ProjectionType"]
     ttl = dynamodb.describe_time_to_live(TableName=resources.table)["TimeToLiveDescription"]
-    assert ttl["AttributeName"] == "expires_at" and ttl["TimeToLiveStatus"] == "ENABLED"
+    assert ttl["AttributeName"] == declared["TimeToLiveSpecification"]["AttributeName"]
+    assert ttl["TimeToLiveStatus"] == "ENABLED"
 
     secrets = client("secretsmanager", moto_endpoint, REGION)
-    value = secrets.get_secret_value(SecretId=resources.secret_arns["CallbackSecret"])["SecretString"]
+    value = secrets.get_secret_value(SecretId=resources.physical_ids["CallbackSecret"])["SecretString"]
     assert json.loads(value) == {"username": "u", "password": "p"}
-    assert set(resources.queue_urls) == {"SubmitFailureQueue", "PollerDeadLetterQueue"}
+    queues = {name for name, resource in cfn["Resources"].items() if resource["Type"] == "AWS::SQS::Queue"}
+    assert queues == {"SubmitFailureQueue", "PollerDeadLetterQueue"}
+    sqs = client("sqs", moto_endpoint, REGION)
+    for name in queues:  # !Ref of a queue is its URL
+        assert sqs.get_queue_attributes(QueueUrl=resources.physical_ids[name], AttributeNames=["QueueArn"])
 
     s3 = client("s3", moto_endpoint, REGION)
     assert s3.get_bucket_versioning(Bucket=resources.bucket)["Status"] == "Enabled"
-    # The functions' environment now resolves to these physical resources.
-    env = template.function_spec("SubmitFunction").environment
+    # The functions' environment resolves to these physical resources.
+    env = resources.functions["SubmitFunction"].environment
     assert env["JOBS_TABLE_NAME"] == resources.table
-    assert env["PROVIDER_SECRET_ID"] == resources.secret_arns["ProviderSecret"]
+    assert env["PROVIDER_SECRET_ID"] == resources.physical_ids["ProviderSecret"]
+    assert resources.functions["CallbackFunction"].environment["CALLBACK_SECRET_ID"] == resources.physical_ids["CallbackSecret"]
 
 
 def test_uploads_under_the_prefix_notify_with_aws_shaped_records(moto_endpoint: str) -> None:
-    template, resources = fresh(moto_endpoint, stack_name="prov-b")
+    _, resources = fresh(moto_endpoint, stack_name="prov-b")
     s3 = client("s3", moto_endpoint, REGION)
     sqs = client("sqs", moto_endpoint, REGION)
-    prefix = template.s3_trigger().prefix
+    prefix = resources.trigger.prefix
+    assert prefix == "incoming/"  # the UploadPrefix default
     key = f"{prefix}kartu saya+ñ.jpg"
     put = s3.put_object(Bucket=resources.bucket, Key=key, Body=b"jpeg bytes")
     s3.put_object(Bucket=resources.bucket, Key="elsewhere/ignored.jpg", Body=b"x")
@@ -105,7 +117,6 @@ def test_snapshot_round_trip(moto_endpoint: str, tmp_path: Path) -> None:
     assert counts == {"items": 1, "objects": 2, "pending_events": 1}  # two versions; the last upload's event still queued
     assert (tmp_path / snapshot.SNAPSHOT_DIR).stat().st_mode & 0o777 == 0o700
 
-    template = StackTemplate(REPO / "template.yaml", region=REGION, stack_name="snap-b")
     restored: dict = {}
 
     def restore(resources) -> None:
@@ -114,7 +125,7 @@ def test_snapshot_round_trip(moto_endpoint: str, tmp_path: Path) -> None:
             pin_version=lambda key, new, old: pin_object_version(resources.bucket, key, new, old),
         ))
 
-    second = provision(template, moto_endpoint, SECRETS, before_notification=restore)
+    _, second = fresh(moto_endpoint, stack_name="snap-b", before_notification=restore)
     assert restored == {"items": 1, "objects": 2}  # both versions
     # Restoring happened before notifications: only the test event is queued, no new job event ...
     assert [body.get("Event") for body in receive_all(sqs, second.events_queue_url)] == ["s3:TestEvent"]
@@ -132,3 +143,17 @@ def test_snapshot_round_trip(moto_endpoint: str, tmp_path: Path) -> None:
     assert pending["Records"][0]["s3"]["object"]["versionId"] == current["VersionId"]
     older = s3.get_object(Bucket=second.bucket, Key="incoming/a b.jpg", VersionId=old["VersionId"])
     assert older["Body"].read() == b"old version"
+
+
+def test_a_restart_gets_the_same_names(moto_endpoint: str) -> None:
+    """Job ids and records name the bucket, whose name CloudFormation derives from the stack id:
+    a restarted stack must come back with the same bucket (and table, functions, secrets)."""
+    _, first = fresh(moto_endpoint, stack_name="again")
+    httpx.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()  # as a new `ktp up` does
+    _, second = fresh(moto_endpoint, stack_name="again")
+    assert second.bucket == first.bucket
+    assert second.table == first.table
+    assert second.physical_ids == first.physical_ids
+    assert second.function_arns == first.function_arns
+    _, other = fresh(moto_endpoint, stack_name="another")
+    assert other.bucket != first.bucket  # each stack name its own bucket, as the stack id differs

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from types import SimpleNamespace
 
 import httpx
@@ -68,3 +69,37 @@ def test_refusing_answers_503_without_invoking(endpoint) -> None:
     assert function.events == [] and server.refused == 1
     server.refusing.clear()
     assert httpx.post(server.url("/callback"), json={}, auth=("user", "pass")).status_code == 200
+
+
+def raw_request(server: CallbackEndpoint, head: bytes) -> bytes:
+    """Send bytes as they are (httpx would refuse a malformed header) and read the answer."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(head)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = connection.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+        return received
+
+
+@pytest.mark.parametrize("length", [b"abc", b"-5", b"+5", b"5, 6", b"\xb2"])
+def test_a_malformed_content_length_is_a_400_not_a_dropped_connection(endpoint, length: bytes) -> None:
+    server, function = endpoint
+    answer = raw_request(
+        server, b"POST /callback HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + b"\r\n\r\n{}"
+    )
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]
+    assert function.events == []
+    # The server is still there for the next request.
+    assert httpx.post(server.url("/callback"), json={}, auth=("user", "pass")).status_code == 200
+
+
+def test_two_different_content_lengths_are_a_400(endpoint) -> None:
+    server, function = endpoint
+    answer = raw_request(
+        server, b"POST /callback HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"
+    )
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]
+    assert function.events == []

@@ -55,7 +55,7 @@ def make_function(tmp_path: Path, dirs: tuple[Path, Path], env: dict[str, str], 
     code, layer = dirs
     spec = FunctionSpec(
         logical_id="TestFunction", code_dir=code, handler_module="app", handler_function="handler",
-        layer_dirs=(layer,), environment=env, timeout_seconds=timeout, memory_mb=256, events={},
+        layer_dirs=(layer,), environment=env, timeout_seconds=timeout, memory_mb=256,
     )
     import os
 

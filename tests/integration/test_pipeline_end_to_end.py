@@ -166,14 +166,14 @@ def test_cli_reads_the_running_stack(stack: LocalStack, capsys: pytest.CaptureFi
 
 
 def test_functions_get_the_templates_environment_pointed_at_local_endpoints(stack: LocalStack) -> None:
-    assert stack.template is not None
+    assert stack.resources is not None
     info = stack.info
     for logical_id, function in stack.functions.items():
         env = function.config.environment
-        template_env = stack.template.function_environment(logical_id)
+        template_env = stack.resources.functions[logical_id].environment  # as CloudFormation resolved it
         assert env["AWS_ENDPOINT_URL"] == info.endpoint_url
         assert env["JOBS_TABLE_NAME"] == info.table
-        assert env["AWS_LAMBDA_FUNCTION_NAME"].endswith(logical_id)
+        assert env["AWS_LAMBDA_FUNCTION_NAME"].startswith(f"{stack.stack_name}-{logical_id}-")  # CloudFormation's name
         # Only variables the template gives the function are redirected; none are invented.
         assert ("CALLBACK_URL" in env) == ("CALLBACK_URL" in template_env)
         assert ("PROVIDER_BASE_URL" in env) == ("PROVIDER_BASE_URL" in template_env)

@@ -1,17 +1,21 @@
-"""The template reader: short tags, intrinsic functions, and what the local stack takes from the
-repo's real template.yaml (so a template change that the local stack cannot follow fails here)."""
+"""The template as the local stack reads it: samtranslator's YAML loader and translation, moto's
+CloudFormation resolving the intrinsic functions, and what the local stack takes from the repo's
+real template.yaml (so a template change that the local stack cannot follow fails here)."""
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from local.cfn_yaml import load_template
-from local.template import StackTemplate, TemplateError, rate_to_seconds
+from local.aws import MotoServer, ProvisionedResources, provision
+from local.template import TemplateError, http_routes, load_template, rate_to_seconds, translate
 
 REPO = Path(__file__).resolve().parents[2]
+REGION = "ap-southeast-3"
+_stack_names = (f"reader-{n}" for n in itertools.count())
 
 MINI = textwrap.dedent(
     """
@@ -21,7 +25,7 @@ MINI = textwrap.dedent(
       Suffix: {Type: String, Default: ""}
       Rate: {Type: String, Default: rate(2 minutes)}
       Env: {Type: String, Default: dev}
-      Names: {Type: CommaDelimitedList, Default: "a,b"}
+      Names: {Type: String, Default: "a,b"}
     Mappings:
       Sizes: {dev: {Memory: 256}, prod: {Memory: 1024}}
     Conditions:
@@ -32,6 +36,7 @@ MINI = textwrap.dedent(
     Globals:
       Function:
         Timeout: 20
+        Runtime: python3.13
         Layers: [!Ref Layer]
         Environment:
           Variables:
@@ -45,7 +50,7 @@ MINI = textwrap.dedent(
       Bucket:
         Type: AWS::S3::Bucket
         Properties:
-          BucketName: !Sub "b-${AWS::AccountId}-${AWS::Region}"
+          BucketName: !Sub "b-${AWS::StackName}-${AWS::Region}"
       Table:
         Type: AWS::DynamoDB::Table
         Properties:
@@ -66,7 +71,7 @@ MINI = textwrap.dedent(
             Variables:
               SHARED: from-function
               ARN: !GetAtt Table.Arn
-              SUB_VARS: !Sub ["${X}-${!Literal}-${Table.Arn}", {X: !Select [1, !Ref Names]}]
+              SUB_VARS: !Sub ["${X}-${!Literal}-${Table.Arn}", {X: !Select [1, !Split [",", !Ref Names]]}]
               JOINED: !Join ["-", [!Ref "AWS::Region", !If [IsProd, p, d]]]
               MAYBE: !If [IsProd, prod-only, !Ref "AWS::NoValue"]
           Events:
@@ -92,11 +97,27 @@ MINI = textwrap.dedent(
 )
 
 
+
 @pytest.fixture
 def mini(tmp_path: Path) -> Path:
     path = tmp_path / "template.yaml"
     path.write_text(MINI)
     return path
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    server = MotoServer()
+    yield server.start()
+    server.stop()
+
+
+def provisioned(path: Path, endpoint: str, overrides: dict | None = None, *, submit_id: str = "Worker",
+                scheduled: tuple[str, ...] = ("Worker",)) -> tuple[dict, ProvisionedResources]:
+    # moto's state is process-wide: a stack name per call keeps resources apart.
+    cfn = translate(load_template(path), overrides, region=REGION)
+    return cfn, provision(cfn, endpoint, {}, root=path.parent, stack_name=next(_stack_names), region=REGION,
+                          parameter_values=overrides, submit_id=submit_id, scheduled_ids=scheduled)
 
 
 def test_short_tags_become_long_form(mini: Path) -> None:
@@ -109,65 +130,78 @@ def test_short_tags_become_long_form(mini: Path) -> None:
 def test_rejects_a_file_without_resources(tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_text("a: 1\n")
-    with pytest.raises(ValueError, match="Resources"):
+    with pytest.raises(TemplateError, match="Resources"):
         load_template(path)
 
 
-def test_function_spec_merges_globals_and_resolves_intrinsics(mini: Path) -> None:
-    template = StackTemplate(mini, region="ap-southeast-3")
-    template.resolver.refs["Table"] = "jobs"
-    template.resolver.attributes[("Table", "Arn")] = "arn:table/jobs"
-    spec = template.function_spec("Worker")
+def test_function_gets_globals_merged_and_intrinsics_resolved(mini: Path, moto_endpoint: str) -> None:
+    _, resources = provisioned(mini, moto_endpoint)
+    spec = resources.functions["Worker"]
     assert spec.code_dir == (mini.parent / "src/worker").resolve()
     assert spec.handler_file == spec.code_dir / "handler.py"
     assert spec.handler_function == "main"
     assert spec.layer_dirs == ((mini.parent / "layer").resolve(),)
-    assert spec.timeout_seconds == 20 and spec.memory_mb == 256
+    assert spec.timeout_seconds == 20
+    assert spec.memory_mb == 256
+    table_arn = f"arn:aws:dynamodb:{REGION}:123456789012:table/{resources.table}"
     assert spec.environment == {
-        "TABLE": "jobs",
+        "TABLE": resources.table,
         "SHARED": "from-function",  # the function's value wins over Globals
         "FLAG": "true",  # YAML booleans become Lambda's strings
-        "ARN": "arn:table/jobs",
-        "SUB_VARS": "b-${Literal}-arn:table/jobs",
-        "JOINED": "ap-southeast-3-d",
+        "ARN": table_arn,
+        "SUB_VARS": f"b-${{Literal}}-{table_arn}",
+        "JOINED": f"{REGION}-d",
     }  # MAYBE resolved to AWS::NoValue and is gone
 
 
-def test_conditions_and_overrides_change_the_result(mini: Path) -> None:
-    template = StackTemplate(mini, parameter_overrides={"Env": "prod", "Prefix": "", "Suffix": ".jpg"})
-    spec = template.function_spec("Worker")
+def test_conditions_and_overrides_change_the_result(mini: Path, moto_endpoint: str) -> None:
+    cfn, resources = provisioned(mini, moto_endpoint, {"Env": "prod", "Prefix": "", "Suffix": ".jpg"})
+    spec = resources.functions["Worker"]
     assert spec.memory_mb == 1024
     assert spec.environment["MAYBE"] == "prod-only"
-    assert "ProdOnly" in template.resources_of_type("AWS::SQS::Queue")
-    trigger = template.s3_trigger("Worker")
+    assert "ProdOnly" in resources.physical_ids
+    trigger = resources.trigger
     assert (trigger.prefix, trigger.suffix) == ("", ".jpg")
-    assert trigger.matches("x/card.jpg") and not trigger.matches("card.png")
+    assert trigger.matches("x/card.jpg")
+    assert not trigger.matches("card.png")
 
 
-def test_filter_that_resolves_to_no_value_means_no_filter(mini: Path) -> None:
-    template = StackTemplate(mini, parameter_overrides={"Prefix": ""})
-    trigger = template.s3_trigger("Worker")
-    assert (trigger.prefix, trigger.suffix) == ("", "")
-    assert "ProdOnly" not in template.resources_of_type("AWS::SQS::Queue")
+def test_filter_that_resolves_to_no_value_means_no_filter(mini: Path, moto_endpoint: str) -> None:
+    _, resources = provisioned(mini, moto_endpoint, {"Prefix": ""})
+    assert (resources.trigger.prefix, resources.trigger.suffix) == ("", "")
+    assert "ProdOnly" not in resources.physical_ids
 
 
-def test_events_schedule_and_routes(mini: Path) -> None:
-    template = StackTemplate(mini)
-    assert template.s3_trigger("Worker").bucket_logical_id == "Bucket"
-    assert template.s3_trigger("Worker").prefix == "uploads/"
-    assert template.schedule_seconds("Worker") == 120
-    assert [route.route_key for route in template.http_routes("Worker")] == ["POST /hook"]
-    assert template.table_ttl_attribute("Table") == "ttl"
-    assert template.physical_name("Bucket", "BucketName") == "b-123456789012-ap-southeast-3"
+def test_events_schedule_and_routes(mini: Path, moto_endpoint: str) -> None:
+    cfn, resources = provisioned(mini, moto_endpoint)
+    assert resources.trigger.bucket_logical_id == "Bucket"
+    assert resources.trigger.prefix == "uploads/"
+    assert resources.trigger.events == ("s3:ObjectCreated:*",)
+    assert rate_to_seconds(resources.schedules["Worker"]) == 120
+    assert [route.route_key for route in http_routes(cfn, "Worker")] == ["POST /hook"]
+    assert resources.bucket == f"b-{resources.physical_ids['Worker'].split('-Worker-')[0]}-{REGION}"
 
 
-def test_unknown_override_and_missing_default_fail_loudly(mini: Path, tmp_path: Path) -> None:
+def test_unknown_override_fails_loudly(mini: Path) -> None:
     with pytest.raises(TemplateError, match="Nope"):
-        StackTemplate(mini, parameter_overrides={"Nope": 1})
-    bare = tmp_path / "bare.yaml"
-    bare.write_text("Parameters: {X: {Type: String}}\nResources: {}\n")
-    with pytest.raises(TemplateError, match="no Default"):
-        StackTemplate(bare)
+        translate(load_template(mini), {"Nope": 1})
+
+
+def test_a_template_the_sam_transform_rejects_is_a_template_error(mini: Path) -> None:
+    document = load_template(mini)
+    del document["Resources"]["Worker"]["Properties"]["Handler"]
+    with pytest.raises(TemplateError, match="Handler"):
+        translate(document)
+
+
+def test_code_outside_the_repository_is_refused(mini: Path) -> None:
+    document = load_template(mini)
+    document["Resources"]["Worker"]["Properties"]["CodeUri"] = "s3://somewhere/code.zip"
+    cfn = translate(document)
+    from local.template import function_code
+
+    with pytest.raises(TemplateError, match="local path"):
+        function_code(cfn, mini.parent, "Worker")
 
 
 @pytest.mark.parametrize(
@@ -185,41 +219,53 @@ def test_cron_is_refused_with_a_clear_message() -> None:
 
 # --- the repo's template -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def real() -> StackTemplate:
-    return StackTemplate(REPO / "template.yaml")
+def real(moto_endpoint: str) -> tuple[dict, dict, ProvisionedResources]:
+    document = load_template(REPO / "template.yaml")
+    cfn = translate(document, region=REGION)
+    resources = provision(cfn, moto_endpoint, {}, root=REPO, stack_name="reader-real", region=REGION)
+    return document, cfn, resources
 
 
-def test_real_template_upload_trigger(real: StackTemplate) -> None:
-    trigger = real.s3_trigger("SubmitFunction")
-    assert trigger.bucket_logical_id == "UploadBucket"
-    assert trigger.events == ("s3:ObjectCreated:*",)
-    assert trigger.prefix == real.parameters["UploadPrefix"]
-    assert trigger.suffix == real.parameters["UploadSuffix"]
+def test_real_template_upload_trigger(real) -> None:
+    document, _, resources = real
+    parameters = document["Parameters"]
+    assert resources.trigger.bucket_logical_id == "UploadBucket"
+    assert resources.trigger.events == ("s3:ObjectCreated:*",)
+    assert resources.trigger.prefix == parameters["UploadPrefix"]["Default"]
+    assert resources.trigger.suffix == parameters["UploadSuffix"]["Default"]
 
 
-def test_real_template_table_matches_the_pipeline_conventions(real: StackTemplate) -> None:
-    definition = real.table_definition("JobsTable")
-    assert definition["KeySchema"] == [{"AttributeName": "reference_id", "KeyType": "HASH"}]
-    assert definition["BillingMode"] == "PAY_PER_REQUEST"
-    indexes = {index["IndexName"]: index for index in definition["GlobalSecondaryIndexes"]}
-    index = indexes["pending-by-next-check"]
-    assert [key["AttributeName"] for key in index["KeySchema"]] == ["pending_shard", "next_check_at"]
-    assert real.table_ttl_attribute("JobsTable") == "expires_at"
+def _declared_environment(document: dict, function_id: str) -> dict:
+    """Globals + the function's own variables, as template.yaml writes them (unresolved)."""
+    globals_ = document["Globals"]["Function"]["Environment"]["Variables"]
+    return {**globals_, **document["Resources"][function_id]["Properties"]["Environment"]["Variables"]}
 
 
-def test_real_template_functions_and_their_environment(real: StackTemplate) -> None:
-    for logical_id, folder in (("SubmitFunction", "submit"), ("CallbackFunction", "callback"), ("PollerFunction", "poller")):
-        spec = real.function_spec(logical_id)
-        assert spec.handler_file == REPO / "functions" / folder / "app.py"
-        assert spec.handler_file.exists()
-        assert spec.handler_function == "lambda_handler"
-        assert spec.layer_dirs == (REPO / "layers" / "pipeline",)
-        assert spec.environment["JOBS_PENDING_INDEX"] == "pending-by-next-check"
-    submit = real.function_spec("SubmitFunction").environment
-    assert "CALLBACK_URL" in submit and "PROVIDER_BASE_URL" in submit
-    assert "CALLBACK_SECRET_ID" in real.function_spec("CallbackFunction").environment
+@pytest.mark.parametrize(("function_id", "folder"), [("SubmitFunction", "submit"), ("CallbackFunction", "callback"),
+                                                     ("PollerFunction", "poller")])
+def test_real_template_every_handler_gets_the_environment_the_template_declares(real, function_id: str, folder: str) -> None:
+    document, _, resources = real
+    spec = resources.functions[function_id]
+    assert spec.handler_file == REPO / "functions" / folder / "app.py"
+    assert spec.handler_file.exists()
+    assert spec.handler_function == "lambda_handler"
+    assert spec.layer_dirs == (REPO / "layers" / "pipeline",)
+    declared = _declared_environment(document, function_id)
+    assert set(spec.environment) == set(declared)
+    parameters = document["Parameters"]
+    for name, value in declared.items():
+        if isinstance(value, (str, int)):
+            assert spec.environment[name] == str(value), name
+        elif value.get("Ref") in parameters:
+            assert spec.environment[name] == str(parameters[value["Ref"]]["Default"]), name
+        elif value.get("Ref") in resources.physical_ids:  # the table, the secrets, the bucket
+            assert spec.environment[name] == resources.physical_ids[value["Ref"]], name
+    assert spec.environment["POWERTOOLS_SERVICE_NAME"] == "reader-real"  # !Ref AWS::StackName
 
 
-def test_real_template_schedule_and_callback_route(real: StackTemplate) -> None:
-    assert real.schedule_seconds("PollerFunction") == rate_to_seconds(real.parameters["PollRate"])
-    assert any(route.method == "POST" for route in real.http_routes("CallbackFunction"))
+
+def test_real_template_schedule_and_callback_route(real) -> None:
+    document, cfn, resources = real
+    assert resources.schedules["PollerFunction"] == document["Parameters"]["PollRate"]["Default"]
+    assert rate_to_seconds(resources.schedules["PollerFunction"]) == 300
+    assert [route.route_key for route in http_routes(cfn, "CallbackFunction")] == ["POST /callback"]

@@ -1,7 +1,10 @@
 """Offline tools for the SAM template tests: load, translate, evaluate intrinsics, walk dependencies.
 
-Nothing here talks to AWS: the SAM translator gets a stub managed-policy loader, and the
-intrinsic evaluator resolves pseudo parameters from fixed fake values.
+Loading and translating are the local stack's own (local/template.py: samtranslator's loader and
+transform, no managed-policy lookup), so the tests check the very translation `ktp up` runs. The
+evaluator here is symbolic on purpose: fixed fake pseudo parameters (a mixed-case stack name, a
+known stack id) and ``<X>`` placeholders for resources, for assertions across parameter values
+without creating anything; the local stack leaves evaluation to moto's CloudFormation.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
+from local.template import load_template
+from local.template import translate as translate_template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
@@ -44,36 +47,13 @@ NO_VALUE = _NoValue()
 
 def load_sam_template() -> dict[str, Any]:
     """template.yaml as a dict, short-form tags (!Ref, !Sub, ...) expanded to their long form."""
-    return yaml_parse(TEMPLATE_PATH.read_text(encoding="utf-8"))
-
-
-class _NoManagedPolicies:
-    """The translator's managed-policy loader, without the IAM ListPolicies call it normally makes.
-
-    The template names no managed policies (every role is explicit), so an empty map is the truth;
-    if someone adds one, the translation fails loudly here instead of silently calling AWS.
-    """
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-def _package_local_artifacts(template: dict[str, Any]) -> None:
-    """Point CodeUri/ContentUri at S3, as `sam package` would, so the translator accepts them."""
-    for resource in template.get("Resources", {}).values():
-        properties = resource.get("Properties", {})
-        for key in ("CodeUri", "ContentUri"):
-            value = properties.get(key)
-            if isinstance(value, str) and not value.startswith("s3://"):
-                properties[key] = f"s3://artifacts-bucket/{value.strip('/')}.zip"
+    return load_template(TEMPLATE_PATH)
 
 
 def translate(parameter_values: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The plain CloudFormation the SAM transform produces from template.yaml."""
-    template = load_sam_template()
-    _package_local_artifacts(template)
-    values = {"AWS::Region": FAKE_PSEUDO_PARAMETERS["AWS::Region"], **(parameter_values or {})}
-    return transform(template, values, _NoManagedPolicies())
+    """The plain CloudFormation the SAM transform produces from template.yaml (the translation the
+    local stack runs, too)."""
+    return translate_template(load_sam_template(), parameter_values, region=FAKE_PSEUDO_PARAMETERS["AWS::Region"])
 
 
 def parameter_defaults(template: Mapping[str, Any]) -> dict[str, str]:

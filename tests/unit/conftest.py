@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import base64
-import copy
+import functools
 import importlib.util
 import io
 import json
 import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,12 +18,13 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-import yaml
 from moto import mock_aws
+from samtranslator.yaml_helper import yaml_parse
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
 TABLE_NAME = "ktp-jobs-test"
+REGION = "ap-southeast-3"
 BUCKET = json.loads((EVENTS / "s3_put.json").read_text())["Records"][0]["s3"]["bucket"]["name"]
 PROVIDER_URL = "https://provider.test"
 CALLBACK_URL = "https://callback.test/callback"
@@ -35,75 +36,20 @@ APP_ID, API_KEY = "app-123", "key-456"
 # --- the jobs table, as template.yaml declares it ------------------------------------------------
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """Loads CloudFormation YAML: every short-form tag (!Sub, !Ref, !GetAtt, ...) becomes its plain value."""
-
-
-def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    return loader.construct_mapping(node, deep=True)
-
-
-_CfnLoader.add_multi_constructor("!", _any_tag)
-
-CONVENTION_TABLE: dict[str, Any] = {
-    "AttributeDefinitions": [
-        {"AttributeName": "reference_id", "AttributeType": "S"},
-        {"AttributeName": "pending_shard", "AttributeType": "S"},
-        {"AttributeName": "next_check_at", "AttributeType": "N"},
-        {"AttributeName": "status", "AttributeType": "S"},
-        {"AttributeName": "updated_at", "AttributeType": "S"},
-    ],
-    "KeySchema": [{"AttributeName": "reference_id", "KeyType": "HASH"}],
-    "GlobalSecondaryIndexes": [
-        {
-            "IndexName": "pending-by-next-check",
-            "KeySchema": [
-                {"AttributeName": "pending_shard", "KeyType": "HASH"},
-                {"AttributeName": "next_check_at", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        },
-        {
-            "IndexName": "by-status",
-            "KeySchema": [
-                {"AttributeName": "status", "KeyType": "HASH"},
-                {"AttributeName": "updated_at", "KeyType": "RANGE"},
-            ],
-            "Projection": {
-                "ProjectionType": "INCLUDE",
-                "NonKeyAttributes": ["status_reason", "error_code", "created_at", "result_source", "orphan_callback"],
-            },
-        },
-    ],
-}
-
-
+@functools.cache
 def jobs_table_definition() -> dict[str, Any]:
-    """The JobsTable properties from template.yaml when it exists, else the lead's conventions."""
-    template = REPO / "template.yaml"
-    if template.exists():
-        doc = yaml.load(template.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
-        props = (doc.get("Resources", {}).get("JobsTable") or {}).get("Properties")
-        if props and "GlobalSecondaryIndexes" in props:
-            return {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")}
-    return copy.deepcopy(CONVENTION_TABLE)
+    """The JobsTable keys and indexes exactly as template.yaml declares them (parsed once per session)."""
+    props = yaml_parse((REPO / "template.yaml").read_text(encoding="utf-8"))["Resources"]["JobsTable"]["Properties"]
+    return {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")}
 
 
 def create_jobs_table(client: Any) -> None:
     definition = jobs_table_definition()
-    indexes = []
-    for gsi in definition["GlobalSecondaryIndexes"]:
-        gsi = {k: v for k, v in gsi.items() if k in ("IndexName", "KeySchema", "Projection")}
-        indexes.append(gsi)
     client.create_table(
         TableName=TABLE_NAME,
         AttributeDefinitions=definition["AttributeDefinitions"],
         KeySchema=definition["KeySchema"],
-        GlobalSecondaryIndexes=indexes,
+        GlobalSecondaryIndexes=definition["GlobalSecondaryIndexes"],
         BillingMode="PAY_PER_REQUEST",
     )
 
@@ -238,10 +184,12 @@ class Stack:
     provider: FakeProvider
 
     def item(self, ref: str) -> dict[str, Any] | None:
-        from ktp_pipeline.job_store import _from_item
+        from ktp_pipeline.dynamo_values import from_item
+        from ktp_pipeline.models import JobRecord
 
         found = self.dynamodb.get_item(TableName=TABLE_NAME, Key={"reference_id": {"S": ref}}, ConsistentRead=True)
-        return _from_item(found["Item"]).model_dump(exclude_unset=True) if "Item" in found else None
+        return JobRecord.model_validate(from_item(found["Item"])).model_dump(exclude_unset=True) if "Item" in found \
+            else None
 
     def raw_item(self, ref: str) -> dict[str, Any] | None:
         return self.dynamodb.get_item(TableName=TABLE_NAME, Key={"reference_id": {"S": ref}}).get("Item")
@@ -265,32 +213,47 @@ class Stack:
         return event
 
 
+@pytest.fixture(scope="package")
+def aws() -> Iterator[Any]:
+    """One moto for the whole unit package, with clients made once.
+
+    Starting moto resets boto3's default session, so each fresh `mock_aws()` re-parsed the service
+    models and re-created every client: that set-up was most of the unit tests' time. Tests get
+    empty backends from `stack` instead. Package scope keeps the patch out of the other test dirs.
+    """
+    with mock_aws() as mock:
+        region = {"region_name": REGION}
+        yield mock, boto3.client("dynamodb", **region), boto3.client("s3", **region), \
+            boto3.client("secretsmanager", **region)
+
+
 @pytest.fixture
-def stack(env: dict[str, str]):
+def stack(env: dict[str, str], aws: Any, monkeypatch: pytest.MonkeyPatch):
     from aws_lambda_powertools.utilities import parameters
     from ktp_pipeline import secrets, wiring
+    from ktp_pipeline.provider_client import ProviderClient
 
+    # The provider's in-call backoff, real seconds in the handlers' client (test_provider_client checks it).
+    monkeypatch.setitem(ProviderClient.__init__.__kwdefaults__, "sleep", lambda _seconds: None)
+    mock, dynamodb, s3, sm = aws
+    mock.reset()  # every moto backend empty: nothing one test wrote is seen by the next
+    create_jobs_table(dynamodb)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    sm.create_secret(Name=PROVIDER_SECRET, SecretString=json.dumps({"app_id": APP_ID, "api_key": API_KEY}))
+    sm.create_secret(Name=CALLBACK_SECRET,
+                     SecretString=json.dumps({"username": CALLBACK_USER, "password": CALLBACK_PASSWORD}))
     provider = FakeProvider()
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb")
-        create_jobs_table(dynamodb)
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-southeast-3"})
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        sm = boto3.client("secretsmanager")
-        sm.create_secret(Name=PROVIDER_SECRET, SecretString=json.dumps({"app_id": APP_ID, "api_key": API_KEY}))
-        sm.create_secret(Name=CALLBACK_SECRET,
-                         SecretString=json.dumps({"username": CALLBACK_USER, "password": CALLBACK_PASSWORD}))
-        parameters.clear_caches()
-        secrets.reset_refresh_limiter()
-        wiring.http_transport = httpx.MockTransport(provider)
+    parameters.clear_caches()
+    secrets.reset_refresh_limiter()
+    wiring.http_transport = httpx.MockTransport(provider)
+    wiring.reset()
+    try:
+        yield Stack(dynamodb, s3, sm, provider)
+    finally:
+        wiring.http_transport = None
         wiring.reset()
-        try:
-            yield Stack(dynamodb, s3, sm, provider)
-        finally:
-            wiring.http_transport = None
-            wiring.reset()
-            parameters.clear_caches()
+        parameters.clear_caches()
 
 
 @pytest.fixture(scope="session")

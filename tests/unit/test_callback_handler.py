@@ -42,20 +42,26 @@ def call(handlers, event):
 
 def test_success_event_completes_the_job(stack, handlers, submitted, secret_matches_events):
     reply = call(handlers, load_event("callback_success.json"))
-    assert reply["statusCode"] == 200 and json.loads(reply["body"])["reference_id"] == REF
+    assert reply["statusCode"] == 200
+    assert json.loads(reply["body"])["reference_id"] == REF
     item = stack.item(REF)
-    assert item["status"] == "COMPLETED" and item["result_source"] == "callback" and item["status_code"] == "BILLED"
+    assert item["status"] == "COMPLETED"
+    assert item["result_source"] == "callback"
+    assert item["status_code"] == "BILLED"
     assert item["result"]["fields"]["full_name"] == "CONTOH NAMA"
     assert "blood_type" not in item["result"]["fields"]  # "-" means unknown
     assert item["result"]["image_quality"]["blur"] is False
-    assert "pending_shard" not in item and "next_check_at" not in item
+    assert "pending_shard" not in item
+    assert "next_check_at" not in item
 
 
 def test_failure_event_fails_the_job_with_the_code(stack, handlers, submitted):
     reply = call(handlers, load_event("callback_failure.json"))
     assert reply["statusCode"] == 200
     item = stack.item(REF)
-    assert item["status"] == "FAILED" and item["error_code"] == "FAIL_ON_1" and item["result_source"] == "callback"
+    assert item["status"] == "FAILED"
+    assert item["error_code"] == "FAIL_ON_1"
+    assert item["result_source"] == "callback"
     assert "quality" in item["status_reason"]
     assert item["result"]["image_quality"]["blur"] is True
 
@@ -76,7 +82,8 @@ def test_wrong_or_missing_auth_is_401_with_challenge_and_no_write(stack, handler
 
 def test_bad_auth_event_file_is_refused(stack, handlers, submitted):
     reply = call(handlers, load_event("callback_bad_auth.json"))
-    assert reply["statusCode"] == 401 and stack.item(REF)["status"] == "SUBMITTED"
+    assert reply["statusCode"] == 401
+    assert stack.item(REF)["status"] == "SUBMITTED"
 
 
 def test_rotated_password_is_picked_up_without_waiting_for_the_cache(stack, handlers, submitted):
@@ -133,7 +140,9 @@ def test_two_callbacks_first_one_wins(stack, handlers, submitted):
 
 @pytest.mark.parametrize("terminal", [JobStatus.TIMED_OUT, JobStatus.REJECTED])
 def test_late_callback_after_terminal_changes_nothing(stack, handlers, submitted, terminal):
-    submitted.finish(REF, terminal, reason="earlier", error_code="X")
+    if terminal is JobStatus.REJECTED:
+        submitted.mark_retry(REF, "HTTP_503", "retry", 60)  # only a job the provider does not have is refused
+    assert submitted.finish(REF, terminal, reason="earlier", error_code="X") == terminal.value.lower()
     before = stack.raw_item(REF)
     assert call(handlers, load_event("callback_success.json"))["statusCode"] == 200
     assert stack.raw_item(REF) == before
@@ -145,7 +154,9 @@ def test_unknown_reference_is_stored_and_flagged(stack, handlers):
     event["body"] = json.dumps(body)
     assert call(handlers, event)["statusCode"] == 200
     item = stack.item("ktp-neverseenbefore")
-    assert item["orphan_callback"] is True and item["status"] == "COMPLETED" and item["result_source"] == "callback"
+    assert item["orphan_callback"] is True
+    assert item["status"] == "COMPLETED"
+    assert item["result_source"] == "callback"
 
 
 def test_other_routes_are_not_served(stack, handlers):
@@ -161,6 +172,33 @@ def test_no_personal_data_in_logs(stack, handlers, submitted, logs, capsys):
     assert REF in out
     for value in ("3171234567890001", "CONTOH NAMA", CALLBACK_PASSWORD):
         assert value not in out
+
+
+def test_huge_message_is_left_out_and_the_fields_kept(stack, handlers, submitted):
+    """A body whose item would pass DynamoDB's 400 KB: the oversized extras go, the contract fields stay."""
+    event = load_event("callback_success.json")
+    body = completed_body(REF)
+    body["message"] = "m" * 500_000
+    event["body"] = json.dumps(body)
+    assert call(handlers, event)["statusCode"] == 200
+    item = stack.item(REF)
+    assert item["status"] == "COMPLETED"
+    assert item["result"]["fields"]["nik"] == "3171234567890001"
+    assert "message" not in item["result"]
+    assert item["result"]["dropped"]["message"] > 500_000
+
+
+def test_fields_too_large_to_store_fail_the_job_with_a_code(stack, handlers, submitted):
+    event = load_event("callback_success.json")
+    body = completed_body(REF)
+    body["data"]["address"] = "JL. " + "A" * 450_000
+    event["body"] = json.dumps(body)
+    assert call(handlers, event)["statusCode"] == 200
+    item = stack.item(REF)
+    assert item["status"] == "FAILED"
+    assert item["error_code"] == "RESULT_TOO_LARGE"
+    assert "result" not in item
+    assert "pending_shard" not in item
 
 
 BINARY = base64.b64encode(b"\xff\xfe\x00\x80 not utf-8 \xc3\x28").decode()

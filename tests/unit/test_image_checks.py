@@ -11,7 +11,8 @@ from .conftest import make_image
 @pytest.mark.parametrize("fmt,expected", [("JPEG", "jpeg"), ("PNG", "png")])
 def test_accepts_jpeg_and_png_of_sufficient_size(fmt, expected):
     verdict = check_image(make_image(1000, 640, fmt))
-    assert verdict.ok and verdict.image_format == expected
+    assert verdict.ok
+    assert verdict.image_format == expected
     assert (verdict.width, verdict.height) == (1000, 640)
 
 

@@ -1,8 +1,9 @@
 """The DynamoDB state machine: every transition, and no terminal item ever overwritten."""
 
 import pytest
-from ktp_pipeline.job_store import FinishOutcome, JobStore, shard_for
+from ktp_pipeline.job_store import JobStore, shard_for
 from ktp_pipeline.models import ExtractionResult, JobStatus
+from ktp_pipeline.outcomes import Outcome
 
 from .conftest import TABLE_NAME, completed_body
 
@@ -37,7 +38,8 @@ def test_received_carries_index_keys_ttl_and_object_identity(store, stack):
     received(store)
     item = stack.item(REF)
     assert item["status"] == "RECEIVED"
-    assert item["pending_shard"] == shard_for(REF, 4) and item["next_check_at"] == int(T0) + 180
+    assert item["pending_shard"] == shard_for(REF, 4)
+    assert item["next_check_at"] == int(T0) + 180
     assert item["expires_at"] == int(T0) + 30 * 86400
     assert (item["bucket"], item["object_key"], item["object_version_id"]) == ("b", "incoming/a b.jpg", "v1")
 
@@ -51,13 +53,18 @@ def test_received_to_submitted_to_completed(store, stack):
     received(store)
     assert store.mark_submitted(REF, 60, "sent")
     item = stack.item(REF)
-    assert item["status"] == "SUBMITTED" and item["submit_attempts"] == 1 and item["next_check_at"] == int(T0) + 60
+    assert item["status"] == "SUBMITTED"
+    assert item["submit_attempts"] == 1
+    assert item["next_check_at"] == int(T0) + 60
     outcome = store.record_result(ExtractionResult.parse(completed_body(REF)), "callback")
-    assert outcome is FinishOutcome.WRITTEN
+    assert outcome is Outcome.COMPLETED
     raw = stack.raw_item(REF)
-    assert "pending_shard" not in raw and "next_check_at" not in raw  # left the sparse index
+    assert "pending_shard" not in raw
+    assert "next_check_at" not in raw  # left the sparse index
     item = stack.item(REF)
-    assert item["status"] == "COMPLETED" and item["result_source"] == "callback" and item["status_code"] == "BILLED"
+    assert item["status"] == "COMPLETED"
+    assert item["result_source"] == "callback"
+    assert item["status_code"] == "BILLED"
     assert item["result"]["fields"]["nik"] == "3171234567890001"
     assert item["result"]["image_quality"] == {"blur": False, "dark": False, "flashlight": False, "grayscale": False}
 
@@ -67,24 +74,28 @@ def test_submitted_to_failed_keeps_code_and_reason(store, stack):
     store.mark_submitted(REF, 60, "sent")
     store.record_result(ExtractionResult.parse({"error_code": "KTP_NOT_DETECTED", "data": {"reference_id": REF}}), "poll")
     item = stack.item(REF)
-    assert item["status"] == "FAILED" and item["error_code"] == "KTP_NOT_DETECTED" and item["result_source"] == "poll"
+    assert item["status"] == "FAILED"
+    assert item["error_code"] == "KTP_NOT_DETECTED"
+    assert item["result_source"] == "poll"
     assert "KTP" in item["status_reason"]
 
 
 def test_received_to_rejected(store, stack):
     received(store)
     assert store.finish(REF, JobStatus.REJECTED, reason="bad", error_code="INVALID_PAYLOAD_IMAGE_FORMAT") \
-        is FinishOutcome.WRITTEN
+        is Outcome.REJECTED
     assert stack.item(REF)["status"] == "REJECTED"
 
 
 def test_received_and_submitted_to_retry_and_back(store, stack, clock):
     received(store)
     assert store.mark_retry(REF, "INSUFFICIENT_QUOTA", "quota", 120)
-    assert stack.item(REF)["status"] == "RETRY" and stack.item(REF)["retry_count"] == 1
+    assert stack.item(REF)["status"] == "RETRY"
+    assert stack.item(REF)["retry_count"] == 1
     assert store.mark_submitted(REF, 60, "sent")
     item = stack.item(REF)
-    assert item["status"] == "SUBMITTED" and "error_code" not in item  # the stale cause is gone
+    assert item["status"] == "SUBMITTED"
+    assert "error_code" not in item  # the stale cause is gone
     assert store.mark_retry(REF, "RESULT_NOT_FOUND", "lost", 120)
     assert stack.item(REF)["status"] == "RETRY"
 
@@ -92,7 +103,7 @@ def test_received_and_submitted_to_retry_and_back(store, stack, clock):
 def test_pending_to_timed_out(store, stack):
     received(store)
     store.mark_submitted(REF, 60, "sent")
-    assert store.finish(REF, JobStatus.TIMED_OUT, reason="late") is FinishOutcome.WRITTEN
+    assert store.finish(REF, JobStatus.TIMED_OUT, reason="late") is Outcome.TIMED_OUT
     assert stack.item(REF)["status"] == "TIMED_OUT"
 
 
@@ -111,8 +122,8 @@ def test_terminal_items_are_never_overwritten(store, stack, terminal):
     assert not store.mark_submitted(REF, 60, "again")
     assert not store.mark_retry(REF, "X", "again", 60)
     assert not store.reschedule(REF, 60)
-    assert store.finish(REF, JobStatus.FAILED, reason="second", error_code="Y") is FinishOutcome.ALREADY_TERMINAL
-    assert store.record_result(ExtractionResult.parse(completed_body(REF)), "poll") is FinishOutcome.ALREADY_TERMINAL
+    assert store.finish(REF, JobStatus.FAILED, reason="second", error_code="Y") is Outcome.ALREADY_TERMINAL
+    assert store.record_result(ExtractionResult.parse(completed_body(REF)), "poll") is Outcome.ALREADY_TERMINAL
     assert stack.raw_item(REF) == before
 
 
@@ -123,7 +134,8 @@ def test_reschedule_only_for_submitted(store, stack, clock):
     clock.now += 100
     assert store.reschedule(REF, 90)
     item = stack.item(REF)
-    assert item["next_check_at"] == int(clock.now) + 90 and item["poll_count"] == 1
+    assert item["next_check_at"] == int(clock.now) + 90
+    assert item["poll_count"] == 1
 
 
 def test_claim_is_optimistic_on_the_seen_next_check(store, clock):
@@ -137,11 +149,12 @@ def test_claim_is_optimistic_on_the_seen_next_check(store, clock):
 
 def test_unknown_reference_is_stored_as_orphan_only_when_allowed(store, stack):
     result = ExtractionResult.parse(completed_body(REF))
-    assert store.record_result(result, "poll") is FinishOutcome.MISSING
+    assert store.record_result(result, "poll") is Outcome.MISSING
     assert stack.item(REF) is None
-    assert store.record_result(result, "callback", allow_orphan=True) is FinishOutcome.ORPHAN_STORED
+    assert store.record_result(result, "callback", allow_orphan=True) is Outcome.ORPHAN_STORED
     item = stack.item(REF)
-    assert item["orphan_callback"] is True and item["status"] == "COMPLETED"
+    assert item["orphan_callback"] is True
+    assert item["status"] == "COMPLETED"
     assert "pending_shard" not in stack.raw_item(REF)
     # A late S3 event for the same id cannot revive it.
     assert not store.create_received(REF, bucket="b", key="k", version_id="v", etag=None, size=1, claim_seconds=1)
@@ -172,7 +185,8 @@ def test_list_by_status_newest_first(store, clock):
         store.finish(ref, JobStatus.REJECTED, reason="bad", error_code="INVALID_PAYLOAD_IMAGE_SIZE")
     listed = store.list_by_status(JobStatus.REJECTED)
     assert [job.reference_id for job in listed] == ["ktp-cccccc", "ktp-bbbbbb", "ktp-aaaaaa"]
-    assert listed[0].error_code == "INVALID_PAYLOAD_IMAGE_SIZE" and listed[0].result is None
+    assert listed[0].error_code == "INVALID_PAYLOAD_IMAGE_SIZE"
+    assert listed[0].result is None
 
 
 def test_floats_and_unknown_keys_are_stored_and_read_back(store, stack):
@@ -190,6 +204,8 @@ def test_oversized_unknown_keys_are_dropped_not_fatal(store, stack):
     received(store)
     body = completed_body(REF)
     body["data"]["debug_dump"] = "x" * 100_000
-    assert store.record_result(ExtractionResult.parse(body), "callback") is FinishOutcome.WRITTEN
+    assert store.record_result(ExtractionResult.parse(body), "callback") is Outcome.COMPLETED
     result = stack.item(REF)["result"]
-    assert result["extra"]["dropped_bytes"] > 100_000 and result["fields"]["nik"] == "3171234567890001"
+    assert "extra" not in result
+    assert result["dropped"]["extra"] > 100_000
+    assert result["fields"]["nik"] == "3171234567890001"

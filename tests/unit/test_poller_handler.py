@@ -51,10 +51,14 @@ def test_ready_result_completes_the_job_like_a_callback(stack, handlers, capsys)
     seed(stack, "ktp-poll-ready", JobStatus.SUBMITTED)
     stack.provider.result_reply = lambda ref: httpx.Response(200, json=completed_body(ref))
     counts = run(handlers)
-    assert counts["checked"] == 1 and counts["completed"] == 1
+    assert counts["checked"] == 1
+    assert counts["completed"] == 1
     item = stack.item("ktp-poll-ready")
-    assert item["status"] == "COMPLETED" and item["result_source"] == "poll" and item["status_code"] == "BILLED"
-    assert item["result"]["fields"]["nik"] == "3171234567890001" and "next_check_at" not in item
+    assert item["status"] == "COMPLETED"
+    assert item["result_source"] == "poll"
+    assert item["status_code"] == "BILLED"
+    assert item["result"]["fields"]["nik"] == "3171234567890001"
+    assert "next_check_at" not in item
     emitted = capsys.readouterr().out
     for metric in ("poller_checked", "poller_completed", "poller_resubmitted", "poller_timed_out"):
         assert f'"{metric}"' in emitted
@@ -66,7 +70,9 @@ def test_result_error_codes_fail_the_job_with_the_code(stack, handlers, code):
     stack.provider.result_reply = lambda ref: httpx.Response(200, json={"error_code": code, "data": {"reference_id": ref}})
     assert run(handlers)["failed"] == 1
     item = stack.item("ktp-poll-fail")
-    assert item["status"] == "FAILED" and item["error_code"] == code and item["status_reason"]
+    assert item["status"] == "FAILED"
+    assert item["error_code"] == code
+    assert item["status_reason"]
 
 
 def test_result_400_invalid_reference_fails_the_job(stack, handlers):
@@ -74,7 +80,8 @@ def test_result_400_invalid_reference_fails_the_job(stack, handlers):
     stack.provider.result_reply = error_reply(400, "INVALID_PAYLOAD_REFERENCE_ID")
     run(handlers)
     item = stack.item("ktp-poll-400")
-    assert item["status"] == "FAILED" and item["error_code"] == "INVALID_PAYLOAD_REFERENCE_ID"
+    assert item["status"] == "FAILED"
+    assert item["error_code"] == "INVALID_PAYLOAD_REFERENCE_ID"
 
 
 def test_not_ready_result_is_checked_again_later(stack, handlers):
@@ -82,7 +89,9 @@ def test_not_ready_result_is_checked_again_later(stack, handlers):
     stack.provider.result_reply = lambda ref: httpx.Response(200, json={"message": "processing"})
     assert run(handlers)["not_ready"] == 1
     item = stack.item("ktp-poll-pending")
-    assert item["status"] == "SUBMITTED" and item["poll_count"] == 1 and item["next_check_at"] > time.time()
+    assert item["status"] == "SUBMITTED"
+    assert item["poll_count"] == 1
+    assert item["next_check_at"] > time.time()
 
 
 def test_404_within_grace_is_not_ready(stack, handlers):
@@ -99,13 +108,15 @@ def test_404_past_grace_resubmits_from_s3(stack, handlers):
     [body] = stack.provider.submits
     assert body["reference_id"] == "ktp-poll-lost"
     item = stack.item("ktp-poll-lost")
-    assert item["status"] == "SUBMITTED" and item["submit_attempts"] == 2 and item["retry_count"] == 1
+    assert item["status"] == "SUBMITTED"
+    assert item["submit_attempts"] == 2
+    assert item["retry_count"] == 1
 
 
 def test_http_500_on_result_is_retried_later(stack, handlers):
     seed(stack, "ktp-poll-500", JobStatus.SUBMITTED)
     stack.provider.result_reply = error_reply(500, "INTERNAL_SERVER_ERROR")
-    assert run(handlers)["poll_errors"] == 1
+    assert run(handlers)["poll_error"] == 1
     assert stack.item("ktp-poll-500")["status"] == "SUBMITTED"
 
 
@@ -113,16 +124,19 @@ def test_retry_items_are_resubmitted(stack, handlers):
     seed(stack, "ktp-retry-item", JobStatus.RETRY, with_object=True)
     assert run(handlers)["resubmitted"] == 1
     item = stack.item("ktp-retry-item")
-    assert item["status"] == "SUBMITTED" and "error_code" not in item
+    assert item["status"] == "SUBMITTED"
+    assert "error_code" not in item
 
 
 def test_retry_resubmission_still_failing_stays_in_retry_with_longer_backoff(stack, handlers):
     seed(stack, "ktp-retry-again", JobStatus.RETRY, with_object=True)
     stack.provider.submit_reply = error_reply(403, "INSUFFICIENT_QUOTA")
     counts = run(handlers)
-    assert counts["resubmit_retry"] == 1
+    assert counts["retry"] == 1
     item = stack.item("ktp-retry-again")
-    assert item["status"] == "RETRY" and item["retry_count"] == 2 and item["next_check_at"] > time.time() + 30
+    assert item["status"] == "RETRY"
+    assert item["retry_count"] == 2
+    assert item["next_check_at"] > time.time() + 30
 
 
 def test_received_job_whose_submitter_died_is_taken_over(stack, handlers):
@@ -143,8 +157,10 @@ def test_past_the_deadline_times_out_with_a_reason(stack, handlers, status):
     seed(stack, "ktp-too-old-job", status, age=4000, with_object=True)
     assert run(handlers)["timed_out"] == 1
     item = stack.item("ktp-too-old-job")
-    assert item["status"] == "TIMED_OUT" and "3600 seconds" in item["status_reason"]
-    assert "pending_shard" not in item and stack.provider.submits == []
+    assert item["status"] == "TIMED_OUT"
+    assert "3600 seconds" in item["status_reason"]
+    assert "pending_shard" not in item
+    assert stack.provider.submits == []
     if status is JobStatus.RETRY:
         assert item["error_code"] == "INSUFFICIENT_QUOTA"
 
@@ -168,9 +184,11 @@ def test_poll_racing_a_callback_keeps_the_first_terminal_write(stack, handlers):
 
     stack.provider.result_reply = callback_lands_first
     counts = run(handlers)
-    assert counts["raced"] == 1 and counts.get("failed", 0) == 0
+    assert counts["already_terminal"] == 1
+    assert counts.get("failed", 0) == 0
     item = stack.item("ktp-race-callbk")
-    assert item["status"] == "COMPLETED" and item["result_source"] == "callback"
+    assert item["status"] == "COMPLETED"
+    assert item["result_source"] == "callback"
 
 
 def test_never_scans_and_never_touches_items_outside_the_index(stack, handlers, monkeypatch):
@@ -185,7 +203,8 @@ def test_never_scans_and_never_touches_items_outside_the_index(stack, handlers, 
     done.finish("ktp-done-long-ago", JobStatus.REJECTED, reason="x", error_code="INVALID_PAYLOAD_IMAGE_SIZE")
     untouched = {ref: stack.raw_item(ref) for ref in ("ktp-not-due-yet", "ktp-done-long-ago")}
     counts = run(handlers)
-    assert counts["checked"] == 1 and stack.provider.result_requests == ["ktp-due-one-xx"]
+    assert counts["checked"] == 1
+    assert stack.provider.result_requests == ["ktp-due-one-xx"]
     assert {ref: stack.raw_item(ref) for ref in untouched} == untouched
 
 
@@ -193,7 +212,8 @@ def test_stops_before_the_lambda_timeout(stack, handlers):
     seed(stack, "ktp-left-for-later", JobStatus.SUBMITTED)
     before = stack.raw_item("ktp-left-for-later")
     counts = run(handlers, remaining_ms=5_000)
-    assert counts["checked"] == 0 and counts["stopped_early"] == 1
+    assert counts["checked"] == 0
+    assert counts["stopped_early"] == 1
     assert stack.raw_item("ktp-left-for-later") == before
 
 
@@ -242,14 +262,61 @@ def test_one_broken_item_does_not_stop_the_sweep(stack, handlers):
 
     stack.provider.result_reply = reply
     counts = run(handlers)
-    assert counts["errors"] == 1 and counts["completed"] == 1
+    assert counts["error"] == 1
+    assert counts["completed"] == 1
     assert stack.item("ktp-broken-item")["status"] == "SUBMITTED"
 
 
 def test_retry_resubmission_refused_with_a_400_is_rejected(stack, handlers):
     seed(stack, "ktp-retry-refused", JobStatus.RETRY, with_object=True)
     stack.provider.submit_reply = error_reply(400, "INVALID_PAYLOAD_IMAGE_FORMAT")
-    assert run(handlers)["resubmit_rejected"] == 1
+    assert run(handlers)["rejected"] == 1
     item = stack.item("ktp-retry-refused")
-    assert item["status"] == "REJECTED" and item["error_code"] == "INVALID_PAYLOAD_IMAGE_FORMAT"
+    assert item["status"] == "REJECTED"
+    assert item["error_code"] == "INVALID_PAYLOAD_IMAGE_FORMAT"
     assert "next_check_at" not in item
+
+
+def test_poll_result_too_large_to_store_fails_the_job_with_a_code(stack, handlers):
+    seed(stack, "ktp-poll-huge", JobStatus.SUBMITTED)
+
+    def huge(ref):
+        body = completed_body(ref)
+        body["data"]["full_name"] = "N" * 450_000
+        return httpx.Response(200, json=body)
+
+    stack.provider.result_reply = huge
+    counts = run(handlers)
+    assert counts["failed"] == 1
+    item = stack.item("ktp-poll-huge")
+    assert item["status"] == "FAILED"
+    assert item["error_code"] == "RESULT_TOO_LARGE"
+    assert "next_check_at" not in item
+
+
+def test_poll_result_with_huge_quality_values_keeps_the_fields(stack, handlers):
+    seed(stack, "ktp-poll-big-iq", JobStatus.SUBMITTED)
+
+    def big_quality(ref):
+        body = completed_body(ref)
+        body["data"]["image_quality"]["debug"] = "q" * 450_000
+        return httpx.Response(200, json=body)
+
+    stack.provider.result_reply = big_quality
+    assert run(handlers)["completed"] == 1
+    item = stack.item("ktp-poll-big-iq")
+    assert item["status"] == "COMPLETED"
+    assert item["result"]["image_quality"] == {"blur": False, "dark": False, "flashlight": False, "grayscale": False}
+    assert item["result"]["dropped"]["image_quality.debug"] > 450_000
+
+
+def test_an_item_that_keeps_failing_past_the_deadline_still_times_out(stack, handlers):
+    """The last look at an old job must not stop it from ending: one error per run would keep it for ever."""
+    seed(stack, "ktp-old-and-broken", JobStatus.SUBMITTED, age=4000)
+
+    def broken(ref):
+        raise RuntimeError("transport bug")
+
+    stack.provider.result_reply = broken
+    run(handlers)
+    assert stack.item("ktp-old-and-broken")["status"] == "TIMED_OUT"

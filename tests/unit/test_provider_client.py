@@ -37,7 +37,8 @@ def test_submit_sends_contract_body_and_auth_headers():
     accepted = client_for(handler).submit(REQUEST)
     request = seen["request"]
     assert request.url == "https://provider.test/ktp/id/extract-async"
-    assert request.headers["App-ID"] == "app-1" and request.headers["API-Key"] == "key-1"
+    assert request.headers["App-ID"] == "app-1"
+    assert request.headers["API-Key"] == "key-1"
     import json
 
     assert json.loads(request.content) == {"image": "aGVsbG8=", "validate_quality": True,
@@ -69,7 +70,8 @@ def test_submit_rejections_are_typed_with_their_code(status, code):
     client = client_for(lambda r: httpx.Response(status, json={"message": "x", "error_code": code}))
     with pytest.raises(ProviderRejected) as info:
         client.submit(REQUEST)
-    assert info.value.error_code == code and info.value.http_status == status
+    assert info.value.error_code == code
+    assert info.value.http_status == status
     assert client.sleeps == []  # a rejection is never retried
 
 
@@ -99,7 +101,8 @@ def test_5xx_exhausts_retries_into_a_transient_error_with_the_code():
     client = client_for(lambda r: calls.append(1) or httpx.Response(500, json={"error_code": "INTERNAL_SERVER_ERROR"}))
     with pytest.raises(ProviderTransientError) as info:
         client.submit(REQUEST)
-    assert info.value.error_code == "INTERNAL_SERVER_ERROR" and info.value.http_status == 500
+    assert info.value.error_code == "INTERNAL_SERVER_ERROR"
+    assert info.value.http_status == 500
     assert len(calls) == 3
 
 
@@ -125,13 +128,15 @@ def test_read_timeout_on_submit_is_not_repeated_but_is_transient():
 
     with pytest.raises(ProviderTransientError) as info:
         client_for(handler).submit(REQUEST)
-    assert info.value.error_code == "PROVIDER_UNREACHABLE" and len(attempts) == 1
+    assert info.value.error_code == "PROVIDER_UNREACHABLE"
+    assert len(attempts) == 1
 
 
 def test_result_nested_200_is_parsed():
     client = client_for(lambda r: httpx.Response(200, json=completed_body("ktp-abcdef")))
     result = client.get_result("ktp-abcdef")
-    assert result.state == "completed" and result.fields["nik"] == "3171234567890001"
+    assert result.state == "completed"
+    assert result.fields["nik"] == "3171234567890001"
 
 
 def test_result_query_parameter_is_sent():
@@ -149,7 +154,8 @@ def test_result_query_parameter_is_sent():
 @pytest.mark.parametrize("code", ["FAIL_ON_1", "KTP_NOT_DETECTED", "INTERNAL_SERVER_ERROR"])
 def test_result_processing_failures_are_200_with_error_code(code):
     result = client_for(lambda r: httpx.Response(200, json={"error_code": code, "data": {}})).get_result("ktp-abcdef")
-    assert result.state == "failed" and result.error_code == code
+    assert result.state == "failed"
+    assert result.error_code == code
 
 
 def test_result_404_is_not_found():

@@ -44,10 +44,14 @@ def test_event_file_key_is_decoded_and_image_submitted(stack, handlers):
     [body] = stack.provider.submits
     assert base64.b64decode(body["image"]) == image
     assert body == {"image": body["image"], "validate_quality": True, "reference_id": ref, "callback_url": CALLBACK_URL}
-    assert stack.provider.headers_seen[0]["app-id"] == APP_ID and stack.provider.headers_seen[0]["api-key"] == API_KEY
+    assert stack.provider.headers_seen[0]["app-id"] == APP_ID
+    assert stack.provider.headers_seen[0]["api-key"] == API_KEY
     item = stack.item(ref)
-    assert item["status"] == "SUBMITTED" and item["object_key"] == KEY and item["submit_attempts"] == 1
-    assert item["pending_shard"] in {"0", "1", "2", "3"} and item["next_check_at"] > 0
+    assert item["status"] == "SUBMITTED"
+    assert item["object_key"] == KEY
+    assert item["submit_attempts"] == 1
+    assert item["pending_shard"] in {"0", "1", "2", "3"}
+    assert item["next_check_at"] > 0
 
 
 def test_presigned_url_transport_sends_a_url_for_that_version(stack, handlers, monkeypatch):
@@ -60,7 +64,8 @@ def test_presigned_url_transport_sends_a_url_for_that_version(stack, handlers, m
     url = urlparse(stack.provider.submits[0]["image"])
     query = parse_qs(url.query)
     assert query["versionId"] == [event["Records"][0]["s3"]["object"]["versionId"]]
-    assert "X-Amz-Signature" in query and query["X-Amz-Expires"] == ["900"]
+    assert "X-Amz-Signature" in query
+    assert query["X-Amz-Expires"] == ["900"]
 
 
 @pytest.mark.parametrize("data,code", [
@@ -72,7 +77,9 @@ def test_local_rejections_never_call_the_provider(stack, handlers, data, code):
     event = stack.s3_event(KEY, data)
     assert invoke(handlers, event)["outcomes"][0]["action"] == "rejected"
     item = stack.item(ref_for(event))
-    assert item["status"] == "REJECTED" and item["error_code"] == code and item["status_reason"]
+    assert item["status"] == "REJECTED"
+    assert item["error_code"] == code
+    assert item["status_reason"]
     assert "pending_shard" not in item
     assert stack.provider.submits == []
 
@@ -94,7 +101,8 @@ def test_object_deleted_before_processing_is_rejected_with_a_reason(stack, handl
     stack.s3.delete_object(Bucket=BUCKET, Key=KEY, VersionId=obj["versionId"])
     invoke(handlers, event)
     item = stack.item(ref_for(event))
-    assert item["status"] == "REJECTED" and item["error_code"] == "OBJECT_NOT_FOUND"
+    assert item["status"] == "REJECTED"
+    assert item["error_code"] == "OBJECT_NOT_FOUND"
 
 
 REJECTING_CODES = [
@@ -111,7 +119,9 @@ def test_provider_400_codes_reject_the_job_with_the_code(stack, handlers, status
     event = stack.s3_event(KEY, make_image())
     assert invoke(handlers, event)["outcomes"][0]["action"] == "rejected"
     item = stack.item(ref_for(event))
-    assert item["status"] == "REJECTED" and item["error_code"] == code and item["status_reason"]
+    assert item["status"] == "REJECTED"
+    assert item["error_code"] == code
+    assert item["status_reason"]
     assert "next_check_at" not in item
 
 
@@ -120,7 +130,8 @@ def test_reference_id_exists_means_already_submitted(stack, handlers):
     event = stack.s3_event(KEY, make_image())
     assert invoke(handlers, event)["outcomes"][0]["action"] == "already_submitted"
     item = stack.item(ref_for(event))
-    assert item["status"] == "SUBMITTED" and "error_code" not in item
+    assert item["status"] == "SUBMITTED"
+    assert "error_code" not in item
 
 
 @pytest.mark.parametrize("status,code,expected", [
@@ -134,7 +145,9 @@ def test_transient_provider_errors_put_the_job_in_retry_with_backoff(stack, hand
     event = stack.s3_event(KEY, make_image())
     assert invoke(handlers, event)["outcomes"][0]["action"] == "retry"
     item = stack.item(ref_for(event))
-    assert item["status"] == "RETRY" and item["error_code"] == expected and item["retry_count"] == 1
+    assert item["status"] == "RETRY"
+    assert item["error_code"] == expected
+    assert item["retry_count"] == 1
     assert item["next_check_at"] >= item["created_epoch"] + 30  # backoff, not an immediate hammering
 
 
@@ -146,7 +159,8 @@ def test_timeout_puts_the_job_in_retry(stack, handlers):
     event = stack.s3_event(KEY, make_image())
     invoke(handlers, event)
     item = stack.item(ref_for(event))
-    assert item["status"] == "RETRY" and item["error_code"] == "PROVIDER_UNREACHABLE"
+    assert item["status"] == "RETRY"
+    assert item["error_code"] == "PROVIDER_UNREACHABLE"
 
 
 def test_duplicate_event_makes_no_second_provider_call(stack, handlers):
@@ -164,7 +178,8 @@ def test_duplicate_event_after_completion_changes_nothing(stack, handlers):
     assert reply["statusCode"] == 200
     before = stack.raw_item(ref)
     assert invoke(handlers, event)["outcomes"][0]["action"] == "duplicate"
-    assert stack.raw_item(ref) == before and len(stack.provider.submits) == 1
+    assert stack.raw_item(ref) == before
+    assert len(stack.provider.submits) == 1
 
 
 def test_callback_arriving_before_the_submitted_write_wins(stack, handlers):
@@ -178,8 +193,10 @@ def test_callback_arriving_before_the_submitted_write_wins(stack, handlers):
     event = stack.s3_event(KEY, make_image())
     assert invoke(handlers, event)["outcomes"][0]["action"] == "lost_race"
     item = stack.item(ref_for(event))
-    assert item["status"] == "COMPLETED" and item["result_source"] == "callback"
-    assert item["result"]["fields"]["nik"] == "3171234567890001" and "next_check_at" not in item
+    assert item["status"] == "COMPLETED"
+    assert item["result_source"] == "callback"
+    assert item["result"]["fields"]["nik"] == "3171234567890001"
+    assert "next_check_at" not in item
 
 
 def test_s3_test_event_does_nothing(stack, handlers):
@@ -194,7 +211,8 @@ def test_new_content_under_the_same_key_is_a_new_job(stack, handlers):
     second = stack.s3_event(KEY, make_image(1200, 800))
     invoke(handlers, first)
     invoke(handlers, second)
-    assert ref_for(first) != ref_for(second) and len(stack.provider.submits) == 2
+    assert ref_for(first) != ref_for(second)
+    assert len(stack.provider.submits) == 2
 
 
 def test_same_bytes_uploaded_twice_is_one_job_and_one_provider_call(stack, handlers):
@@ -213,7 +231,8 @@ def test_no_object_key_or_image_in_logs(stack, handlers, logs, capsys):
     invoke(handlers, event)
     out = logs.getvalue() + capsys.readouterr().out
     assert ref_for(event) in out  # correlation id is logged
-    assert "kartu" not in out and stack.provider.submits[0]["image"][:40] not in out
+    assert "kartu" not in out
+    assert stack.provider.submits[0]["image"][:40] not in out
 
 
 def _callback_event(body):
@@ -232,7 +251,8 @@ def test_unreadable_provider_secret_puts_the_job_in_retry(stack, handlers):
     event = stack.s3_event(KEY, make_image())
     assert invoke(handlers, event)["outcomes"][0]["action"] == "retry"
     item = stack.item(ref_for(event))
-    assert item["status"] == "RETRY" and item["error_code"] == "PROVIDER_CREDENTIALS_UNAVAILABLE"
+    assert item["status"] == "RETRY"
+    assert item["error_code"] == "PROVIDER_CREDENTIALS_UNAVAILABLE"
     assert stack.provider.submits == []
 
 
@@ -249,7 +269,8 @@ def test_unexpected_failure_is_raised_for_lambda_retry_and_logged_without_its_me
     with pytest.raises(RuntimeError):
         invoke(handlers, event)
     out = logs.getvalue()
-    assert "RuntimeError" in out and "kartu" not in out
+    assert "RuntimeError" in out
+    assert "kartu" not in out
 
 
 def test_provider_echoing_another_reference_id_is_flagged_in_logs(stack, handlers, logs):

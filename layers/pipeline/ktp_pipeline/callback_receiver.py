@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .auth import WWW_AUTHENTICATE, basic_auth_matches
-from .job_store import FinishOutcome, JobStore
+from .job_store import JobStore
 from .models import ExtractionResult
 from .observability import logger, tracer
+from .outcomes import Outcome
 from .reference_ids import is_valid_reference_id
 from .secrets import CallbackCredentials, SecretUnavailable
 
@@ -19,13 +20,13 @@ from .secrets import CallbackCredentials, SecretUnavailable
 class CallbackResponse:
     status_code: int
     body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
     # What happened, for metrics (never sent to the caller beyond `body`).
-    outcome: str = ""
+    outcome: Outcome
+    headers: dict[str, str] = field(default_factory=dict)
 
 
-def _error(status: int, message: str, outcome: str, headers: dict[str, str] | None = None) -> CallbackResponse:
-    return CallbackResponse(status, {"message": message}, headers or {}, outcome)
+def _error(status: int, message: str, outcome: Outcome, headers: dict[str, str] | None = None) -> CallbackResponse:
+    return CallbackResponse(status, {"message": message}, outcome, headers or {})
 
 
 class CallbackReceiver:
@@ -53,31 +54,30 @@ class CallbackReceiver:
         except SecretUnavailable as exc:
             # Fail closed: without the secret nobody is authenticated and nothing is written.
             logger.error("callback secret unavailable", extra={"error": str(exc)})
-            return _error(500, "Callback receiver is not available", "secret_unavailable")
+            return _error(500, "Callback receiver is not available", Outcome.SECRET_UNAVAILABLE)
         if not authorized:
-            return _error(401, "Authorization failed", "unauthorized", {"WWW-Authenticate": WWW_AUTHENTICATE})
+            return _error(401, "Authorization failed", Outcome.UNAUTHORIZED, {"WWW-Authenticate": WWW_AUTHENTICATE})
 
         try:
             payload = json.loads(raw_body or b"")
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return _error(400, "Body is not valid JSON", "malformed")
+            return _error(400, "Body is not valid JSON", Outcome.MALFORMED)
         if not isinstance(payload, dict):
-            return _error(400, "Body must be a JSON object", "malformed")
+            return _error(400, "Body must be a JSON object", Outcome.MALFORMED)
         result = ExtractionResult.parse(payload)
         if not is_valid_reference_id(result.reference_id):
-            return _error(400, "Body lacks a valid reference_id", "malformed")
+            return _error(400, "Body lacks a valid reference_id", Outcome.MALFORMED)
         assert result.reference_id is not None
         logger.set_correlation_id(result.reference_id)
         tracer.put_annotation(key="reference_id", value=result.reference_id)
         if result.state == "pending":
-            return _error(400, "Body has neither extracted fields nor error_code", "malformed")
+            return _error(400, "Body has neither extracted fields nor error_code", Outcome.MALFORMED)
 
         outcome = self._store.record_result(result, "callback", allow_orphan=True)
         assert outcome is not None  # not pending, checked above
-        if outcome is FinishOutcome.ORPHAN_STORED:
+        if outcome is Outcome.ORPHAN_STORED:
             logger.warning("callback for an unknown reference_id stored and flagged",
                            extra={"reference_id": result.reference_id})
         logger.info("callback processed", extra={"reference_id": result.reference_id,
                                                   "state": result.state, "outcome": outcome.value})
-        return CallbackResponse(200, {"message": "ok", "reference_id": result.reference_id}, {},
-                                f"{result.state}:{outcome.value}")
+        return CallbackResponse(200, {"message": "ok", "reference_id": result.reference_id}, outcome)

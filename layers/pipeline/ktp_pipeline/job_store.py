@@ -1,8 +1,8 @@
 """The jobs table as a state machine. Every write is conditional; terminal items are never overwritten.
 
-Statuses: RECEIVED → SUBMITTED → COMPLETED | FAILED; RECEIVED → REJECTED; RECEIVED/SUBMITTED → RETRY
-→ SUBMITTED (poller); any pending status → TIMED_OUT past the deadline. Pending items carry the sparse
-GSI keys `pending_shard`/`next_check_at`; terminal writes REMOVE them so the poller never sees them.
+Which status each write may start from and where it leads is the table in `transitions.py`; every
+ConditionExpression here is built from it. Pending items carry the sparse GSI keys
+`pending_shard`/`next_check_at`; terminal writes REMOVE them so the poller never sees them.
 
 Built on the low-level DynamoDB client (thread-safe, unlike resources) because the poller writes from
 worker threads.
@@ -11,35 +11,20 @@ worker threads.
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-from .models import PENDING_STATUSES, ExtractionResult, JobRecord, JobStatus
-from .reasons import reason_for
+from .dynamo_values import from_item, to_attribute
+from .models import ExtractionResult, JobRecord, JobStatus
+from .observability import logger
+from .outcomes import Outcome
+from .stored_result import RESULT_TOO_LARGE, stored_result
+from .transitions import FINISHING_OP, NEW, TRANSITIONS, Op, condition
 
 BY_STATUS_INDEX = "by-status"
-# Unknown provider keys are kept, but not without bound: a DynamoDB item holds at most 400 KB.
-MAX_EXTRA_BYTES = 32 * 1024
-_PENDING_VALUES = {f":p{i}": {"S": s.value} for i, s in enumerate(sorted(PENDING_STATUSES))}
-_PENDING_CONDITION = f"#status IN ({', '.join(_PENDING_VALUES)})"
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-class FinishOutcome(StrEnum):
-    WRITTEN = "written"  # a pending item became terminal
-    ORPHAN_STORED = "orphan_stored"  # no item existed: stored and flagged `orphan_callback`
-    ALREADY_TERMINAL = "already_terminal"  # duplicate or late: nothing changed
-    MISSING = "missing"  # no item and orphans not allowed (poller paths)
+_INDEX_KEYS = ("pending_shard", "next_check_at")
 
 
 def iso(ts: float) -> str:
@@ -50,49 +35,8 @@ def shard_for(reference_id: str, shards: int) -> str:
     return str(int(hashlib.sha256(reference_id.encode()).hexdigest()[:8], 16) % shards)
 
 
-def _dynamo_safe(value: Any) -> Any:
-    """DynamoDB numbers must be Decimal; provider payloads carry floats (scores)."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, float):
-        # Python's json accepts NaN/Infinity; DynamoDB numbers cannot hold them.
-        return Decimal(str(value)) if math.isfinite(value) else str(value)
-    if isinstance(value, Mapping):
-        return {str(k): _dynamo_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_dynamo_safe(v) for v in value]
-    return value
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, set)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _av(value: Any) -> dict[str, Any]:
-    return _serializer.serialize(_dynamo_safe(value))
-
-
-def _from_item(item: Mapping[str, Any]) -> JobRecord:
-    return JobRecord.model_validate({k: _plain(_deserializer.deserialize(v)) for k, v in item.items()})
-
-
-def result_map(result: ExtractionResult) -> dict[str, Any]:
-    """Everything personal lives under one map attribute, so erasure is one REMOVE."""
-    out: dict[str, Any] = {"fields": dict(result.fields)}
-    if result.image_quality is not None:
-        out["image_quality"] = dict(result.image_quality)
-    if result.extra:
-        size = len(json.dumps(result.extra, default=str).encode("utf-8"))
-        out["extra"] = dict(result.extra) if size <= MAX_EXTRA_BYTES else {"dropped_bytes": size}
-    if result.message:
-        out["message"] = result.message
-    return out
+def _record(item: Mapping[str, Any]) -> JobRecord:
+    return JobRecord.model_validate(from_item(item))
 
 
 class JobStore:
@@ -120,20 +64,41 @@ class JobStore:
     def now(self) -> float:
         return self._clock()
 
-    def _conditional_failed(self, exc: Exception) -> bool:
-        return getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    # --- the two kinds of write ----------------------------------------------------------------------
 
-    def _update(self, reference_id: str, expression: str, condition: str, values: dict[str, Any],
-                names: dict[str, str] | None = None) -> bool:
-        """One conditional UpdateItem; False when the condition did not hold (someone else won)."""
+    def _update(self, op: Op, reference_id: str, *, sets: Mapping[str, Any], add: Mapping[str, int] | None = None,
+                remove: tuple[str, ...] = (), also: str = "", also_values: Mapping[str, Any] | None = None) -> bool:
+        """One UpdateItem allowed only from `op`'s sources; False when the condition did not hold."""
+        target = TRANSITIONS[op].target
+        sets = {**sets, "status": target.value} if target is not None else dict(sets)
+        clauses = [f"SET {', '.join(f'#{k} = :{k}' for k in sets)}"]
+        if add:
+            clauses.append(f"ADD {', '.join(f'#{k} :{k}' for k in add)}")
+        if remove:
+            clauses.append(f"REMOVE {', '.join(f'#{k}' for k in remove)}")
+        expected, expected_values = condition(op)
+        values = {f":{k}": to_attribute(v) for k, v in {**sets, **(add or {})}.items()}
+        values |= {k: to_attribute(v) for k, v in (also_values or {}).items()}
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key={"reference_id": {"S": reference_id}},
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status", **(names or {})},
-                ExpressionAttributeValues={k: (v if k in _PENDING_VALUES else _av(v)) for k, v in values.items()},
+                UpdateExpression=" ".join(clauses),
+                ConditionExpression=f"{expected}{also}",
+                ExpressionAttributeNames={f"#{k}": k for k in (*sets, *(add or {}), *remove, "status")},
+                ExpressionAttributeValues={**values, **expected_values},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def _put_new(self, item: Mapping[str, Any]) -> bool:
+        """Create the item unless one with this reference_id exists; False when it already did."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={k: to_attribute(v) for k, v in item.items()},
+                ConditionExpression=condition(Op.CREATE)[0],
             )
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
@@ -146,7 +111,7 @@ class JobStore:
             TableName=self._table, Key={"reference_id": {"S": reference_id}}, ConsistentRead=True
         )
         item = response.get("Item")
-        return _from_item(item) if item else None
+        return _record(item) if item else None
 
     def due(self, shard: str, now: float, page_size: int = 100) -> Iterator[JobRecord]:
         """Pending items of one shard whose `next_check_at` has passed: a Query on the sparse GSI."""
@@ -160,7 +125,7 @@ class JobStore:
         while True:
             page = self._client.query(**kwargs)
             for item in page.get("Items", []):
-                yield _from_item(item)
+                yield _record(item)
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -176,7 +141,7 @@ class JobStore:
             ScanIndexForward=False,
             Limit=limit,
         )
-        return [_from_item(item) for item in page.get("Items", [])]
+        return [_record(item) for item in page.get("Items", [])]
 
     # --- pending transitions -----------------------------------------------------------------------
 
@@ -186,7 +151,7 @@ class JobStore:
         now = self.now()
         item: dict[str, Any] = {
             "reference_id": reference_id,
-            "status": JobStatus.RECEIVED.value,
+            "status": TRANSITIONS[Op.CREATE].target,
             "status_reason": "Upload received; checking the image.",
             "bucket": bucket,
             "object_key": key,
@@ -206,63 +171,44 @@ class JobStore:
                 item[name] = value
         return self._put_new(item)
 
-    def _put_new(self, item: dict[str, Any]) -> bool:
-        """Create the item unless one with this reference_id exists; False when it already did."""
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={k: _av(v) for k, v in item.items()},
-                ConditionExpression="attribute_not_exists(reference_id)",
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
-
     def claim_for_submit(self, record: JobRecord, lease_seconds: int) -> bool:
         """Poller: take a RECEIVED/RETRY job for resubmission, optimistic on the `next_check_at` it saw."""
         now = self.now()
         return self._update(
-            record.reference_id,
-            "SET next_check_at = :lease, updated_at = :now",
+            Op.CLAIM, record.reference_id,
+            sets={"next_check_at": int(now) + lease_seconds, "updated_at": iso(now)},
             # Due now and unchanged since we read it: a second sweeper holding the same view loses.
-            "#status IN (:received, :retry) AND next_check_at = :seen AND next_check_at <= :epoch",
-            {":lease": int(now) + lease_seconds, ":now": iso(now), ":seen": record.next_check_at, ":epoch": int(now),
-             ":received": JobStatus.RECEIVED.value, ":retry": JobStatus.RETRY.value},
+            also=" AND next_check_at = :seen AND next_check_at <= :epoch",
+            also_values={":seen": record.next_check_at, ":epoch": int(now)},
         )
 
     def mark_submitted(self, reference_id: str, next_check_in: int, reason: str) -> bool:
         now = self.now()
         return self._update(
-            reference_id,
-            "SET #status = :submitted, status_reason = :reason, submitted_at = :now, submitted_epoch = :epoch,"
-            " updated_at = :now, next_check_at = :next, expires_at = :expires ADD submit_attempts :one"
-            " REMOVE error_code",
-            "#status IN (:received, :retry)",
-            {":submitted": JobStatus.SUBMITTED.value, ":reason": reason, ":now": iso(now), ":epoch": int(now),
-             ":next": int(now) + next_check_in, ":expires": int(now) + self._retention_seconds, ":one": 1,
-             ":received": JobStatus.RECEIVED.value, ":retry": JobStatus.RETRY.value},
+            Op.SUBMIT, reference_id,
+            sets={"status_reason": reason, "submitted_at": iso(now), "submitted_epoch": int(now),
+                  "updated_at": iso(now), "next_check_at": int(now) + next_check_in,
+                  "expires_at": int(now) + self._retention_seconds},
+            add={"submit_attempts": 1},
+            remove=("error_code",),
         )
 
     def mark_retry(self, reference_id: str, error_code: str, reason: str, next_check_in: int) -> bool:
         now = self.now()
         return self._update(
-            reference_id,
-            "SET #status = :retry, error_code = :code, status_reason = :reason, updated_at = :now,"
-            " next_check_at = :next ADD retry_count :one",
-            _PENDING_CONDITION,
-            {":retry": JobStatus.RETRY.value, ":code": error_code, ":reason": reason, ":now": iso(now),
-             ":next": int(now) + next_check_in, ":one": 1, **_PENDING_VALUES},
+            Op.RETRY, reference_id,
+            sets={"error_code": error_code, "status_reason": reason, "updated_at": iso(now),
+                  "next_check_at": int(now) + next_check_in},
+            add={"retry_count": 1},
         )
 
     def reschedule(self, reference_id: str, next_check_in: int) -> bool:
         """Poller: a SUBMITTED job whose result is not ready; check again later."""
         now = self.now()
         return self._update(
-            reference_id,
-            "SET next_check_at = :next, updated_at = :now ADD poll_count :one",
-            "#status = :submitted",
-            {":next": int(now) + next_check_in, ":now": iso(now), ":one": 1,
-             ":submitted": JobStatus.SUBMITTED.value},
+            Op.RESCHEDULE, reference_id,
+            sets={"next_check_at": int(now) + next_check_in, "updated_at": iso(now)},
+            add={"poll_count": 1},
         )
 
     # --- terminal transitions ----------------------------------------------------------------------
@@ -278,61 +224,42 @@ class JobStore:
         status_code: str | None = None,
         result_source: str | None = None,
         allow_orphan: bool = False,
-    ) -> FinishOutcome:
-        """Move a pending job to a terminal status. Never touches an item that is already terminal."""
-        if not status.terminal:
-            raise ValueError(f"{status} is not terminal")
+    ) -> Outcome:
+        """Move a pending job to a terminal status. Never touches an item that is already terminal.
+
+        `allow_orphan`: when no item exists and the table lets `status` start from nothing, store one
+        flagged `orphan_callback` (a callback for an id we never saw must not be lost).
+        """
+        op = FINISHING_OP[status]
         now = self.now()
-        values: dict[str, Any] = {
-            ":status": status.value, ":reason": reason, ":now": iso(now),
-            ":expires": int(now) + self._retention_seconds,
-        }
-        sets = ["#status = :status", "status_reason = :reason", "updated_at = :now", "completed_at = :now",
-                "expires_at = :expires"]
-        removes = ["pending_shard", "next_check_at"]
-        names: dict[str, str] = {}
-        for attr, value in (("error_code", error_code), ("result", result), ("status_code", status_code),
-                            ("result_source", result_source)):
-            names[f"#{attr}"] = attr  # `result` is a DynamoDB reserved word
-            if value is None:
-                removes.append(f"#{attr}")  # e.g. a RETRY's error_code must not survive a COMPLETED
-            else:
-                sets.append(f"#{attr} = :{attr}")
-                values[f":{attr}"] = value
-        expression = f"SET {', '.join(sets)} REMOVE {', '.join(removes)}"
+        optional = {"error_code": error_code, "result": result, "status_code": status_code,
+                    "result_source": result_source}
+        sets = {"status_reason": reason, "updated_at": iso(now), "completed_at": iso(now),
+                "expires_at": int(now) + self._retention_seconds,
+                **{k: v for k, v in optional.items() if v is not None}}
+        # e.g. a RETRY's error_code must not survive a COMPLETED
+        stale = tuple(k for k, v in optional.items() if v is None)
+        sources = TRANSITIONS[op].sources
         for _ in range(3):  # at most: update fails (missing) → orphan put fails (created meanwhile) → update
-            if self._update(reference_id, expression, _PENDING_CONDITION, {**values, **_PENDING_VALUES}, names):
-                return FinishOutcome.WRITTEN
+            if self._update(op, reference_id, sets=sets, remove=(*_INDEX_KEYS, *stale)):
+                return Outcome.reached(status)
             current = self.get(reference_id)
-            if current is not None and current.terminal:
-                return FinishOutcome.ALREADY_TERMINAL
             if current is None:
-                if not allow_orphan:
-                    return FinishOutcome.MISSING
-                if self._put_orphan(reference_id, status, values, now):
-                    return FinishOutcome.ORPHAN_STORED
+                if not (allow_orphan and NEW in sources):
+                    return Outcome.MISSING
+                orphan = {"reference_id": reference_id, "status": status, "orphan_callback": True,
+                          "created_at": iso(now), "created_epoch": int(now), **sets}
+                if self._put_new(orphan):
+                    return Outcome.ORPHAN_STORED
+            elif current.terminal:
+                return Outcome.ALREADY_TERMINAL
+            elif current.status not in sources:
+                return Outcome.LOST_RACE  # e.g. a rejection for a job the provider has meanwhile accepted
         # Still pending after three rounds means a writer keeps racing us; the caller retries later.
         raise RuntimeError(f"could not finish job {reference_id}: concurrent writers")
 
-    def _put_orphan(self, reference_id: str, status: JobStatus, values: dict[str, Any], now: float) -> bool:
-        item: dict[str, Any] = {
-            "reference_id": reference_id,
-            "status": status.value,
-            "status_reason": values[":reason"],
-            "orphan_callback": True,
-            "created_at": iso(now),
-            "updated_at": iso(now),
-            "completed_at": iso(now),
-            "created_epoch": int(now),
-            "expires_at": values[":expires"],
-        }
-        for attr in ("error_code", "result", "status_code", "result_source"):
-            if f":{attr}" in values:
-                item[attr] = values[f":{attr}"]
-        return self._put_new(item)
-
     def record_result(self, result: ExtractionResult, source: str, *, reference_id: str | None = None,
-                      allow_orphan: bool = False) -> FinishOutcome | None:
+                      allow_orphan: bool = False) -> Outcome | None:
         """The write callback and poller share: COMPLETED with fields or FAILED with the code.
 
         Returns None for a result that is not ready (nothing written).
@@ -342,13 +269,10 @@ class JobStore:
             raise ValueError("result without reference_id")
         if result.state == "pending":
             return None
-        if result.state == "failed":
-            return self.finish(
-                ref, JobStatus.FAILED, reason=reason_for(result.error_code), error_code=result.error_code,
-                result=result_map(result) if (result.image_quality or result.fields or result.extra) else None,
-                status_code=result.status_code, result_source=source, allow_orphan=allow_orphan,
-            )
+        stored = stored_result(result)
+        if stored.error_code == RESULT_TOO_LARGE:
+            logger.warning("result too large to store; the job fails", extra={"reference_id": ref})
         return self.finish(
-            ref, JobStatus.COMPLETED, reason="Extraction completed.", result=result_map(result),
-            status_code=result.status_code, result_source=source, allow_orphan=allow_orphan,
+            ref, stored.status, reason=stored.reason, error_code=stored.error_code, result=stored.result,
+            status_code=stored.status_code, result_source=source, allow_orphan=allow_orphan,
         )

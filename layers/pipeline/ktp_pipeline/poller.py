@@ -1,8 +1,9 @@
 """The straggler sweep: due items from the sparse GSI (Query per shard, never Scan), bounded concurrency.
 
-Per item: past the deadline → one last look, then TIMED_OUT; RECEIVED/RETRY → claim and resubmit;
-SUBMITTED → GET the result: ready → the callback's write (`result_source=poll`), not ready → check
-again with backoff, 404 past the grace period → resubmit.
+Per item, one Outcome: SUBMITTED → GET the result: ready → the callback's write
+(`result_source=poll`), not ready or unreachable → check again with backoff, 404 past the grace
+period → RETRY and resubmit; RECEIVED/RETRY → claim and resubmit; past the deadline → one last look
+at a SUBMITTED result (which may fail), then TIMED_OUT.
 """
 
 from __future__ import annotations
@@ -13,18 +14,21 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from .backoff import SUBMIT_CLAIM_SECONDS, poll_delay
-from .job_store import FinishOutcome, JobStore
+from .job_store import JobStore
 from .models import JobRecord, JobStatus
 from .observability import error_fields, logger
+from .outcomes import Outcome
 from .provider_client import ProviderClient, ProviderRejected, ProviderTransientError, ResultNotFound
 from .reasons import reason_for, timed_out_reason
 from .settings import Settings
-from .submitter import SubmitAction, Submitter
+from .submitter import Submitter
 
 # Stop taking new items when less than the worst case of one item is left: its provider call with
 # every timeout and retry (ProviderClient.worst_case_seconds) plus this allowance for the S3 read and
 # the table writes, so an item started last still finishes before Lambda kills the invocation.
 ITEM_OVERHEAD_SECONDS = 10.0
+# What a look at a SUBMITTED job can find that leaves it pending (then: reschedule, resend or time out).
+_WAITING = frozenset({Outcome.NOT_READY, Outcome.POLL_ERROR, Outcome.MISSING_RESULT, Outcome.ERROR})
 
 
 def stop_margin_ms_for(provider: ProviderClient) -> int:
@@ -44,12 +48,12 @@ class Poller:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
 
-    def _count(self, name: str, n: int = 1) -> None:
+    def _count(self, name: str) -> None:
         with self._lock:
-            self._counts[name] += n
+            self._counts[name] += 1
 
     def run(self, remaining_ms: Callable[[], int]) -> Counter[str]:
-        """One sweep over every shard; returns counters (checked, completed, resubmitted, timed_out, ...)."""
+        """One sweep over every shard: `checked`, `stopped_early` and one count per item Outcome."""
         self._counts = Counter()
         now = self._store.now()
         limit = self._settings.poller_max_concurrency
@@ -76,75 +80,65 @@ class Poller:
     def _safely(self, job: JobRecord) -> None:
         self._count("checked")
         try:
-            self._process(job)
+            outcome = self._process(job)
         except Exception as exc:  # one bad item must not stop the sweep; it stays due for the next run
-            self._count("errors")
+            outcome = Outcome.ERROR
             logger.error("poller item failed", extra={"reference_id": job.reference_id, **error_fields(exc)})
+        self._count(outcome.value)
 
-    def _process(self, job: JobRecord) -> None:
+    def _process(self, job: JobRecord) -> Outcome:
         now = self._store.now()
         past_deadline = now - (job.created_epoch or now) > self._settings.job_deadline_seconds
-        # A SUBMITTED job past the deadline still gets one last look: its result may just be ready.
-        if job.status is JobStatus.SUBMITTED and self._poll(job, now, last_chance=past_deadline):
-            return
+        seen: Outcome | None = None
+        if job.status is JobStatus.SUBMITTED:
+            # Past the deadline too: one last look, the result may just be ready.
+            try:
+                seen = self._poll(job)
+            except Exception as exc:
+                if not past_deadline:
+                    raise
+                # An item failing on every run must still end, or it stays pending for ever.
+                logger.error("last look before the time-out failed",
+                             extra={"reference_id": job.reference_id, **error_fields(exc)})
+                seen = Outcome.ERROR
+            if seen not in _WAITING:
+                return seen
         if past_deadline:
-            self._time_out(job)
-        elif job.status in (JobStatus.RECEIVED, JobStatus.RETRY) and self._store.claim_for_submit(
-            job, SUBMIT_CLAIM_SECONDS
-        ):
-            self._resubmitted(self._submitter.resubmit(job).action)
+            return self._time_out(job)
+        if seen is Outcome.MISSING_RESULT:
+            if now - (job.submitted_epoch or job.created_epoch or now) > self._settings.result_grace_seconds:
+                return self._send_again(job)
+            seen = Outcome.NOT_READY
+        if seen is not None:
+            return seen if self._store.reschedule(job.reference_id, poll_delay(job.poll_count)) else Outcome.LOST_RACE
+        if not self._store.claim_for_submit(job, SUBMIT_CLAIM_SECONDS):
+            return Outcome.LOST_RACE
+        return self._submitter.resubmit(job).action
 
-    def _time_out(self, job: JobRecord) -> None:
-        reason = timed_out_reason(job.error_code, self._settings.job_deadline_seconds)
-        outcome = self._store.finish(job.reference_id, JobStatus.TIMED_OUT, reason=reason, error_code=job.error_code)
-        if outcome is FinishOutcome.WRITTEN:
-            self._count("timed_out")
-
-    def _resubmitted(self, action: SubmitAction) -> None:
-        if action in (SubmitAction.SUBMITTED, SubmitAction.ALREADY_SUBMITTED):
-            self._count("resubmitted")
-        else:
-            self._count(f"resubmit_{action.value}")
-
-    def _poll(self, job: JobRecord, now: float, *, last_chance: bool) -> bool:
-        """GET the result of a SUBMITTED job. True when the job needs nothing more from this run."""
+    def _poll(self, job: JobRecord) -> Outcome:
+        """GET the result of a SUBMITTED job and record it when it is ready; nothing else is written."""
         ref = job.reference_id
         try:
             result = self._provider.get_result(ref)
         except ResultNotFound:
-            since_submit = now - (job.submitted_epoch or job.created_epoch or now)
-            if last_chance:
-                return False
-            if since_submit <= self._settings.result_grace_seconds:
-                self._store.reschedule(ref, poll_delay(job.poll_count))
-                self._count("not_ready")
-                return True
-            # Lost at the provider: SUBMITTED → RETRY (this is also our claim), then send it again.
-            if self._store.mark_retry(ref, "RESULT_NOT_FOUND", reason_for("RESULT_NOT_FOUND"), SUBMIT_CLAIM_SECONDS):
-                retried = job.model_copy(update={"status": JobStatus.RETRY, "retry_count": job.retry_count + 1})
-                self._resubmitted(self._submitter.resubmit(retried).action)
-            return True
+            return Outcome.MISSING_RESULT
         except ProviderRejected as exc:
             # 400 INVALID_PAYLOAD_REFERENCE_ID: the provider will never give this job's result.
             code = exc.error_code or "INVALID_PAYLOAD_REFERENCE_ID"
-            if self._store.finish(ref, JobStatus.FAILED, reason=reason_for(code), error_code=code,
-                                  result_source="poll") is FinishOutcome.WRITTEN:
-                self._count("failed")
-            return True
+            return self._store.finish(ref, JobStatus.FAILED, reason=reason_for(code), error_code=code,
+                                      result_source="poll")
         except ProviderTransientError:
-            if last_chance:
-                return False
-            self._store.reschedule(ref, poll_delay(job.poll_count))
-            self._count("poll_errors")
-            return True
-        outcome = self._store.record_result(result, "poll", reference_id=ref)
-        if outcome is None:  # still processing
-            if last_chance:
-                return False
-            self._store.reschedule(ref, poll_delay(job.poll_count))
-            self._count("not_ready")
-        elif outcome is FinishOutcome.WRITTEN:
-            self._count("completed" if result.state == "completed" else "failed")
-        else:
-            self._count("raced")  # a callback got there first: nothing changed
-        return True
+            return Outcome.POLL_ERROR
+        return self._store.record_result(result, "poll", reference_id=ref) or Outcome.NOT_READY
+
+    def _send_again(self, job: JobRecord) -> Outcome:
+        """Lost at the provider: SUBMITTED → RETRY (this is also our claim), then send it again."""
+        if not self._store.mark_retry(job.reference_id, "RESULT_NOT_FOUND", reason_for("RESULT_NOT_FOUND"),
+                                      SUBMIT_CLAIM_SECONDS):
+            return Outcome.LOST_RACE
+        retried = job.model_copy(update={"status": JobStatus.RETRY, "retry_count": job.retry_count + 1})
+        return self._submitter.resubmit(retried).action
+
+    def _time_out(self, job: JobRecord) -> Outcome:
+        reason = timed_out_reason(job.error_code, self._settings.job_deadline_seconds)
+        return self._store.finish(job.reference_id, JobStatus.TIMED_OUT, reason=reason, error_code=job.error_code)

@@ -26,6 +26,7 @@ _REASONS: dict[str, str] = {
     "RESULT_NOT_FOUND": "The provider had no record of the job; it is being sent again.",
     "OBJECT_READ_FAILED": "The uploaded file could not be read yet; the job will be retried.",
     # Local decisions.
+    "RESULT_TOO_LARGE": "The provider's result was too large to store (over 300 KB), so none of it was kept. Upload the image again; if it repeats, contact support.",
     "OBJECT_NOT_FOUND": "The uploaded file was deleted before it could be processed. Upload it again.",
 }
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from .backoff import SUBMIT_CLAIM_SECONDS, retry_delay
 from .image_checks import MAX_IMAGE_BYTES, check_image, too_large
-from .job_store import FinishOutcome, JobStore
+from .job_store import JobStore
 from .models import JobRecord, JobStatus, SubmitRequest
 from .observability import error_fields, logger, tracer
+from .outcomes import Outcome
 from .provider_client import ProviderClient, ProviderRejected, ProviderTransientError
 from .reasons import reason_for
 from .reference_ids import reference_id_for
@@ -28,20 +28,10 @@ PRESIGNED_URL_SECONDS = 900
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
 
 
-class SubmitAction(StrEnum):
-    SUBMITTED = "submitted"
-    ALREADY_SUBMITTED = "already_submitted"  # provider said REFERENCE_ID_EXISTS
-    DUPLICATE = "duplicate"  # the job already existed: no provider call
-    REJECTED = "rejected"
-    RETRY = "retry"
-    SKIPPED = "skipped"  # not an ObjectCreated record
-    LOST_RACE = "lost_race"  # someone else (a callback) finished the job meanwhile
-
-
 @dataclass(frozen=True)
 class SubmitOutcome:
     reference_id: str | None
-    action: SubmitAction
+    action: Outcome
 
 
 class Submitter:
@@ -72,7 +62,7 @@ class Submitter:
     def submit_record(self, record: S3EventRecord) -> SubmitOutcome:
         if not is_object_created(record):
             logger.info("non-create record ignored", extra={"event_name": record.get("eventName")})
-            return SubmitOutcome(None, SubmitAction.SKIPPED)
+            return SubmitOutcome(None, Outcome.SKIPPED)
         obj, bucket = record.s3.get_object, record.s3.bucket.name
         key = decoded_key(record)
         reference_id = reference_id_for(bucket, key, obj.version_id, obj.etag)
@@ -85,7 +75,7 @@ class Submitter:
         if not created:
             # Submitted, terminal, or claimed by a live submitter (the poller covers a dead one).
             logger.info("duplicate upload event: job exists, no provider call", extra={"reference_id": reference_id})
-            return SubmitOutcome(reference_id, SubmitAction.DUPLICATE)
+            return SubmitOutcome(reference_id, Outcome.DUPLICATE)
         return self._check_and_send(reference_id, bucket, key, obj.version_id, obj.get("size"), retry_count=0)
 
     # --- poller ------------------------------------------------------------------------------------
@@ -97,10 +87,13 @@ class Submitter:
         """
         if not job.bucket or not job.object_key:
             return self._reject(job.reference_id, "OBJECT_NOT_FOUND")
-        return self._check_and_send(
+        sent = self._check_and_send(
             job.reference_id, job.bucket, job.object_key, job.object_version_id, job.object_size,
             retry_count=job.retry_count,
         )
+        if sent.action in (Outcome.SUBMITTED, Outcome.ALREADY_SUBMITTED):
+            return SubmitOutcome(job.reference_id, Outcome.RESUBMITTED)
+        return sent
 
     # --- shared ------------------------------------------------------------------------------------
 
@@ -145,7 +138,7 @@ class Submitter:
         except ProviderRejected as exc:
             if exc.error_code == "INVALID_PAYLOAD_REFERENCE_ID_EXISTS":
                 # The provider already has this job (a lost answer, or a resubmission): treat as sent.
-                return self._submitted(reference_id, SubmitAction.ALREADY_SUBMITTED,
+                return self._submitted(reference_id, Outcome.ALREADY_SUBMITTED,
                                        "Already at the provider; waiting for the result.")
             return self._reject(reference_id, exc.error_code or "INVALID_PAYLOAD")
         except ProviderTransientError as exc:
@@ -156,27 +149,25 @@ class Submitter:
             # Its callback will carry the provider's id and land as an orphan; the poller still asks for ours.
             logger.warning("provider answered with a different reference_id",
                            extra={"reference_id": reference_id, "provider_reference_id": echoed})
-        return self._submitted(reference_id, SubmitAction.SUBMITTED, "Sent to the provider; waiting for the result.")
+        return self._submitted(reference_id, Outcome.SUBMITTED, "Sent to the provider; waiting for the result.")
 
-    def _submitted(self, reference_id: str, action: SubmitAction, reason: str) -> SubmitOutcome:
+    def _submitted(self, reference_id: str, action: Outcome, reason: str) -> SubmitOutcome:
         if self._store.mark_submitted(reference_id, self._settings.first_check_seconds, reason):
             logger.info("job submitted", extra={"reference_id": reference_id, "action": action.value})
             return SubmitOutcome(reference_id, action)
         # A callback overtook us (possible: the provider may answer before we write SUBMITTED).
         logger.info("job finished before SUBMITTED was written", extra={"reference_id": reference_id})
-        return SubmitOutcome(reference_id, SubmitAction.LOST_RACE)
+        return SubmitOutcome(reference_id, Outcome.LOST_RACE)
 
     def _reject(self, reference_id: str, error_code: str, reason: str | None = None) -> SubmitOutcome:
         outcome = self._store.finish(reference_id, JobStatus.REJECTED, reason=reason or reason_for(error_code),
                                      error_code=error_code)
         logger.info("job rejected", extra={"reference_id": reference_id, "error_code": error_code,
                                            "outcome": outcome.value})
-        if outcome is not FinishOutcome.WRITTEN:
-            return SubmitOutcome(reference_id, SubmitAction.LOST_RACE)
-        return SubmitOutcome(reference_id, SubmitAction.REJECTED)
+        return SubmitOutcome(reference_id, outcome)
 
     def _retry(self, reference_id: str, error_code: str, reason: str, retry_count: int) -> SubmitOutcome:
         if not self._store.mark_retry(reference_id, error_code, reason, retry_delay(retry_count)):
-            return SubmitOutcome(reference_id, SubmitAction.LOST_RACE)
+            return SubmitOutcome(reference_id, Outcome.LOST_RACE)
         logger.info("job will be retried", extra={"reference_id": reference_id, "error_code": error_code})
-        return SubmitOutcome(reference_id, SubmitAction.RETRY)
+        return SubmitOutcome(reference_id, Outcome.RETRY)

@@ -1,0 +1,130 @@
+"""Every tuned threshold of the engine's flow, quality flags and space restoration, in one place.
+
+Each comment says what the number decides and what it was calibrated on, as far as the history
+shows (commit, docs/extractor-engine.md). "First round" means the engine's first day of tuning on
+synthetic seeds 101, 202, 303, 404 and 777; "second round" the later tuning on synthetic seeds
+555-560 and 7000+ (plus the old measurement seeds 9001-9601 once they had been measured). Where no
+record says which cards a number was chosen on, the comment says so. None was tuned on real photos.
+
+Geometry rules that only shape one parser step (column positions in layout.py, outline scores in
+localize.py, snapping evidence in normalize.py, edit budgets in fuzzy.py) stay next to their code.
+"""
+
+from __future__ import annotations
+
+# --- Is there a KTP, and which orientation (pipeline) ------------------------------------------
+
+# A card is "detected" when at least this many distinct row labels are read (besides an anchor:
+# the NIK label, a 16-digit number or PROVINSI). Since the first engine commit (06ed98e); no record
+# of the cards it was chosen on (first round). Checked, not tuned: none of the 12 no-KTP photos of
+# measurement seed 9801 passes.
+MIN_LABELS_DETECTED = 4
+
+# A box is a KTP anchor when its squashed text starts with NIK, holds at least ANCHOR_DIGITS
+# digits making up at least ANCHOR_DIGIT_SHARE of it (the NIK number), or starts within
+# ANCHOR_HEADER_EDITS edits of PROVINSI. Since c38e6fa (first round), checked against the
+# SIM-like look-alike in tests/extractor and the synthetic no-KTP photos; no record of tuning data.
+ANCHOR_DIGITS = 14
+ANCHOR_DIGIT_SHARE = 0.8
+ANCHOR_HEADER_EDITS = 2
+
+# The fast model's reading is good enough to build on (second opinion, strips) from this many of
+# the 13 row labels; below it the stronger model reads the whole card. Since 06ed98e; no record of
+# the cards it was chosen on (first round).
+GOOD_LABELS = 9
+
+# The stronger model's whole-card reading replaces the fast one unless it finds more than this
+# many labels fewer (and does not score higher). Since 618fd85 (first round); no record of the
+# cards it was chosen on.
+WHOLE_CARD_LABEL_MARGIN = 1
+
+# --- Dim cards are stretched before OCR (pipeline) ----------------------------------------------
+
+# A card whose mean grey is below the dark flag's mean threshold plus this margin is stretched
+# (1st-99th percentile to full range), unless that range is under STRETCH_MIN_RANGE grey levels
+# (a flat image has nothing to stretch). Both since 17ddd8a (first round); no record of the cards.
+STRETCH_MARGIN = 10
+STRETCH_MIN_RANGE = 8
+
+# --- When the stronger model is asked (pipeline, second_reading) -------------------------------
+
+# A reading of a blurred or dark card is trusted without strips or a whole-card pass only when
+# every field has at least this confidence and every NIK check passes. Since 7da1873 (first
+# round); no record of the cards it was chosen on.
+TRUSTED_CONFIDENCE = 0.85
+
+# A field read with at least this confidence has snapped to its vocabulary or the register, so its
+# line is not re-read. Since e7b8381 (second round); no record of the cards it was chosen on.
+CONFIRMED_CONFIDENCE = 0.9
+
+# Margin around a line box when cropping it for a re-read, in line heights: room for the detector,
+# not enough to reach the next row. Since e7b8381 (second round); no record of the cards.
+PAD_Y = 0.3
+PAD_X = 0.6
+
+# A strip for a row the fast model missed spans this many row pitches and stops at this share of
+# the card width, short of the photo column (the synthetic layout's values end at 712 of 1000 px,
+# the photo starts at 738: extractor/synth/render.py). Since a69b043; the strip re-read was
+# measured on 120 blurred/dark synthetic tuning cards of seeds 555 and 557 (whole-card passes 33
+# -> 15, field accuracy 0.946 -> 0.948); no record that these two numbers were varied.
+STRIP_PITCHES = 1.6
+STRIP_RIGHT = 0.72
+
+# --- Image quality flags (quality) -------------------------------------------------------------
+
+QUALITY = {
+    # Weakest directional second-difference variance (half size, stretched) below this = blurred.
+    # Set in d4891d4 with `bench/ocr_accuracy.py --quality-scores` (score ranges per applied
+    # problem) on first-round synthetic cards; the commit does not say which seeds.
+    "blur": 870.0,
+    # Mean luminance below this and the 95th percentile below the next = dark. Since 06ed98e; no
+    # record of the cards they were chosen on.
+    "dark_mean": 80.0,
+    "dark_p95": 150.0,
+    # Share of blown-out pixels above this = flashlight glare. Since c444897 (first round, before
+    # --quality-scores existed); no record of the cards.
+    "flashlight": 0.02,
+    # Mean channel spread below this = grayscale. Since c444897; no record of the cards.
+    "grayscale": 3.0,
+}
+
+# --- Dropped spaces (spacing), all in cap heights unless said otherwise ------------------------
+# The pair-bearing judgement (b30a8de) was tuned on the 150 clean + 150 phone synthetic cards of
+# seed 555 (every field right 0.960 / 0.967 -> 0.993 / 1.000, docs/extractor-engine.md).
+
+# Blank columns separating two ink runs: anything narrower is never a candidate word gap.
+# Since cbe448b (first round); no record of the cards.
+WEAK_GAP = 0.22
+# A gap wider than its letter pair explains by this much is a word gap (a space is 0.39 cap;
+# anti-aliasing and blur eat part of it); a surplus between WEAK_SURPLUS and this only counts when
+# the lexicon knows the words on both sides. Seed 555 (b30a8de).
+SPACE_SURPLUS = 0.15
+WEAK_SURPLUS = 0.10
+# A gap this wide is a word gap whatever the lexicon says, if its pair allows it. Seed 555.
+WIDE_GAP = 0.33
+# Strokes of a roman numeral sit closer than this; a wider gap ends the numeral. Seed 555.
+NUMERAL_GAP = 0.33
+# How far (relative) the line-width em may stray from the cap-height em and still be trusted.
+# Seed 555.
+LINE_EM_TOLERANCE = 0.15
+# The alignment's price for assuming one space the recogniser dropped (squared relative error).
+# Seed 555.
+DROPPED_SPACE_COST = 0.0005
+# A multi-segment run whose first or last segment is narrower than this share of the token's first
+# or last letter pays EDGE_MISMATCH_COST (squared relative error). Since e7b8381 (second round,
+# the `SUKAMAJU I NO.` case); no record of the cards beyond that.
+EDGE_SHARE = 0.6
+EDGE_MISMATCH_COST = 0.01
+# Boundaries whose predicted ink width is within this many em of the best fit are all candidates.
+# Seed 555.
+AMBIGUITY = 0.3
+# How far (in average character widths) a gap may sit from the boundary it is assigned to.
+# Since cbe448b (first round); no record of the cards.
+MAX_OFFSET = 0.6
+
+# --- Layout ------------------------------------------------------------------------------------
+
+# Label rows follow each other every this share of the card width: gives the card's width when no
+# outline was found. Since 7527bfa (second round); the synthetic layout prints a row every 31 +- 1
+# px of 1000 (extractor/synth/render.py); no record of other data.
+ROW_PITCH = 0.032

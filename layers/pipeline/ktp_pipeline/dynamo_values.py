@@ -1,0 +1,49 @@
+"""Python values to DynamoDB attribute values and back (the one copy; local/jobs.py uses it too)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _dynamo_safe(value: Any) -> Any:
+    """DynamoDB numbers must be Decimal; provider payloads carry floats (scores)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        # Python's json accepts NaN/Infinity; DynamoDB numbers cannot hold them.
+        return Decimal(str(value)) if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _dynamo_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_dynamo_safe(v) for v in value]
+    return value
+
+
+def plain(value: Any) -> Any:
+    """A deserialized DynamoDB value as plain JSON-able Python (Decimal → int/float, sets → sorted lists)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(plain(v) for v in value)
+    return value
+
+
+def to_attribute(value: Any) -> dict[str, Any]:
+    return _serializer.serialize(_dynamo_safe(value))
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A low-level client item (`{"S": ...}` values) as plain Python."""
+    return {k: plain(_deserializer.deserialize(v)) for k, v in item.items()}
