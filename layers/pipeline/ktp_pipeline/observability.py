@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import os
-import threading
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -42,27 +41,24 @@ class LazyTracer:
 
     def __init__(self, service: str) -> None:
         self._service = service
-        self._tracer: Tracer | None = None
-        self._decided = False
-        self._lock = threading.Lock()  # the poller annotates from worker threads
-
-    @property
-    def tracer(self) -> Tracer | None:
-        """The Powertools Tracer, or None while tracing is off."""
-        if not self._decided:
-            with self._lock:
-                if not self._decided:
-                    if tracing_enabled():
-                        from aws_lambda_powertools import Tracer
-
-                        self._tracer = Tracer(service=self._service)
-                    self._decided = True
-        return self._tracer
+        self.reset()
 
     def reset(self) -> None:
         """Decide again on next use (tests switch tracing on and off)."""
-        with self._lock:
-            self._tracer, self._decided = None, False
+        self._tracer: Tracer | None = None
+        self._decided = False
+
+    @property
+    def tracer(self) -> Tracer | None:
+        """The Powertools Tracer, or None while tracing is off. Two threads racing here would build
+        two Tracers, which share Powertools' class-level configuration: harmless."""
+        if not self._decided:
+            if tracing_enabled():
+                from aws_lambda_powertools import Tracer
+
+                self._tracer = Tracer(service=self._service)
+            self._decided = True
+        return self._tracer
 
     def put_annotation(self, key: str, value: str | int | float | bool) -> None:
         tracer = self.tracer
