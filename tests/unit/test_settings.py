@@ -52,3 +52,19 @@ def test_unknown_setting_names_are_refused():
 
 def test_variables_that_are_not_settings_are_ignored():
     assert Settings.from_env({"JOBS_TABLE_NAME": "t", "UPLOAD_BUCKET_NAME": "b"}).jobs_table_name == "t"
+
+
+@pytest.mark.parametrize("seconds", [60, 5])
+def test_submitter_schedules_the_first_check_from_the_setting(stack, handlers, monkeypatch, seconds):
+    from ktp_pipeline import wiring
+
+    from .conftest import FakeContext, make_image
+
+    if seconds != 60:
+        monkeypatch.setenv(Settings.env_names()["first_check_seconds"], str(seconds))
+    wiring.reset()
+    event = stack.s3_event("incoming/first-check.jpg", make_image())
+    [outcome] = handlers["submit"].lambda_handler(event, FakeContext())["outcomes"]
+    item = stack.item(outcome["reference_id"])
+    assert item["status"] == "SUBMITTED"
+    assert item["next_check_at"] - item["submitted_epoch"] == seconds
