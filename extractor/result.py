@@ -9,25 +9,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-# The contract's extracted fields, in the order the card prints them.
-CONTRACT_FIELDS: tuple[str, ...] = (
-    "nik",
-    "full_name",
-    "place_of_birth",
-    "date_of_birth",
-    "gender",
-    "blood_type",
-    "address",
-    "rt_rw",
-    "administrative_village",
-    "district",
-    "city",
-    "state",
-    "religion",
-    "marital_status",
-    "occupation",
-    "nationality",
-)
+# The contract's extracted fields, in the order the card prints them (one copy, shared with the pipeline).
+from ktp_pipeline.contract import CONTRACT_FIELDS  # noqa: E402
+
 # Printed on the card but not part of the contract.
 EXTRA_FIELDS: tuple[str, ...] = ("valid_until", "issue_city", "issue_date")
 ALL_FIELDS: tuple[str, ...] = CONTRACT_FIELDS + EXTRA_FIELDS

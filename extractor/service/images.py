@@ -18,10 +18,10 @@ from PIL import Image
 
 from extractor.service.errors import ContractError, ErrorCode
 
-MAX_IMAGE_BYTES = 5 * 1024 * 1024
-# The contract's minimum for a cropped card, in either orientation.
-MIN_LONG_SIDE = 720
-MIN_SHORT_SIDE = 480
+# The contract's limits and magic bytes: one copy, shared with the pipeline layer.
+from ktp_pipeline.contract import JPEG_SIGNATURE as _JPEG_MAGIC  # noqa: E402
+from ktp_pipeline.contract import MAX_IMAGE_BYTES, MIN_LONG_SIDE, MIN_SHORT_SIDE  # noqa: E402,F401
+from ktp_pipeline.contract import PNG_SIGNATURE as _PNG_MAGIC  # noqa: E402
 # Far above any phone photo of a card; a file declaring more is a decompression bomb.
 MAX_PIXELS = 50_000_000
 
@@ -30,8 +30,6 @@ MAX_PIXELS = 50_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
-_JPEG_MAGIC = b"\xff\xd8\xff"
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _DATA_URL = re.compile(r"^data:image/[a-zA-Z0-9.+-]+;base64,", re.IGNORECASE)
 _BASE64_ALPHABET = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
 

@@ -75,10 +75,8 @@ def test_resources_follow_the_template(moto_endpoint: str) -> None:
     # The functions' environment resolves to these physical resources.
     env = resources.functions["SubmitFunction"].environment
     assert env["JOBS_TABLE_NAME"] == resources.table
-    assert env["UPLOAD_BUCKET_NAME"] == resources.bucket
     assert env["PROVIDER_SECRET_ID"] == resources.physical_ids["ProviderSecret"]
     assert resources.functions["CallbackFunction"].environment["CALLBACK_SECRET_ID"] == resources.physical_ids["CallbackSecret"]
-    assert resources.functions["PollerFunction"].environment["UPLOAD_BUCKET_NAME"] == resources.bucket
 
 
 def test_uploads_under_the_prefix_notify_with_aws_shaped_records(moto_endpoint: str) -> None:

@@ -263,11 +263,6 @@ def test_real_template_every_handler_gets_the_environment_the_template_declares(
     assert spec.environment["POWERTOOLS_SERVICE_NAME"] == "reader-real"  # !Ref AWS::StackName
 
 
-def test_real_template_submit_computes_the_bucket_name_it_is_notified_for(real) -> None:
-    _, _, resources = real
-    # The submitter's computed bucket name is the bucket's own name (they must never drift).
-    assert resources.functions["SubmitFunction"].environment["UPLOAD_BUCKET_NAME"] == resources.bucket
-
 
 def test_real_template_schedule_and_callback_route(real) -> None:
     document, cfn, resources = real

@@ -1,4 +1,4 @@
-"""Environment variables: the names fixed in the pipeline conventions, wired to the right parameters/resources."""
+"""Environment variables: exactly the layer's settings (and Powertools' own), wired to the right parameters/resources."""
 
 from __future__ import annotations
 
@@ -7,52 +7,29 @@ import json
 import pytest
 from template_tools import REPO_ROOT, IntrinsicEvaluator
 
-CONVENTION_NAMES = {
-    "JOBS_TABLE_NAME",
-    "JOBS_PENDING_INDEX",
-    "UPLOAD_BUCKET_NAME",
-    "PROVIDER_BASE_URL",
-    "PROVIDER_SECRET_ID",
-    "CALLBACK_SECRET_ID",
-    "CALLBACK_URL",
-    "VALIDATE_QUALITY",
-    "IMAGE_TRANSPORT",
-    "JOB_DEADLINE_SECONDS",
-    "RESULT_GRACE_SECONDS",
-    "RETENTION_DAYS",
-    "PENDING_SHARDS",
-    "POLLER_MAX_CONCURRENCY",
-    "POWERTOOLS_SERVICE_NAME",
-    "POWERTOOLS_METRICS_NAMESPACE",
-    "POWERTOOLS_LOG_LEVEL",
-}
+from ktp_pipeline.settings import POWERTOOLS_VARIABLES, Settings, known_variables
 
-COMMON = {
-    "JOBS_TABLE_NAME",
-    "JOBS_PENDING_INDEX",
-    "RETENTION_DAYS",
-    "PENDING_SHARDS",
-    "POWERTOOLS_SERVICE_NAME",
-    "POWERTOOLS_METRICS_NAMESPACE",
-}
-PROVIDER_SIDE = {"UPLOAD_BUCKET_NAME", "PROVIDER_BASE_URL", "PROVIDER_SECRET_ID", "CALLBACK_URL", "VALIDATE_QUALITY", "IMAGE_TRANSPORT"}
+VAR = Settings.env_names()  # field name -> variable name: the one definition of the names
+
+# Which settings each function needs, by field name.
+COMMON = {"jobs_table_name", "jobs_pending_index", "retention_days", "pending_shards", "first_check_seconds"}
+PROVIDER_SIDE = {"provider_base_url", "provider_secret_id", "callback_url", "validate_quality", "image_transport"}
 REQUIRED = {
     "SubmitFunction": COMMON | PROVIDER_SIDE,
-    "CallbackFunction": COMMON | {"CALLBACK_SECRET_ID"},
-    "PollerFunction": COMMON | PROVIDER_SIDE | {"JOB_DEADLINE_SECONDS", "RESULT_GRACE_SECONDS", "POLLER_MAX_CONCURRENCY"},
+    "CallbackFunction": COMMON | {"callback_secret_id"},
+    "PollerFunction": COMMON | PROVIDER_SIDE | {"job_deadline_seconds", "result_grace_seconds", "poller_max_concurrency"},
 }
 
-# Variable -> the template parameter it carries.
+# Setting -> the template parameter it carries.
 FROM_PARAMETER = {
-    "PROVIDER_BASE_URL": "ProviderBaseUrl",
-    "VALIDATE_QUALITY": "ValidateQuality",
-    "IMAGE_TRANSPORT": "ImageTransport",
-    "JOB_DEADLINE_SECONDS": "JobDeadlineSeconds",
-    "RESULT_GRACE_SECONDS": "ResultGraceSeconds",
-    "RETENTION_DAYS": "ResultRetentionDays",
-    "PENDING_SHARDS": "PendingShards",
-    "POLLER_MAX_CONCURRENCY": "PollerMaxConcurrency",
-    "POWERTOOLS_LOG_LEVEL": "LogLevel",
+    "provider_base_url": "ProviderBaseUrl",
+    "validate_quality": "ValidateQuality",
+    "image_transport": "ImageTransport",
+    "job_deadline_seconds": "JobDeadlineSeconds",
+    "result_grace_seconds": "ResultGraceSeconds",
+    "retention_days": "ResultRetentionDays",
+    "pending_shards": "PendingShards",
+    "poller_max_concurrency": "PollerMaxConcurrency",
 }
 
 
@@ -61,26 +38,52 @@ def _variables(resources, function):
 
 
 @pytest.mark.parametrize("function", sorted(REQUIRED))
-def test_names_follow_the_conventions(resources, function):
+def test_every_variable_is_a_setting_or_powertools_own(resources, function):
     names = set(_variables(resources, function))
-    assert names <= CONVENTION_NAMES, f"unknown variables {sorted(names - CONVENTION_NAMES)}"
-    assert REQUIRED[function] <= names, f"missing {sorted(REQUIRED[function] - names)}"
+    assert names <= known_variables(), f"not read by anything: {sorted(names - known_variables())}"
+    required = {VAR[field] for field in REQUIRED[function]} | POWERTOOLS_VARIABLES
+    assert required <= names, f"missing {sorted(required - names)}"
+
+
+def test_every_setting_without_a_default_is_set_for_every_function(resources):
+    required = {VAR[name] for name, info in Settings.model_fields.items() if info.is_required()}
+    for function in REQUIRED:
+        assert required <= set(_variables(resources, function)), function
+
+
+def test_literal_values_in_the_template_are_the_settings_defaults(resources):
+    """A value fixed in the template (no parameter) must not drift from the model's default."""
+    for function in REQUIRED:
+        for field, name in VAR.items():
+            value = _variables(resources, function).get(name)
+            if isinstance(value, str):
+                parsed = Settings.from_env({VAR["jobs_table_name"]: "t", name: value})
+                assert getattr(parsed, field) == Settings.model_fields[field].default, name
+
+
+def test_sdk_tracing_follows_the_detailed_tracing_parameter(cfn, resources):
+    for function in REQUIRED:
+        for value, disabled in (("false", "true"), ("true", "false")):
+            env = IntrinsicEvaluator(cfn, {"DetailedTracing": value}).evaluate(_variables(resources, function))
+            assert env["POWERTOOLS_TRACE_DISABLED"] == disabled
+        assert resources[function]["Properties"]["TracingConfig"] == {"Mode": "Active"}  # Lambda's own segments
 
 
 @pytest.mark.parametrize("function", sorted(REQUIRED))
 def test_values_come_from_the_right_parameters_and_resources(resources, function):
     variables = _variables(resources, function)
-    for name, parameter in FROM_PARAMETER.items():
-        if name in variables:
-            assert variables[name] == {"Ref": parameter}, name
-    assert variables["JOBS_TABLE_NAME"] == {"Ref": "JobsTable"}
+    for field, parameter in FROM_PARAMETER.items():
+        if VAR[field] in variables:
+            assert variables[VAR[field]] == {"Ref": parameter}, field
+    assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+    assert variables[VAR["jobs_table_name"]] == {"Ref": "JobsTable"}
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "KtpPipeline"
     index_names = {i["IndexName"] for i in resources["JobsTable"]["Properties"]["GlobalSecondaryIndexes"]}
-    assert variables["JOBS_PENDING_INDEX"] in index_names
-    if "PROVIDER_SECRET_ID" in variables:
-        assert variables["PROVIDER_SECRET_ID"] == {"Ref": "ProviderSecret"}
-    if "CALLBACK_SECRET_ID" in variables:
-        assert variables["CALLBACK_SECRET_ID"] == {"Ref": "CallbackSecret"}
+    assert variables[VAR["jobs_pending_index"]] in index_names
+    if VAR["provider_secret_id"] in variables:
+        assert variables[VAR["provider_secret_id"]] == {"Ref": "ProviderSecret"}
+    if VAR["callback_secret_id"] in variables:
+        assert variables[VAR["callback_secret_id"]] == {"Ref": "CallbackSecret"}
 
 
 def test_secrets_never_travel_in_environment_variables(resources, evaluator):
@@ -92,12 +95,11 @@ def test_secrets_never_travel_in_environment_variables(resources, evaluator):
 @pytest.mark.parametrize("function", sorted(REQUIRED))
 def test_layer_settings_parse_what_the_template_sets(cfn, function):
     """The layer reads these variables; a value it cannot parse would crash every cold start."""
-    settings_module = pytest.importorskip("ktp_pipeline.settings", reason="layer settings not present yet")
     parameters = {"ValidateQuality": "true", "ImageTransport": "presigned_url", "JobDeadlineSeconds": "7200",
                   "ResultGraceSeconds": "120", "ResultRetentionDays": "45", "PendingShards": "6",
                   "PollerMaxConcurrency": "3", "ProviderBaseUrl": "https://provider.example/"}
     env = IntrinsicEvaluator(cfn, parameters).evaluate(_variables(cfn["Resources"], function))
-    settings = settings_module.Settings.from_env(env)
+    settings = Settings.from_env(env)
     assert settings.jobs_table_name == "<JobsTable>"
     assert settings.jobs_pending_index == "pending-by-next-check"
     assert settings.retention_days == 45
@@ -108,7 +110,6 @@ def test_layer_settings_parse_what_the_template_sets(cfn, function):
         assert settings.provider_base_url == "https://provider.example"
         assert settings.provider_secret_id == "<ProviderSecret>"
         assert settings.callback_url.endswith("/callback")
-        assert settings.upload_bucket_name
     else:
         assert settings.callback_secret_id == "<CallbackSecret>"
     if function == "PollerFunction":
@@ -135,7 +136,7 @@ def test_sam_local_env_file_resolves_every_resource_reference(resources, evaluat
     """Values built from resources (table, bucket, secrets, API) do not exist locally; env.json must set them."""
     values = evaluator.evaluate(_variables(resources, function))
     from_resources = {
-        name for name, value in values.items() if "<" in str(value) or name == "UPLOAD_BUCKET_NAME"
+        name for name, value in values.items() if "<" in str(value)
     }
     missing = from_resources - set(_env_json()[function])
     assert not missing, f"{function}: env.json lacks {sorted(missing)}"

@@ -11,7 +11,8 @@ RESOURCE_STAR_ALLOWED = {
     "xray:PutTelemetryRecords": "AWS X-Ray supports no resource-level permissions (X-Ray daemon telemetry)",
 }
 
-BUCKET_OBJECTS = "arn:aws:s3:::ktp-uploads-123456789012-ap-southeast-3-0a1b2c3d4e5f/*"
+BUCKET = "arn:aws:s3:::ktp-uploads-123456789012-ap-southeast-3-0a1b2c3d4e5f"
+BUCKET_OBJECTS = BUCKET + "/*"
 XRAY = {("xray:PutTraceSegments", "*"), ("xray:PutTelemetryRecords", "*")}
 
 EXPECTED_GRANTS = {
@@ -21,6 +22,7 @@ EXPECTED_GRANTS = {
         ("logs:PutLogEvents", "<SubmitLogGroup.Arn>"),
         ("s3:GetObject", BUCKET_OBJECTS),
         ("s3:GetObjectVersion", BUCKET_OBJECTS),
+        ("s3:ListBucket", BUCKET),
         ("dynamodb:GetItem", "<JobsTable.Arn>"),
         ("dynamodb:PutItem", "<JobsTable.Arn>"),
         ("dynamodb:UpdateItem", "<JobsTable.Arn>"),
@@ -45,6 +47,7 @@ EXPECTED_GRANTS = {
         ("dynamodb:UpdateItem", "<JobsTable.Arn>"),
         ("s3:GetObject", "<UploadBucket.Arn>/*"),
         ("s3:GetObjectVersion", "<UploadBucket.Arn>/*"),
+        ("s3:ListBucket", "<UploadBucket.Arn>"),
         ("secretsmanager:GetSecretValue", "<ProviderSecret>"),
     },
 }
@@ -104,3 +107,65 @@ def test_each_function_role_grants_exactly_what_the_function_uses(resources, eva
 def test_function_roles_are_not_shared(resources):
     roles = [resources[f]["Properties"]["Role"]["Fn::GetAtt"][0] for f in EXPECTED_GRANTS]
     assert len(set(roles)) == len(roles)
+
+
+@pytest.mark.parametrize("function", ["SubmitFunction", "PollerFunction"])
+def test_roles_that_read_images_may_list_the_upload_bucket_and_nothing_else(resources, evaluator, function):
+    """Without s3:ListBucket S3 answers a missing key with 403 AccessDenied, not 404 NoSuchKey, and
+    the job is retried until TIMED_OUT instead of being REJECTED with OBJECT_NOT_FOUND."""
+    role = resources[resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+    bucket = evaluator.evaluate(resources["UploadBucket"]["Properties"]["BucketName"])
+    listed = set()
+    for policy in role["Policies"]:
+        for statement in evaluator.evaluate(policy["PolicyDocument"])["Statement"]:
+            if "s3:ListBucket" in as_list(statement["Action"]):
+                listed |= set(as_list(statement["Resource"]))
+    # The bucket itself (ListBucket is a bucket action), never "*" or another bucket.
+    assert listed in ({f"arn:aws:s3:::{bucket}"}, {"<UploadBucket.Arn>"})
+
+
+# --------------------------------------------------------------------------- upload bucket encryption
+
+
+def _applies(condition: dict, headers: dict[str, str]) -> bool:
+    """IAM condition evaluation for the two operators the encryption statements use (all must hold)."""
+    for operator, tests in condition.items():
+        for key, expected in tests.items():
+            name = key.removeprefix("s3:")
+            if operator == "Null":
+                if (name not in headers) != (expected == "true"):
+                    return False
+            elif operator == "StringNotEquals":  # true for an absent key, as in IAM
+                if name in headers and headers[name] in as_list(expected):
+                    return False
+            else:
+                raise AssertionError(f"unexpected operator {operator}")
+    return True
+
+
+def _put_denied(statements: list[dict], headers: dict[str, str]) -> bool:
+    return any(
+        s["Effect"] == "Deny" and "s3:PutObject" in as_list(s["Action"]) and _applies(s.get("Condition", {}), headers)
+        for s in statements
+        if "Bool" not in s.get("Condition", {}) and "NumericLessThan" not in s.get("Condition", {})
+    )
+
+
+@pytest.mark.parametrize(("headers", "denied"), [
+    ({}, False),  # the bucket default, SSE-S3: the ETag is the MD5 of the bytes
+    ({"x-amz-server-side-encryption": "AES256"}, False),
+    ({"x-amz-server-side-encryption": "aws:kms"}, True),
+    ({"x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-aws-kms-key-id": "k"}, True),
+    ({"x-amz-server-side-encryption": "aws:kms:dsse"}, True),
+    ({"x-amz-server-side-encryption-customer-algorithm": "AES256"}, True),
+])
+def test_uploads_keep_an_md5_etag_so_the_same_bytes_are_one_job(resources, headers, denied):
+    """reference_id derives from the ETag, which is the content MD5 only under SSE-S3 (docs/job-record.md)."""
+    bucket = resources["UploadBucket"]["Properties"]
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    statements = resources["UploadBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    for statement in statements:
+        if "s3:PutObject" in as_list(statement["Action"]):
+            assert statement["Principal"] == "*" and statement["Resource"] == {"Fn::Sub": "${UploadBucket.Arn}/*"}
+    assert _put_denied(statements, headers) is denied

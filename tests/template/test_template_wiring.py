@@ -105,8 +105,6 @@ def test_bucket_name_is_a_valid_lowercase_name_for_a_mixed_case_stack(resources,
 
 def test_submit_uses_the_same_computed_bucket_name_as_the_bucket(resources, evaluator):
     bucket_name = evaluator.evaluate(resources["UploadBucket"]["Properties"]["BucketName"])
-    env = evaluator.evaluate(resources["SubmitFunction"]["Properties"]["Environment"]["Variables"])
-    assert env["UPLOAD_BUCKET_NAME"] == bucket_name
     statements = evaluator.evaluate(resources["SubmitFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"])
     s3_resources = [s["Resource"] for s in statements["Statement"] if "s3:GetObject" in s["Action"]]
     assert s3_resources == [f"arn:aws:s3:::{bucket_name}/*"]

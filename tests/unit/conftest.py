@@ -154,23 +154,18 @@ def basic(user: str, password: str) -> str:
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    from ktp_pipeline.settings import Settings
+
+    # The pipeline's variables come from its settings model (their one definition), by field name.
+    settings = Settings(
+        jobs_table_name=TABLE_NAME, provider_base_url=PROVIDER_URL, provider_secret_id=PROVIDER_SECRET,
+        callback_secret_id=CALLBACK_SECRET, callback_url=CALLBACK_URL, validate_quality=True,
+        poller_max_concurrency=4,
+    )
     values = {
         "AWS_DEFAULT_REGION": "ap-southeast-3",
         "AWS_REGION": "ap-southeast-3",
-        "JOBS_TABLE_NAME": TABLE_NAME,
-        "JOBS_PENDING_INDEX": "pending-by-next-check",
-        "UPLOAD_BUCKET_NAME": BUCKET,
-        "PROVIDER_BASE_URL": PROVIDER_URL,
-        "PROVIDER_SECRET_ID": PROVIDER_SECRET,
-        "CALLBACK_SECRET_ID": CALLBACK_SECRET,
-        "CALLBACK_URL": CALLBACK_URL,
-        "VALIDATE_QUALITY": "true",
-        "IMAGE_TRANSPORT": "base64",
-        "JOB_DEADLINE_SECONDS": "3600",
-        "RESULT_GRACE_SECONDS": "300",
-        "RETENTION_DAYS": "30",
-        "PENDING_SHARDS": "4",
-        "POLLER_MAX_CONCURRENCY": "4",
+        **settings.to_env(),
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "KtpPipeline",
         "POWERTOOLS_SERVICE_NAME": "ktp-pipeline",

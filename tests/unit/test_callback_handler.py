@@ -199,3 +199,33 @@ def test_fields_too_large_to_store_fail_the_job_with_a_code(stack, handlers, sub
     assert item["error_code"] == "RESULT_TOO_LARGE"
     assert "result" not in item
     assert "pending_shard" not in item
+
+
+BINARY = base64.b64encode(b"\xff\xfe\x00\x80 not utf-8 \xc3\x28").decode()
+
+
+@pytest.mark.parametrize("authorization", [None, basic(CALLBACK_USER, "nope")])
+def test_binary_body_without_valid_auth_is_401_not_500(stack, handlers, submitted, authorization):
+    event = load_event("callback_success.json")
+    event["body"], event["isBase64Encoded"] = BINARY, True
+    if authorization is None:
+        del event["headers"]["authorization"]
+    else:
+        event["headers"]["authorization"] = authorization
+    reply = call(handlers, event)
+    assert reply["statusCode"] == 401
+
+
+def test_binary_body_with_valid_auth_is_400_and_writes_nothing(stack, handlers, submitted):
+    event = load_event("callback_success.json")
+    event["body"], event["isBase64Encoded"] = BINARY, True
+    before = stack.raw_item(REF)
+    reply = call(handlers, event)
+    assert reply["statusCode"] == 400
+    assert stack.raw_item(REF) == before
+
+
+def test_authorization_header_name_is_case_insensitive(stack, handlers, submitted):
+    event = load_event("callback_success.json")
+    event["headers"]["AuThOrIzAtIoN"] = event["headers"].pop("authorization")
+    assert call(handlers, event)["statusCode"] == 200

@@ -1,20 +1,29 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ktp_pipeline.models import ExtractionResult, S3Event
+from ktp_pipeline.models import ExtractionResult
+from ktp_pipeline.s3_events import S3Event, decoded_key, is_object_created, is_s3_test_event, s3_records
 
 from .conftest import completed_body, load_event
 
 
 def test_s3_event_key_is_url_decoded_with_plus_as_space():
-    record = S3Event.model_validate(load_event("s3_put.json")).records[0]
-    assert record.decoded_key == "incoming/scan batch 7/kartu über a+b.jpg"
-    assert record.is_object_created and record.s3.object.version_id
+    record = next(s3_records(S3Event(load_event("s3_put.json"))))
+    assert decoded_key(record) == "incoming/scan batch 7/kartu über a+b.jpg"
+    assert is_object_created(record)
+    assert record.s3.get_object.version_id
 
 
-def test_s3_test_event_is_recognised():
-    event = S3Event.model_validate({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"})
-    assert event.is_test_event and event.records == []
+def test_s3_test_event_is_recognised_and_has_no_records():
+    event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"}
+    assert is_s3_test_event(event)
+    assert list(s3_records(S3Event(event))) == []
+
+
+def test_only_object_created_records_from_s3_count():
+    record = next(s3_records(S3Event(load_event("s3_put.json"))))
+    assert not is_object_created(type(record)({**record.raw_event, "eventName": "ObjectRemoved:Delete"}))
+    assert not is_object_created(type(record)({**record.raw_event, "eventSource": "aws:sqs"}))
 
 
 def test_nested_and_flat_bodies_parse_the_same():
@@ -54,9 +63,12 @@ def test_any_json_object_parses_without_error(body):
     assert all(isinstance(v, str) and v not in ("", "-") for v in result.fields.values())
 
 
-def test_layer_and_extractor_agree_on_the_contract_fields():
-    # The layer ships to Lambda without the extractor, so it keeps its own copy of the list.
+def test_the_extractor_uses_the_layers_single_copy_of_the_contract():
     from extractor.result import CONTRACT_FIELDS as EXTRACTOR_FIELDS
-    from ktp_pipeline.models import CONTRACT_FIELDS as LAYER_FIELDS
+    from extractor.service import images
+    from ktp_pipeline import contract, image_checks, models
 
-    assert LAYER_FIELDS == EXTRACTOR_FIELDS
+    assert EXTRACTOR_FIELDS is contract.CONTRACT_FIELDS is models.CONTRACT_FIELDS
+    assert images.MAX_IMAGE_BYTES is image_checks.MAX_IMAGE_BYTES is contract.MAX_IMAGE_BYTES
+    assert (images.MIN_LONG_SIDE, images.MIN_SHORT_SIDE) == (contract.MIN_LONG_SIDE, contract.MIN_SHORT_SIDE)
+    assert images._JPEG_MAGIC is contract.JPEG_SIGNATURE and images._PNG_MAGIC is contract.PNG_SIGNATURE

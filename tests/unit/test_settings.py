@@ -23,3 +23,48 @@ def test_values_are_parsed_and_empty_means_default():
 def test_invalid_configuration_fails_fast(env):
     with pytest.raises(ValidationError):
         Settings.from_env(env)
+
+
+def test_each_field_is_read_from_its_upper_case_variable():
+    names = Settings.env_names()
+    assert names["jobs_table_name"] == "JOBS_TABLE_NAME"
+    assert names["first_check_seconds"] == "FIRST_CHECK_SECONDS"
+    assert set(names.values()) == {name.upper() for name in Settings.model_fields}
+
+
+def test_first_check_seconds_defaults_to_a_minute_and_can_be_shortened():
+    assert Settings.from_env({"JOBS_TABLE_NAME": "t"}).first_check_seconds == 60
+    assert Settings.from_env({"JOBS_TABLE_NAME": "t", "FIRST_CHECK_SECONDS": "2"}).first_check_seconds == 2
+
+
+def test_to_env_round_trips():
+    s = Settings(jobs_table_name="t", validate_quality=True, pending_shards=6, first_check_seconds=1)
+    env = s.to_env()
+    assert env["VALIDATE_QUALITY"] == "true"
+    assert env["PENDING_SHARDS"] == "6"
+    assert Settings.from_env(env) == s
+
+
+def test_unknown_setting_names_are_refused():
+    with pytest.raises(ValidationError):
+        Settings(jobs_table_name="t", upload_bucket_name="b")
+
+
+def test_variables_that_are_not_settings_are_ignored():
+    assert Settings.from_env({"JOBS_TABLE_NAME": "t", "UPLOAD_BUCKET_NAME": "b"}).jobs_table_name == "t"
+
+
+@pytest.mark.parametrize("seconds", [60, 5])
+def test_submitter_schedules_the_first_check_from_the_setting(stack, handlers, monkeypatch, seconds):
+    from ktp_pipeline import wiring
+
+    from .conftest import FakeContext, make_image
+
+    if seconds != 60:
+        monkeypatch.setenv(Settings.env_names()["first_check_seconds"], str(seconds))
+    wiring.reset()
+    event = stack.s3_event("incoming/first-check.jpg", make_image())
+    [outcome] = handlers["submit"].lambda_handler(event, FakeContext())["outcomes"]
+    item = stack.item(outcome["reference_id"])
+    assert item["status"] == "SUBMITTED"
+    assert item["next_check_at"] - item["submitted_epoch"] == seconds

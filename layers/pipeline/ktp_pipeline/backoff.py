@@ -8,8 +8,6 @@ from collections.abc import Callable
 # The submitter's claim on a RECEIVED job: longer than one provider call with its retries, so the
 # poller only takes over a job whose submitter really died.
 SUBMIT_CLAIM_SECONDS = 180
-# First poll after a successful submit; the callback normally arrives well before.
-FIRST_CHECK_SECONDS = 60
 POLL_BASE_SECONDS = 30
 POLL_CAP_SECONDS = 600
 RETRY_BASE_SECONDS = 60

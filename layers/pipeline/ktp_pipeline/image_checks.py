@@ -9,12 +9,8 @@ import struct
 from dataclasses import dataclass
 from typing import Literal
 
-MAX_IMAGE_BYTES = 5 * 1024 * 1024
-MIN_LONG_SIDE = 720
-MIN_SHORT_SIDE = 480
+from .contract import JPEG_SIGNATURE, MAX_IMAGE_BYTES, MIN_LONG_SIDE, MIN_SHORT_SIDE, PNG_SIGNATURE
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-JPEG_SIGNATURE = b"\xff\xd8\xff"
 # SOF markers carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but do not.
 _JPEG_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 # Markers without a length field.

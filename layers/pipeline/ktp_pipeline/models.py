@@ -1,4 +1,4 @@
-"""Payloads that cross a boundary: S3 events, provider request/response, result/callback body, job record.
+"""Payloads that cross a boundary (S3 events: s3_events.py): provider request/response, result/callback body, job record.
 
 Parse tolerantly what others send (unknown keys ignored or kept), emit strictly what we send.
 """
@@ -8,29 +8,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Literal
-from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# The contract's extracted fields (same list as extractor/result.py; the layer cannot import the extractor).
-CONTRACT_FIELDS: tuple[str, ...] = (
-    "nik",
-    "full_name",
-    "place_of_birth",
-    "date_of_birth",
-    "gender",
-    "blood_type",
-    "address",
-    "rt_rw",
-    "administrative_village",
-    "district",
-    "city",
-    "state",
-    "religion",
-    "marital_status",
-    "occupation",
-    "nationality",
-)
+from .contract import CONTRACT_FIELDS
+
+
 # Values the provider uses for "nothing read".
 EMPTY_MARKERS = frozenset({"", "-"})
 # Top-level keys of a result body that describe the response rather than the card.
@@ -55,56 +38,8 @@ TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.
 PENDING_STATUSES = frozenset({JobStatus.RECEIVED, JobStatus.SUBMITTED, JobStatus.RETRY})
 
 
-# --- S3 event (what S3 sends to the submit function) -------------------------------------------------
-
-
 class _Tolerant(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-
-class S3Bucket(_Tolerant):
-    name: str
-
-
-class S3Object(_Tolerant):
-    key: str
-    size: int | None = None
-    etag: str | None = Field(None, alias="eTag")
-    version_id: str | None = Field(None, alias="versionId")
-
-
-class S3Entity(_Tolerant):
-    bucket: S3Bucket
-    object: S3Object
-
-
-class S3EventRecord(_Tolerant):
-    event_source: str = Field("aws:s3", alias="eventSource")
-    event_name: str = Field("", alias="eventName")
-    s3: S3Entity
-
-    @property
-    def bucket(self) -> str:
-        return self.s3.bucket.name
-
-    @property
-    def decoded_key(self) -> str:
-        # S3 URL-encodes keys in notifications and writes spaces as '+'.
-        return unquote_plus(self.s3.object.key)
-
-    @property
-    def is_object_created(self) -> bool:
-        return self.event_source == "aws:s3" and self.event_name.startswith("ObjectCreated:")
-
-
-class S3Event(_Tolerant):
-    records: list[S3EventRecord] = Field(default_factory=list, alias="Records")
-    # `s3:TestEvent` is what S3 sends once when a notification is configured; it has no Records.
-    event: str | None = Field(None, alias="Event")
-
-    @property
-    def is_test_event(self) -> bool:
-        return self.event == "s3:TestEvent"
 
 
 # --- provider submit ------------------------------------------------------------------------------

@@ -1,4 +1,11 @@
-"""Configuration from the Lambda environment (names fixed in template.yaml), read once per container."""
+"""Configuration from the Lambda environment, read once per container.
+
+This model is the one list of the pipeline's environment variables: each field is read from the
+variable of the same name in upper case (``jobs_table_name`` ← ``JOBS_TABLE_NAME``). template.yaml's
+Environment is tested against it (tests/template/test_template_environment.py) and the unit tests'
+environment is generated from it (``to_env``). Plain pydantic rather than pydantic-settings: that
+package would add its own import (asyncio, python-dotenv) to every cold start for one loop below.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +14,24 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Literal
 
+from aws_lambda_powertools.shared import constants as powertools_constants
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Powertools' own variables that template.yaml sets (Powertools reads them, under its names).
+POWERTOOLS_VARIABLES = frozenset({
+    powertools_constants.SERVICE_NAME_ENV,
+    powertools_constants.METRICS_NAMESPACE_ENV,
+    powertools_constants.POWERTOOLS_LOG_LEVEL_ENV,
+    powertools_constants.TRACER_DISABLED_ENV,
+})
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # extra="forbid": a misspelt field in code or tests fails instead of silently taking a default.
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=str.upper, populate_by_name=True)
 
     jobs_table_name: str
     jobs_pending_index: str = "pending-by-next-check"
-    upload_bucket_name: str = ""
     provider_base_url: str = "https://api.verihubs.com"
     provider_secret_id: str = ""
     callback_secret_id: str = ""
@@ -27,6 +43,9 @@ class Settings(BaseModel):
     retention_days: int = Field(30, gt=0)
     pending_shards: int = Field(4, ge=1, le=64)
     poller_max_concurrency: int = Field(8, ge=1, le=64)
+    # First poll after a successful submit; the callback normally arrives well before. A setting so
+    # tests and the local stack need not wait a minute.
+    first_check_seconds: int = Field(60, ge=1)
 
     @field_validator("provider_base_url")
     @classmethod
@@ -34,27 +53,26 @@ class Settings(BaseModel):
         return value.rstrip("/")
 
     @classmethod
+    def env_names(cls) -> dict[str, str]:
+        """Field name → environment variable name, for every setting."""
+        return {name: info.alias or name.upper() for name, info in cls.model_fields.items()}
+
+    @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        fields = {
-            "jobs_table_name": "JOBS_TABLE_NAME",
-            "jobs_pending_index": "JOBS_PENDING_INDEX",
-            "upload_bucket_name": "UPLOAD_BUCKET_NAME",
-            "provider_base_url": "PROVIDER_BASE_URL",
-            "provider_secret_id": "PROVIDER_SECRET_ID",
-            "callback_secret_id": "CALLBACK_SECRET_ID",
-            "callback_url": "CALLBACK_URL",
-            "validate_quality": "VALIDATE_QUALITY",
-            "image_transport": "IMAGE_TRANSPORT",
-            "job_deadline_seconds": "JOB_DEADLINE_SECONDS",
-            "result_grace_seconds": "RESULT_GRACE_SECONDS",
-            "retention_days": "RETENTION_DAYS",
-            "pending_shards": "PENDING_SHARDS",
-            "poller_max_concurrency": "POLLER_MAX_CONCURRENCY",
-        }
         # Unset or empty variables fall back to the defaults above; pydantic coerces "true"/"3600".
-        values = {field: env[name] for field, name in fields.items() if env.get(name, "") != ""}
-        return cls(**values)
+        values = {name: env[name] for name in cls.env_names().values() if env.get(name, "") != ""}
+        return cls.model_validate(values)
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as environment variables (strings, booleans as "true"/"false")."""
+        return {name: str(value).lower() if isinstance(value, bool) else str(value)
+                for name, value in self.model_dump(by_alias=True).items()}
+
+
+def known_variables() -> frozenset[str]:
+    """Every variable a function of this stack may be given: the settings and Powertools' own."""
+    return frozenset(Settings.env_names().values()) | POWERTOOLS_VARIABLES
 
 
 @lru_cache(maxsize=1)

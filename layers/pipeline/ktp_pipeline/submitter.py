@@ -10,15 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .backoff import FIRST_CHECK_SECONDS, SUBMIT_CLAIM_SECONDS, retry_delay
+from .backoff import SUBMIT_CLAIM_SECONDS, retry_delay
 from .image_checks import MAX_IMAGE_BYTES, check_image, too_large
 from .job_store import JobStore
-from .models import JobRecord, JobStatus, S3Event, S3EventRecord, SubmitRequest
+from .models import JobRecord, JobStatus, SubmitRequest
 from .observability import error_fields, logger, tracer
 from .outcomes import Outcome
 from .provider_client import ProviderClient, ProviderRejected, ProviderTransientError
 from .reasons import reason_for
 from .reference_ids import reference_id_for
+from .s3_events import S3Event, S3EventRecord, decoded_key, is_object_created, is_s3_test_event, s3_records
 from .settings import Settings
 
 # The provider fetches a presigned image while it processes; long enough for a queue, short enough
@@ -43,13 +44,12 @@ class Submitter:
     # --- S3 events ---------------------------------------------------------------------------------
 
     def handle_event(self, event: Mapping[str, Any]) -> list[SubmitOutcome]:
-        parsed = S3Event.model_validate(event)
-        if parsed.is_test_event:
+        if is_s3_test_event(event):
             logger.info("s3 test event ignored")
             return []
         outcomes: list[SubmitOutcome] = []
         failure: Exception | None = None
-        for record in parsed.records:
+        for record in s3_records(S3Event(event)):
             try:
                 outcomes.append(self.submit_record(record))
             except Exception as exc:  # finish the other records; the re-raise makes Lambda retry the event
@@ -60,23 +60,23 @@ class Submitter:
         return outcomes
 
     def submit_record(self, record: S3EventRecord) -> SubmitOutcome:
-        if not record.is_object_created:
-            logger.info("non-create record ignored", extra={"event_name": record.event_name})
+        if not is_object_created(record):
+            logger.info("non-create record ignored", extra={"event_name": record.get("eventName")})
             return SubmitOutcome(None, Outcome.SKIPPED)
-        obj = record.s3.object
-        key = record.decoded_key
-        reference_id = reference_id_for(record.bucket, key, obj.version_id, obj.etag)
+        obj, bucket = record.s3.get_object, record.s3.bucket.name
+        key = decoded_key(record)
+        reference_id = reference_id_for(bucket, key, obj.version_id, obj.etag)
         logger.set_correlation_id(reference_id)
         tracer.put_annotation(key="reference_id", value=reference_id)  # find a job's trace by its id
         created = self._store.create_received(
-            reference_id, bucket=record.bucket, key=key, version_id=obj.version_id, etag=obj.etag,
-            size=obj.size, claim_seconds=SUBMIT_CLAIM_SECONDS,
+            reference_id, bucket=bucket, key=key, version_id=obj.version_id, etag=obj.etag or None,
+            size=obj.get("size"), claim_seconds=SUBMIT_CLAIM_SECONDS,
         )
         if not created:
             # Submitted, terminal, or claimed by a live submitter (the poller covers a dead one).
             logger.info("duplicate upload event: job exists, no provider call", extra={"reference_id": reference_id})
             return SubmitOutcome(reference_id, Outcome.DUPLICATE)
-        return self._check_and_send(reference_id, record.bucket, key, obj.version_id, obj.size, retry_count=0)
+        return self._check_and_send(reference_id, bucket, key, obj.version_id, obj.get("size"), retry_count=0)
 
     # --- poller ------------------------------------------------------------------------------------
 
@@ -152,7 +152,7 @@ class Submitter:
         return self._submitted(reference_id, Outcome.SUBMITTED, "Sent to the provider; waiting for the result.")
 
     def _submitted(self, reference_id: str, action: Outcome, reason: str) -> SubmitOutcome:
-        if self._store.mark_submitted(reference_id, FIRST_CHECK_SECONDS, reason):
+        if self._store.mark_submitted(reference_id, self._settings.first_check_seconds, reason):
             logger.info("job submitted", extra={"reference_id": reference_id, "action": action.value})
             return SubmitOutcome(reference_id, action)
         # A callback overtook us (possible: the provider may answer before we write SUBMITTED).

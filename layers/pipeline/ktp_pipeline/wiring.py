@@ -9,13 +9,19 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from .settings import get_settings
-
-if TYPE_CHECKING:  # httpx is imported on first use: the callback function never needs it
+if TYPE_CHECKING:  # imported on first use: httpx (the callback function never needs it), pydantic
     import httpx
+
+    from .settings import Settings
 
 # Injected by tests / the local stack; None means a real network transport.
 http_transport: httpx.BaseTransport | None = None
+
+
+def get_settings() -> Settings:
+    from .settings import get_settings as cached
+
+    return cached()
 
 
 @cache
@@ -93,4 +99,6 @@ def reset() -> None:
     for builder in (dynamodb_client, s3_client, http_client, job_store, provider_client, submitter,
                     callback_receiver, poller):
         builder.cache_clear()
-    get_settings.cache_clear()
+    from .settings import get_settings as cached
+
+    cached.cache_clear()
