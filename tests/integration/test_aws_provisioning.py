@@ -135,9 +135,11 @@ def test_snapshot_round_trip(moto_endpoint: str, tmp_path: Path) -> None:
     assert pending["Records"][0]["s3"]["object"]["key"] == "incoming/a+b.jpg"
 
     item = dynamodb.get_item(TableName=second.table, Key={"reference_id": {"S": "ktp-1"}})["Item"]
-    assert item["blob"]["B"] == b"\x00\x01" and item["n"]["N"] == "3"
+    assert item["blob"]["B"] == b"\x00\x01"
+    assert item["n"]["N"] == "3"
     obj = s3.get_object(Bucket=second.bucket, Key="incoming/a b.jpg")
-    assert obj["Body"].read() == b"\xff\xd8image" and obj["ContentType"] == "image/jpeg"
+    assert obj["Body"].read() == b"\xff\xd8image"
+    assert obj["ContentType"] == "image/jpeg"
     # Version ids survive, so records and the re-queued event still name existing versions.
     assert obj["VersionId"] == current["VersionId"]
     assert pending["Records"][0]["s3"]["object"]["versionId"] == current["VersionId"]

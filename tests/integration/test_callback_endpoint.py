@@ -44,13 +44,17 @@ def test_requests_become_events_and_answers_go_back(endpoint) -> None:
     server, function = endpoint
     body = {"reference_id": "ktp-1", "data": {"nik": "3171234567890001"}}
     answer = httpx.post(server.url("/callback"), json=body, auth=("user", "pass"))
-    assert answer.status_code == 200 and answer.json() == {"ok": True}
+    assert answer.status_code == 200
+    assert answer.json() == {"ok": True}
     (event,) = function.events
-    assert event["routeKey"] == "POST /callback" and event["version"] == "2.0"
-    assert json.loads(event["body"]) == body and event["isBase64Encoded"] is False
+    assert event["routeKey"] == "POST /callback"
+    assert event["version"] == "2.0"
+    assert json.loads(event["body"]) == body
+    assert event["isBase64Encoded"] is False
 
     denied = httpx.post(server.url("/callback"), json=body, auth=("user", "wrong"))
-    assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Basic"
+    assert denied.status_code == 401
+    assert denied.headers["www-authenticate"] == "Basic"
 
 
 def test_gateway_errors(endpoint) -> None:
@@ -58,7 +62,8 @@ def test_gateway_errors(endpoint) -> None:
     assert httpx.get(server.url("/callback")).status_code == 404  # only POST is routed
     assert httpx.post(server.url("/elsewhere"), json={}).status_code == 404
     crashed = httpx.post(server.url("/callback"), json={}, headers={"X-Crash": "1"})
-    assert crashed.status_code == 500 and crashed.json() == {"message": "Internal Server Error"}
+    assert crashed.status_code == 500
+    assert crashed.json() == {"message": "Internal Server Error"}
     assert len(function.events) == 1  # unrouted requests never reach the function
 
 
@@ -66,7 +71,8 @@ def test_refusing_answers_503_without_invoking(endpoint) -> None:
     server, function = endpoint
     server.refusing.set()
     assert httpx.post(server.url("/callback"), json={}, auth=("user", "pass")).status_code == 503
-    assert function.events == [] and server.refused == 1
+    assert function.events == []
+    assert server.refused == 1
     server.refusing.clear()
     assert httpx.post(server.url("/callback"), json={}, auth=("user", "pass")).status_code == 200
 

@@ -83,38 +83,47 @@ def test_http_api_event_has_payload_format_2_0_shape() -> None:
                            account_id="123456789012", now=now)
     assert event["version"] == "2.0"
     assert event["routeKey"] == "POST /callback"
-    assert event["rawPath"] == "/callback" and event["rawQueryString"] == "a=1&a=2&b="
+    assert event["rawPath"] == "/callback"
+    assert event["rawQueryString"] == "a=1&a=2&b="
     assert event["headers"]["authorization"] == "Basic eDp5"  # lower-cased names
     assert event["headers"]["x-dup"] == "1,2"  # repeated headers comma-joined
-    assert "cookie" not in event["headers"] and event["cookies"] == ["c1=v1", "c2=v2"]
+    assert "cookie" not in event["headers"]
+    assert event["cookies"] == ["c1=v1", "c2=v2"]
     assert event["queryStringParameters"] == {"a": "1,2", "b": ""}
-    assert event["body"] == '{"reference_id": "ktp-1"}' and event["isBase64Encoded"] is False
+    assert event["body"] == '{"reference_id": "ktp-1"}'
+    assert event["isBase64Encoded"] is False
     context = event["requestContext"]
     assert context["http"] == {"method": "POST", "path": "/callback", "protocol": "HTTP/1.1",
                                "sourceIp": "127.0.0.1", "userAgent": "ktp-extractor"}
-    assert context["stage"] == "$default" and context["timeEpoch"] == int(now.timestamp() * 1000)
+    assert context["stage"] == "$default"
+    assert context["timeEpoch"] == int(now.timestamp() * 1000)
     assert context["domainName"] == "local.execute-api.ap-southeast-3.amazonaws.com"
 
 
 def test_binary_bodies_are_base64_and_empty_bodies_absent() -> None:
     binary = http_api_event(HttpRequest("POST", "/x", headers=[("Content-Type", "image/jpeg")], body=b"\xff\xd8\x00"),
                             route_key="POST /x", api_id="a", region="r", account_id="1")
-    assert binary["isBase64Encoded"] is True and base64.b64decode(binary["body"]) == b"\xff\xd8\x00"
+    assert binary["isBase64Encoded"] is True
+    assert base64.b64decode(binary["body"]) == b"\xff\xd8\x00"
     empty = http_api_event(HttpRequest("GET", "/x"), route_key="GET /x", api_id="a", region="r", account_id="1")
-    assert "body" not in empty and "queryStringParameters" not in empty
+    assert "body" not in empty
+    assert "queryStringParameters" not in empty
 
 
 def test_response_mapping_follows_api_gateway_rules() -> None:
     full = http_response_from_result(
         {"statusCode": 401, "headers": {"WWW-Authenticate": "Basic"}, "body": '{"message": "no"}', "cookies": ["a=b"]}
     )
-    assert full.status == 401 and full.body == b'{"message": "no"}'
-    assert ("WWW-Authenticate", "Basic") in full.headers and ("Set-Cookie", "a=b") in full.headers
+    assert full.status == 401
+    assert full.body == b'{"message": "no"}'
+    assert ("WWW-Authenticate", "Basic") in full.headers
+    assert ("Set-Cookie", "a=b") in full.headers
     encoded = http_response_from_result({"statusCode": 200, "body": base64.b64encode(b"\x00\x01").decode(), "isBase64Encoded": True})
     assert encoded.body == b"\x00\x01"
     # Without statusCode the whole result is the JSON body of a 200.
     bare = http_response_from_result({"ok": True})
-    assert bare.status == 200 and json.loads(bare.body) == {"ok": True}
+    assert bare.status == 200
+    assert json.loads(bare.body) == {"ok": True}
     assert ("Content-Type", "application/json") in bare.headers
 
 
@@ -129,6 +138,8 @@ def test_route_matching() -> None:
 
 def test_scheduled_event_shape() -> None:
     event = scheduled_event("arn:aws:events:r:1:rule/x", "r", "1", now=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
-    assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
-    assert event["resources"] == ["arn:aws:events:r:1:rule/x"] and event["time"] == "2026-01-02T03:04:05Z"
+    assert event["detail-type"] == "Scheduled Event"
+    assert event["source"] == "aws.events"
+    assert event["resources"] == ["arn:aws:events:r:1:rule/x"]
+    assert event["time"] == "2026-01-02T03:04:05Z"
     assert event["detail"] == {}

@@ -102,7 +102,8 @@ def test_context_reports_name_memory_and_remaining_time(tmp_path: Path, function
         context = function.invoke({"action": "context"})
     finally:
         function.close()
-    assert context["name"] == "stack-TestFunction" and context["memory"] == 256
+    assert context["name"] == "stack-TestFunction"
+    assert context["memory"] == 256
     assert context["arn"].endswith(":function:stack-TestFunction")
     assert 0 < context["remaining"] <= 7000
 
@@ -119,7 +120,8 @@ def test_errors_cross_as_type_only_and_the_environment_is_reused(tmp_path: Path,
     finally:
         function.close()
     log_text = (tmp_path / "logs" / "TestFunction.log").read_text()
-    assert "KeyError" in log_text and "3171234567890001" not in log_text
+    assert "KeyError" in log_text
+    assert "3171234567890001" not in log_text
 
 
 def test_timeout_kills_and_replaces_the_environment(tmp_path: Path, function_dirs) -> None:

@@ -48,7 +48,8 @@ def test_cards_complete_and_bad_images_are_rejected_or_failed(stack: LocalStack,
         assert record["status"] == "COMPLETED", describe(records)
         assert record["object_key"].startswith("incoming/batch 1/kartu ")
         assert_fields_match(record, truth)
-        assert "pending_shard" not in record and "next_check_at" not in record  # off the poller's index
+        assert "pending_shard" not in record
+        assert "next_check_at" not in record  # off the poller's index
     assert (records[no_ktp]["status"], records[no_ktp]["error_code"]) == ("FAILED", "KTP_NOT_DETECTED")
     assert (records[too_small]["status"], records[too_small]["error_code"]) == ("REJECTED", "INVALID_PAYLOAD_IMAGE_SIZE")
 
@@ -73,7 +74,8 @@ def test_same_event_delivered_twice_makes_one_provider_job(stack: LocalStack, ca
     stack.deliver_raw_event(body)
 
     record = jobs.wait_terminal([reference_id], timeout_seconds=OCR_TIMEOUT)[reference_id]
-    assert record is not None and record["status"] == "COMPLETED"
+    assert record is not None
+    assert record["status"] == "COMPLETED"
     assert_fields_match(record, truth)
     wait_for(lambda: stack.submit_worker.processed >= handled_before + 3, timeout=60, what="all three deliveries handled")
     assert stack.tap.submits()[reference_id] == 1
@@ -140,7 +142,8 @@ def test_extractor_down_then_back_recovers_jobs(stack: LocalStack, card_factory)
         assert_fields_match(records[reference_id], truth)
     assert_fields_match(records[while_down], while_down_truth)
     # The first attempt failed (RETRY), the poller's resubmission is the one that reached the provider.
-    assert records[while_down]["retry_count"] >= 1 and records[while_down]["submit_attempts"] == 1
+    assert records[while_down]["retry_count"] >= 1
+    assert records[while_down]["submit_attempts"] == 1
     assert records[while_down].get("error_code") is None  # the RETRY's code did not survive COMPLETED
     submits = stack.tap.submits()
     assert all(submits[ref] == 1 for ref in [*in_flight_cards, while_down]), submits  # never twice
@@ -154,14 +157,16 @@ def test_cli_reads_the_running_stack(stack: LocalStack, capsys: pytest.CaptureFi
     data_dir = str(stack.data_dir)
     assert main(["results", "--data-dir", data_dir, "--status", "COMPLETED", "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert lines and all(record["status"] == "COMPLETED" for record in lines)
+    assert lines
+    assert all(record["status"] == "COMPLETED" for record in lines)
     nik = lines[0]["result"]["fields"]["nik"]
     assert "*" in nik  # masked unless --show-nik
 
     reference_id = lines[0]["reference_id"]
     assert main(["status", reference_id, "--data-dir", data_dir, "--json", "--show-nik"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["reference_id"] == reference_id and shown["result"]["fields"]["nik"].isdigit()
+    assert shown["reference_id"] == reference_id
+    assert shown["result"]["fields"]["nik"].isdigit()
     assert main(["status", "ktp-does-not-exist", "--data-dir", data_dir]) == 1
 
 

@@ -50,7 +50,8 @@ def test_outputs_of_the_repo_template_map_to_the_stack_info(cloudformation) -> N
     )
     info = stack_info_from_cloudformation("ktp-prod", region="ap-southeast-3", cloudformation=client,
                                           template_path=REPO / "template.yaml")
-    assert info.kind == "cloudformation" and info.endpoint_url is None
+    assert info.kind == "cloudformation"
+    assert info.endpoint_url is None
     assert info.bucket == "ktp-uploads-1-ap-southeast-3-abc"
     assert info.table == "ktp-prod-JobsTable-XYZ"
     assert info.upload_prefix == "incoming/"
@@ -85,7 +86,9 @@ def test_output_names_follow_what_the_template_declares(tmp_path: Path) -> None:
         """
     ))
     names = output_names_from_template(template)
-    assert names["bucket"] == "Bucket" and names["table"] == "Table" and names["callback_url"] == "Hook"
+    assert names["bucket"] == "Bucket"
+    assert names["table"] == "Table"
+    assert names["callback_url"] == "Hook"
     assert names["upload_prefix"] == "UploadPrefix"  # not declared: the default name
 
 

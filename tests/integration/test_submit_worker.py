@@ -65,7 +65,8 @@ def test_messages_are_handled_retried_and_recorded(queues) -> None:
     finally:
         worker.stop()
 
-    assert worker.processed == 1 and worker.skipped_test_events == 1
+    assert worker.processed == 1
+    assert worker.skipped_test_events == 1
     bad_attempts = [e for e in function.events if e["Records"][0]["s3"]["object"]["key"] == "incoming/bad.jpg"]
     assert len(bad_attempts) == MAX_RECEIVES
     # The event reaches the function exactly as queued (plus the fields AWS always sends).

@@ -15,7 +15,8 @@ ENVIRONMENTS = ("default", "staging", "prod")
 @pytest.fixture(scope="module")
 def samconfig() -> SamConfig:
     config = SamConfig(str(REPO_ROOT), "samconfig.toml")
-    assert config.exists() and config.sanity_check()
+    assert config.exists()
+    assert config.sanity_check()
     return config
 
 

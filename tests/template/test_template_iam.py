@@ -167,5 +167,6 @@ def test_uploads_keep_an_md5_etag_so_the_same_bytes_are_one_job(resources, heade
     statements = resources["UploadBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     for statement in statements:
         if "s3:PutObject" in as_list(statement["Action"]):
-            assert statement["Principal"] == "*" and statement["Resource"] == {"Fn::Sub": "${UploadBucket.Arn}/*"}
+            assert statement["Principal"] == "*"
+            assert statement["Resource"] == {"Fn::Sub": "${UploadBucket.Arn}/*"}
     assert _put_denied(statements, headers) is denied

@@ -79,7 +79,8 @@ def test_bucket_is_private_encrypted_versioned_and_expires_images(resources, eva
     assert rule["Status"] == "Enabled"
     assert rule["ExpirationInDays"] == {"Ref": "ImageRetentionDays"}
     assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] >= 1
-    assert "Prefix" not in rule and "Filter" not in rule  # every object expires, not just the watched prefix
+    assert "Prefix" not in rule
+    assert "Filter" not in rule
 
 
 def test_bucket_policy_denies_anything_but_tls(resources):
@@ -89,7 +90,9 @@ def test_bucket_policy_denies_anything_but_tls(resources):
     insecure = [s for s in statements if s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"]
     assert len(insecure) == 1
     (deny,) = insecure
-    assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Action"] == "s3:*"
+    assert deny["Effect"] == "Deny"
+    assert deny["Principal"] == "*"
+    assert deny["Action"] == "s3:*"
     assert {"Fn::GetAtt": ["UploadBucket", "Arn"]} in deny["Resource"]
     assert {"Fn::Sub": "${UploadBucket.Arn}/*"} in deny["Resource"]
     assert all(s["Effect"] == "Deny" for s in statements)  # the policy only ever takes access away
@@ -284,7 +287,8 @@ def test_functions_runtime_handler_layer_and_log_group(sam_template, resources, 
     log_group = properties["LoggingConfig"]["LogGroup"]["Ref"]
     assert resources[log_group]["Type"] == "AWS::Logs::LogGroup"
     assert resources[log_group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-    assert properties["Timeout"] > 0 and properties["MemorySize"] >= 128
+    assert properties["Timeout"] > 0
+    assert properties["MemorySize"] >= 128
 
 
 def test_layer_is_built_by_sam_for_python313_arm64(sam_template):
@@ -347,7 +351,8 @@ def test_both_queues_have_a_depth_alarm(resources):
 def test_straggler_alarm_matches_the_poller_metric_dimensions(resources, evaluator):
     (alarm,) = [a for a in _alarms(resources).values() if a["Namespace"] == "KtpPipeline"]
     assert alarm["MetricName"] == "poller_timed_out"  # functions/poller/app.py: f"poller_{name}"
-    assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Threshold"] == 0
     env = evaluator.evaluate(resources["PollerFunction"]["Properties"]["Environment"]["Variables"])
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "KtpPipeline"
     # Powertools Metrics adds exactly one default dimension, `service`, from POWERTOOLS_SERVICE_NAME.
