@@ -274,11 +274,15 @@ async def verify_guard(client: httpx.AsyncClient) -> None:
     local listeners) on the port of a listener of our own. It passes only if the request failed
     with the guard's own refusal and the listener saw no connection.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        listener.setblocking(False)
-        port = listener.getsockname()[1]
+    with contextlib.ExitStack() as cleanup:
+        listener: socket.socket | None = cleanup.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+        try:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            listener.setblocking(False)
+            port = listener.getsockname()[1]
+        except OSError:  # no loopback to listen on: the guard's own refusal must prove it alone
+            listener, port = None, 9
         refused_by_guard = False
         try:
             await client.get(f"http://0.0.0.0:{port}/", timeout=PROBE_TIMEOUT_SECONDS)
@@ -286,12 +290,14 @@ async def verify_guard(client: httpx.AsyncClient) -> None:
             refused_by_guard = isinstance(exc.__cause__, AddressRefused)
         except httpx.HTTPError:
             pass
-        try:
-            connection, _ = listener.accept()
-        except BlockingIOError:
-            reached = False
-        else:
-            connection.close()
-            reached = True
+        reached = False
+        if listener is not None:
+            try:
+                connection, _ = listener.accept()
+            except BlockingIOError:
+                pass
+            else:
+                connection.close()
+                reached = True
     if reached or not refused_by_guard:
         raise GuardNotInPath("outbound HTTP is not guarded: a probe to a refused address was not stopped")

@@ -186,6 +186,23 @@ def test_self_check_fails_closed_without_the_guard():
         asyncio.run(check(httpx.AsyncClient(transport=httpx.MockTransport(refuse))))
 
 
+def test_self_check_fails_when_the_refused_address_was_reached_anyway():
+    """A refusal that comes after a connection was made is no guard: the probe's listener notices."""
+
+    class ConnectsThenRefuses(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            with socket.create_connection(("127.0.0.1", request.url.port)):
+                pass
+            raise httpx.ConnectError("destination address not allowed") from AddressRefused("late")
+
+    async def check() -> None:
+        async with httpx.AsyncClient(transport=ConnectsThenRefuses()) as client:
+            await verify_guard(client)
+
+    with pytest.raises(GuardNotInPath):
+        asyncio.run(check())
+
+
 def test_service_refuses_to_start_when_the_guard_is_bypassed(monkeypatch, tmp_path):
     """If outbound HTTP were unguarded (e.g. an httpx release that ignores our backend), the
     service's start-up fails instead of fetching arbitrary URLs."""
