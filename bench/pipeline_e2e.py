@@ -96,28 +96,17 @@ def _cpu_by_role(before: dict[int, tuple[float, str]], after: dict[int, tuple[fl
 def _wait_terminal(stack, count: int, timeout: float, interval: float) -> None:
     """Wait cheaply, so the observer does not slow what it observes. Polling one GetItem per job
     every 0.25 s cost moto (in this process) as much CPU as an OCR worker, and even one COUNT scan
-    per interval costs moto ~15 ms. So: first the extractor's /health (a few queries in its
-    SQLite) until it has finished every job and sent every callback, then a COUNT scan of
-    terminal records until DynamoDB has them all (jobs the poller finishes are covered by that too)."""
+    costs moto ~15 ms. So the extractor's /health (a few SQLite counts) says when it has finished
+    and called back every job; only then, or every few seconds anyway (jobs the submitter rejects
+    never reach the extractor), a COUNT scan of terminal records decides."""
     import httpx
 
     table = stack.aws_client("dynamodb")
     names = {"#s": "status"}
     values = {f":t{i}": {"S": status} for i, status in enumerate(TERMINAL)}
     condition = f"#s IN ({', '.join(values)})"
-    deadline = time.monotonic() + timeout
-    with httpx.Client(base_url=stack.info.extractor_url, timeout=5.0, trust_env=False) as extractor:
-        while time.monotonic() < deadline:
-            try:
-                jobs = extractor.get("/health").json()["jobs"]
-            except (httpx.HTTPError, ValueError, KeyError):
-                jobs = {}
-            finished = jobs.get("completed", 0) + jobs.get("failed", 0)
-            if finished >= count and not jobs.get("callbacks_pending", 1):
-                break
-            # Far from done, look rarely (each look costs the extractor CPU); near the end, often.
-            time.sleep(interval * 2 if count - finished > 4 else interval / 2)
-    while time.monotonic() < deadline:
+
+    def terminal_records() -> int:
         done, kwargs = 0, {}
         while True:
             page = table.scan(
@@ -126,11 +115,24 @@ def _wait_terminal(stack, count: int, timeout: float, interval: float) -> None:
             )
             done += page["Count"]
             if "LastEvaluatedKey" not in page:
-                break
+                return done
             kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
-        if done >= count:
-            return
-        time.sleep(interval)
+
+    deadline = time.monotonic() + timeout
+    next_scan = time.monotonic() + 5.0
+    with httpx.Client(base_url=stack.info.extractor_url, timeout=5.0, trust_env=False) as extractor:
+        while time.monotonic() < deadline:
+            try:
+                jobs = extractor.get("/health").json()["jobs"]
+            except (httpx.HTTPError, ValueError, KeyError):
+                jobs = {}
+            finished = jobs.get("completed", 0) + jobs.get("failed", 0)
+            if (finished >= count and not jobs.get("callbacks_pending", 1)) or time.monotonic() >= next_scan:
+                if terminal_records() >= count:
+                    return
+                next_scan = time.monotonic() + 5.0
+            # Far from done, look rarely (each look costs the extractor CPU); near the end, often.
+            time.sleep(interval * 2 if count - finished > 4 else interval / 2)
 
 
 def _prewarm_handlers(stack) -> str:
