@@ -160,6 +160,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--extractor-workers", type=int, default=_usable_cores())
     parser.add_argument("--timeout", type=float, default=1800.0, help="give up waiting after this many seconds")
+    parser.add_argument(
+        "--warm-up-cards", type=int, default=None,
+        help="cards sent through the whole pipeline before the clock starts (default: one per submit "
+        "environment), so each handler's first-invocation set-up (clients, secrets) is start-up, not in the total",
+    )
     args = parser.parse_args()
 
     from rich.console import Console
@@ -177,6 +182,8 @@ def main() -> int:
     console = Console()
     with console.status(f"generating {args.count} {args.level} cards…"):
         cards = [generate_card(args.seed + index, args.level) for index in range(args.count)]
+        warm_up_count = 2 if args.warm_up_cards is None else args.warm_up_cards
+        warm_up_cards = [generate_card(args.seed - 1 - index, args.level)[0] for index in range(warm_up_count)]
 
     from extractor.engine import extract, warm_up
 
@@ -201,6 +208,10 @@ def main() -> int:
             stack.start()
             startup = time.perf_counter() - stack_started
             warmed = _prewarm_handlers(stack)
+            # Concurrent warm-up uploads reach both submit environments (the worker receives in batches).
+            for index, image in enumerate(warm_up_cards):
+                stack.jobs.upload_bytes(image, f"bench/warm-up-{index:03d}.jpg")
+            _wait_terminal(stack, len(warm_up_cards), args.timeout, interval=0.25)
         try:
             with console.status(f"pipeline: uploading {args.count} cards and waiting for every job…"):
                 cpu_before = _process_cpu()
@@ -208,7 +219,7 @@ def main() -> int:
                 started = time.perf_counter()
                 uploads = [stack.jobs.upload_bytes(image, f"bench/card-{index:03d}.jpg") for index, (image, _) in enumerate(cards)]
                 upload_seconds = time.perf_counter() - started
-                _wait_terminal(stack, len(uploads), args.timeout, interval=0.25)
+                _wait_terminal(stack, len(warm_up_cards) + len(uploads), args.timeout, interval=0.25)
                 pipeline_total = time.perf_counter() - started
                 cpu_after = _process_cpu()
                 records = {upload.reference_id: stack.jobs.get(upload.reference_id) for upload in uploads}
@@ -236,6 +247,7 @@ def main() -> int:
     table.add_row("ideal parallel OCR: sequential ÷ workers", f"{ideal:.1f} s")
     table.add_row("local stack start-up (not in the total)", f"{startup:.1f} s")
     table.add_row("handler environments started before the clock", warmed)
+    table.add_row("warm-up cards through the pipeline before the clock", str(len(warm_up_cards)))
     table.add_row("pipeline: uploads", f"{upload_seconds:.1f} s")
     table.add_row("pipeline: upload → all terminal", f"{pipeline_total:.1f} s")
     table.add_row("pipeline ÷ OCR-only sequential", f"{pipeline_total / ocr_total:.2f}×")
