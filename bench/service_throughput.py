@@ -5,8 +5,17 @@ callback listener, then measures:
 
 * throughput: N generated cards submitted at once; cards per minute from the first submit to the
   last callback received;
-* latency: one card at a time (after the batch, workers warm), time from submit to callback;
-  median over several repeats.
+* latency: one card at a time (after the batch, workers warm), time from submit to callback,
+  for the first ``--repeats`` cards of the batch again (the same cards, so card difficulty does
+  not differ between the two phases).
+
+The efficiency line is throughput ÷ (workers × single-card rate), the single-card rate being
+60 s ÷ the mean single-card latency: 100 % would mean N workers finish N times as many cards as one card
+alone takes. Each worker runs OCR with cores ÷ workers threads (as the service does), so the
+single card is measured with the same thread budget the batch has. On a shared machine the
+ratio also measures the neighbours; the table therefore shows the CPU seconds the service's
+processes spent per card in each phase (Linux): equal figures with a low ratio mean the missing
+time went to other processes, not to the service.
 
     .venv/bin/python bench/service_throughput.py [--cards 40] [--repeats 7] [--workers 2] [--level phone]
 """
@@ -27,6 +36,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import json
+
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +53,7 @@ class CallbackSink:
     def __init__(self) -> None:
         self.arrivals: dict[str, float] = {}
         self.outcomes: dict[str, str] = {}
+        self.processing: dict[str, float] = {}  # worker time per card, from the result's timings
         self.event = threading.Condition()
         sink = self
 
@@ -54,6 +66,9 @@ class CallbackSink:
                 with sink.event:
                     sink.arrivals.setdefault(self.path, time.perf_counter())
                     sink.outcomes[self.path] = "error" if b'"error_code"' in body else "success"
+                    seconds = _find(json.loads(body or b"{}"), "processing_seconds")
+                    if seconds is not None:
+                        sink.processing[self.path] = seconds
                     sink.event.notify_all()
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
@@ -71,6 +86,46 @@ class CallbackSink:
                 if left <= 0:
                     raise TimeoutError(f"{len(paths - self.arrivals.keys())} callbacks missing")
                 self.event.wait(left)
+
+
+def _find(document, key: str):
+    """The first value under ``key`` anywhere in a JSON document (the timings sit in the extra object)."""
+    if isinstance(document, dict):
+        if key in document:
+            return document[key]
+        document = list(document.values())
+    if isinstance(document, list):
+        for value in document:
+            found = _find(value, key)
+            if found is not None:
+                return found
+    return None
+
+
+def tree_cpu_seconds(root: int) -> float | None:
+    """User+system CPU of ``root`` and its descendants (Linux /proc), None elsewhere."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += times.get(pid, 0.0)
+        todo.extend(children.get(pid, []))
+    return total
 
 
 def free_port() -> int:
@@ -114,11 +169,15 @@ def main() -> int:
 
     from extractor.synth import generate_card
 
-    print(f"generating {args.cards + args.repeats} '{args.level}' cards ...", file=sys.stderr)
+    if args.repeats > args.cards:
+        parser.error("--repeats cannot exceed --cards (the single-card phase re-sends batch cards)")
+    print(f"generating {args.cards} '{args.level}' cards ...", file=sys.stderr)
     cards = [base64.b64encode(generate_card(args.seed * 100_000 + i, args.level)[0]).decode()
-             for i in range(args.cards + args.repeats)]
-    batch, singles = cards[: args.cards], cards[args.cards :]
+             for i in range(args.cards)]
+    batch = cards[: args.cards]
+    singles = batch[: args.repeats]  # the same cards again, one at a time
 
+    load_at_start = os.getloadavg()[0]
     sink = CallbackSink()
     with tempfile.TemporaryDirectory(prefix="ktp-bench-") as tmp:
         started = time.perf_counter()
@@ -128,6 +187,7 @@ def main() -> int:
             with httpx.Client(base_url=url, headers=AUTH, timeout=60, trust_env=False) as client:
                 # Throughput: everything submitted at once, workers saturated.
                 paths = {f"/batch/{i}" for i in range(len(batch))}
+                cpu_start = tree_cpu_seconds(process.pid)
                 t0 = time.perf_counter()
                 submit_seconds = []
                 for i, image in enumerate(batch):
@@ -138,6 +198,7 @@ def main() -> int:
                 sink.wait_for(paths, timeout=60 + 30 * len(batch))
                 batch_seconds = max(sink.arrivals[p] for p in paths) - t0
                 successes = sum(sink.outcomes[p] == "success" for p in paths)
+                cpu_batch = tree_cpu_seconds(process.pid)
 
                 # Latency: one card in the system at a time.
                 latencies = []
@@ -147,6 +208,7 @@ def main() -> int:
                     client.post("/ktp/id/extract-async", json={"image": image, "callback_url": sink.url + path}).raise_for_status()
                     sink.wait_for({path}, timeout=120)
                     latencies.append(sink.arrivals[path] - s)
+                cpu_singles = tree_cpu_seconds(process.pid)
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -154,17 +216,27 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
 
+    throughput = len(batch) / batch_seconds * 60
+    single_rate = 60 / statistics.mean(latencies)
+    single_processing = [sink.processing[f"/single/{i}"] for i in range(len(singles)) if f"/single/{i}" in sink.processing]
     rows = [
-        ("machine: cores / load average (1 min) at end", f"{os.cpu_count()} / {os.getloadavg()[0]:.1f}"),
+        ("machine: cores usable / load average (1 min) at start, at end", f"{len(os.sched_getaffinity(0))} / {load_at_start:.1f}, {os.getloadavg()[0]:.1f}"),
         ("workers", f"{args.workers}"),
         ("cards (level)", f"{len(batch)} ({args.level})"),
         ("service start-up incl. model warm-up", f"{startup:.1f} s"),
         ("batch wall time, first submit -> last callback", f"{batch_seconds:.1f} s"),
-        ("throughput", f"{len(batch) / batch_seconds * 60:.1f} cards/min"),
+        ("throughput", f"{throughput:.1f} cards/min"),
         ("jobs without error_code", f"{successes}/{len(batch)}"),
         ("submit call, median (base64, validation, fsync)", f"{statistics.median(submit_seconds) * 1000:.0f} ms"),
         (f"single card submit -> callback, median of {len(latencies)}", f"{statistics.median(latencies):.2f} s"),
         ("single card submit -> callback, min / max", f"{min(latencies):.2f} / {max(latencies):.2f} s"),
+        ("single card in the worker (processing_seconds), median",
+         f"{statistics.median(single_processing):.2f} s" if single_processing else "-"),
+        ("service CPU per card: batch / single (all its processes)",
+         f"{(cpu_batch - cpu_start) / len(batch):.2f} / {(cpu_singles - cpu_batch) / len(singles):.2f} s"
+         if cpu_start is not None else "-"),
+        ("ideal: workers x single-card rate (60 s / mean latency)", f"{args.workers * single_rate:.1f} cards/min"),
+        ("service / (workers x single-card rate)", f"{throughput / (args.workers * single_rate):.0%}"),
     ]
     width = max(len(name) for name, _ in rows)
     print(f"\n{'metric'.ljust(width)} | value")

@@ -32,7 +32,7 @@ from extractor.service.models import (
     ResultResponse,
     SubmitRequest,
 )
-from extractor.service.net_guard import NetPolicy, guarded_client
+from extractor.service.net_guard import NetPolicy, guarded_client, verify_guard
 from extractor.service.processing import JobProcessor
 from extractor.service.results import processing_body
 from extractor.service.settings import AppCredentials, ServiceSettings
@@ -86,8 +86,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             settings=settings, store=Store(settings.database_path), policy=NetPolicy(allow_loopback=settings.local)
         )
         app.state.service = state
-        await _start(state)
         try:
+            await _start(state)
             yield
         finally:
             await _stop(state)
@@ -287,7 +287,11 @@ async def _start(state: ServiceState) -> None:
     await state.store.open()
     requeued = await state.store.requeue_unfinished()
     state.fetch_client = guarded_client(state.policy, timeout=settings.fetch_timeout_seconds)
-    state.sender = CallbackSender(settings, state.store, guarded_client(state.policy, settings.callback_timeout_seconds))
+    callback_client = guarded_client(state.policy, settings.callback_timeout_seconds)
+    state.sender = CallbackSender(settings, state.store, callback_client)
+    # Fail closed: if the SSRF guard is not in the connection path, the service does not start.
+    for client in (state.fetch_client, callback_client):
+        await verify_guard(client)
     state.tasks.append(asyncio.create_task(state.sender.run(), name="callbacks"))
     if not settings.sandbox:
         # Sandbox mode never runs OCR, so it needs neither workers nor an installed model.
