@@ -126,14 +126,6 @@ class Delivery:
 
 
 @dataclass(frozen=True)
-class DeliveryAttempt:
-    attempt: int
-    attempted_at: float
-    http_status: int | None
-    error: str | None
-
-
-@dataclass(frozen=True)
 class PurgeReport:
     jobs: int
     deliveries: int
@@ -419,31 +411,6 @@ class Store:
             return number
 
         return await self._run(self._tx, _tx)
-
-    async def deliveries_for(self, app_id: str, reference_id: str) -> list[tuple[Delivery, list[DeliveryAttempt]]]:
-        """Delivery history of one job (newest last), for the result's extra object and for tests."""
-
-        def _q() -> list[tuple[Delivery, list[DeliveryAttempt]]]:
-            conn = self._connection()
-            out = []
-            for r in conn.execute(
-                "SELECT * FROM deliveries WHERE app_id = ? AND reference_id = ? ORDER BY id", (app_id, reference_id)
-            ).fetchall():
-                delivery = Delivery(
-                    id=r["id"], app_id=r["app_id"], reference_id=r["reference_id"], url=r["url"],
-                    body_json=r["body_json"], state=r["state"], attempts=r["attempts"],
-                    next_attempt_at=r["next_attempt_at"],
-                )
-                attempts = [
-                    DeliveryAttempt(a["attempt"], a["attempted_at"], a["http_status"], a["error"])
-                    for a in conn.execute(
-                        "SELECT * FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt", (r["id"],)
-                    ).fetchall()
-                ]
-                out.append((delivery, attempts))
-            return out
-
-        return await self._run(_q)
 
     # -- retention --------------------------------------------------------------------------------
 
