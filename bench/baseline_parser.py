@@ -2,8 +2,10 @@
 
 What anyone would write first: read the whole image once with the OCR model, find each printed
 label (NIK, Nama, Tempat/Tgl Lahir, ...) among the lines, and take the text after its colon or the
-text to its right on the same row. No vocabulary snapping, no spacing recovery, no digit repair, no
-second reading. It shares nothing with extractor/engine/ except the OCR backend, on purpose.
+text to its right on the same row. The only help it gets is geometry: rows are levelled first (the
+label column's tilt, then the label-to-value slope), so a rotated photo's rows still pair up. No
+vocabulary snapping, no spacing recovery, no digit repair, no second reading, exact label spellings
+only. It shares nothing with extractor/engine/ except the OCR backend, on purpose.
 """
 
 from __future__ import annotations

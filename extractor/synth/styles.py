@@ -212,8 +212,8 @@ def app_screenshot(rng: np.random.Generator, render) -> Image.Image:
                                fill=(32, 44, 51) if left else (0, 92, 75))
         draw.text((x0 + width * 0.03, y + height * 0.012), _ui_text(rng, 3), font=font, fill=(230, 230, 230))
         y += height * 0.07
-    x = int(width * 0.3 - width * 0.05 + rng.uniform(0, width - card.width - width * 0.25))
-    page.paste(card, (max(4, min(x, width - card.width - 4)), card_y))
+    x = int(rng.uniform(0.04 * width, width - card.width - 0.04 * width))
+    page.paste(card, (x, card_y))
     return page
 
 
