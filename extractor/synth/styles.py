@@ -105,10 +105,10 @@ def _wave_print(width: int, height: int, rng: np.random.Generator) -> np.ndarray
     """ "KARTU TANDA PENDUDUK" microprint in rows bent along a sine, as real blanks carry it (0..1)."""
     layer = Image.new("L", (width, height), 0)
     draw = ImageDraw.Draw(layer)
-    size = max(6, round(height * rng.uniform(0.022, 0.032)))
-    font = fonts.load(fonts.SANS, size, 700)
-    text = "KARTU TANDA PENDUDUK   " * (width // (size * 8) + 2)
-    pitch = size * rng.uniform(1.8, 2.6)
+    size = max(6, round(height * rng.uniform(0.011, 0.017)))  # microprint: a few px
+    font = fonts.load(fonts.SANS, size, 400)
+    text = "KARTU TANDA PENDUDUK " * (width // (size * 8) + 2)
+    pitch = size * rng.uniform(1.5, 2.2)
     y = -size * 2.0
     while y < height + size:
         draw.text((-rng.uniform(0, size * 6), y), text, font=font, fill=255)
@@ -133,7 +133,7 @@ def styled_background(style: CardStyle, width: int, height: int, rng: np.random.
     if style.background == "dense":  # a stronger security print: the guilloche drawn twice more
         again = np.asarray(_background(width, height, rng), dtype=np.float32)
         base = np.clip(base * again / 200.0, 0, 255)
-    wave = _wave_print(width, height, rng)[..., None] * rng.uniform(0.12, 0.22)
+    wave = _wave_print(width, height, rng)[..., None] * rng.uniform(0.07, 0.13)
     rgb = base * (1 - wave) + np.array([70, 120, 175], np.float32) * wave
     return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
 
