@@ -111,3 +111,22 @@ def test_write_styled_cards(tmp_path):
     truth = json.loads(paths[1].with_suffix(".json").read_text())
     assert truth["index"] == 1
     assert styles.generate_styled_card(truth["seed"], "xs-flat", styles.TUNED)[0] == paths[1].read_bytes()
+
+
+def test_cli_writes_cross_style_cards(tmp_path, capsys):
+    import argparse
+
+    from extractor.synth import cli as synth_cli
+
+    parser = argparse.ArgumentParser()
+    synth_cli.register(parser.add_subparsers())
+    args = parser.parse_args(["synth", "1", "--out", str(tmp_path), "--style-set", "xs-flat", "--group", "held-out",
+                              "--seed", "3"])
+    assert args.func(args) == 0
+    assert "wrote 1 xs-flat held-out cards" in capsys.readouterr().err
+    image = tmp_path / "xs-flat-held-out-3-0000.jpg"
+    assert image.read_bytes() == styles.write_styled_cards(1, tmp_path / "api", "xs-flat", styles.HELD_OUT, 3)[0].read_bytes()
+    for name in styles.SETS:  # the CLI's choices (kept literal so `ktp --help` imports nothing) are the sets
+        assert parser.parse_args(["synth", "1", "--out", "x", "--style-set", name]).style_set == name
+    with pytest.raises(SystemExit):
+        parser.parse_args(["synth", "1", "--out", "x", "--style-set", "xs-blurry"])
