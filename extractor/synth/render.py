@@ -8,12 +8,16 @@ with a faint guilloche pattern. Coordinates are on a 1000-unit-wide grid scaled 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from extractor.synth import fonts
 from extractor.synth.holder import Holder
+
+if TYPE_CHECKING:
+    from extractor.synth.styles import CardStyle
 
 CARD_ASPECT = 85.60 / 53.98  # ID-1
 GRID_WIDTH = 1000.0
@@ -143,50 +147,92 @@ def _signature(canvas: _Canvas, rng: np.random.Generator, cx: float, top: float)
     canvas.draw.line(points, fill=(30, 30, 60), width=max(1, round(1.6 * s)), joint="curve")
 
 
-def render_card(holder: Holder, width: int, rng: np.random.Generator) -> Image.Image:
-    """The card alone, ``width`` px wide, in RGB."""
+def _columns(style: "CardStyle | None", canvas: _Canvas, label_x: float, label: str,
+             font: ImageFont.FreeTypeFont) -> tuple[float, float]:
+    """Where the colon and the value start on a row: the default card's fixed columns, or a style's."""
+    if style is None:
+        return _COLON_X, _VALUE_X
+    # A wider face's longest label ("Status Perkawinan") pushes the colon column right.
+    shift = max(0.0, _LABEL_X + canvas.width("Status Perkawinan", font) + 8 - _COLON_X)
+    if style.spacing == "column":
+        return _COLON_X + shift, _VALUE_X + shift
+    if style.spacing == "tight":  # the value hugs the colon
+        return _COLON_X + shift, _COLON_X + shift + 5
+    if style.spacing == "wide":  # a wide gap after the colon
+        return _COLON_X + shift, _VALUE_X + shift + 22
+    # "attached": the colon follows each label ("Nama:"), values still start on one column.
+    return label_x + canvas.width(label, font) + 1, _VALUE_X
+
+
+def render_card(holder: Holder, width: int, rng: np.random.Generator,
+                style: "CardStyle | None" = None) -> Image.Image:
+    """The card alone, ``width`` px wide, in RGB.
+
+    ``style`` (extractor/synth/styles.py) changes faces, background print, ink, weight and label
+    spacing; without one the card is the default style, drawn with exactly the same random draws
+    as before styles existed, so old seeds give the same bytes.
+    """
     height = round(width / CARD_ASPECT)
-    canvas = _Canvas(_background(width, height, rng))
+    if style is None:
+        canvas = _Canvas(_background(width, height, rng))
+    else:
+        from extractor.synth.styles import styled_background
+
+        canvas = _Canvas(styled_background(style, width, height, rng))
     canvas.offset = (float(rng.uniform(-8, 8)), float(rng.uniform(-5, 5)))
     canvas.ink = tuple(int(v) for v in rng.integers(10, 50) + rng.integers(-6, 7, 3))
     pitch = _LINE_PITCH + float(rng.uniform(-1.0, 1.0))
     value_weight = int(rng.choice([400, 400, 450, 500]))
+    sans, nik_face, nik_weight = fonts.SANS, fonts.MONO, 700
+    if style is not None:
+        canvas.ink = style.ink
+        value_weight = style.weight
+        sans = style.sans
+        nik_face = style.sans if style.nik_face == "sans-bold" else style.nik_face
     f = holder.fields
     jitter = lambda: float(rng.uniform(-1.5, 1.5))  # noqa: E731 - tiny per-card layout variation
 
     for y, line in ((16.0, f"PROVINSI {f['state']}"), (46.0, f["city"])):
-        font = _fit(canvas, line, 25.0, 920.0, weight=700)
+        font = _fit(canvas, line, 25.0, 920.0, weight=700, face=sans)
         canvas.text((GRID_WIDTH - canvas.width(line, font)) / 2, y + jitter(), line, font)
 
-    label_font = canvas.font(fonts.SANS, _TEXT_SIZE + rng.uniform(-0.5, 0.5))
-    nik_label = canvas.font(fonts.SANS, 28, weight=700)
-    nik_font = _fit(canvas, f["nik"], 34.0, _VALUE_RIGHT - _VALUE_X, weight=700, face=fonts.MONO)
+    label_font = canvas.font(sans, _TEXT_SIZE + rng.uniform(-0.5, 0.5))
+    nik_label = canvas.font(sans, 28, weight=700)
+    nik_font = _fit(canvas, f["nik"], 34.0, _VALUE_RIGHT - _VALUE_X, weight=nik_weight, face=nik_face)
     y = 88.0 + jitter()
     canvas.text(_LABEL_X, y + 2, "NIK", nik_label)
-    canvas.text(_COLON_X - 6, y + 2, ":", nik_label)
+    if style is not None and style.spacing == "attached":
+        nik_colon = _LABEL_X + canvas.width("NIK", nik_label) + 1
+    else:
+        nik_colon = _columns(style, canvas, _LABEL_X, "NIK", label_font)[0] - 6
+    canvas.text(nik_colon, y + 2, ":", nik_label)
     canvas.text(_VALUE_X, y, f["nik"], nik_font)
 
     y = 138.0 + jitter()
     value_size = _TEXT_SIZE + rng.uniform(-0.5, 0.5)
     for label, key, wraps in _ROWS:
         value = f"{f['place_of_birth']}, {f['date_of_birth']}" if key == "birth" else f[key]
-        canvas.text(_ADDRESS_PART_LABEL_X if key in _ADDRESS_PARTS else _LABEL_X, y, label, label_font)
-        canvas.text(_COLON_X, y, ":", label_font)
-        limit = (_BLOOD_LABEL_X - 12 if key == "gender" else _VALUE_RIGHT) - _VALUE_X
-        font = canvas.font(fonts.SANS, value_size, value_weight)
+        label_x = _ADDRESS_PART_LABEL_X if key in _ADDRESS_PARTS else _LABEL_X
+        canvas.text(label_x, y, label, label_font)
+        colon_x, value_x = _columns(style, canvas, label_x, label, label_font)
+        canvas.text(colon_x, y, ":", label_font)
+        limit = (_BLOOD_LABEL_X - 12 if key == "gender" else _VALUE_RIGHT) - value_x
+        font = canvas.font(sans, value_size, value_weight)
         lines = _wrap(canvas, value, font, limit) if wraps else [value]
         for line in lines:
-            canvas.text(_VALUE_X, y, line, _fit(canvas, line, value_size, limit, value_weight))
+            canvas.text(value_x, y, line, _fit(canvas, line, value_size, limit, value_weight, face=sans))
             y += pitch
         if key == "gender":
             canvas.text(_BLOOD_LABEL_X, y - pitch, "Gol. Darah", label_font)
-            canvas.text(_BLOOD_COLON_X, y - pitch, ":", label_font)
-            canvas.text(_BLOOD_COLON_X + 12, y - pitch, f["blood_type"], label_font)
+            blood_colon, _ = _columns(style, canvas, _BLOOD_LABEL_X, "Gol. Darah", label_font)
+            blood_colon = _BLOOD_COLON_X if style is None or style.spacing != "attached" else blood_colon
+            canvas.text(blood_colon, y - pitch, ":", label_font)
+            canvas.text(blood_colon + 12, y - pitch, f["blood_type"], label_font)
 
     photo_cx = (_PHOTO_BOX[0] + _PHOTO_BOX[2]) / 2
     _photo(canvas, holder, rng)
     for y, line in ((_PHOTO_BOX[3] + 12, f["issue_city"]), (_PHOTO_BOX[3] + 38, f["issue_date"])):
-        font = _fit(canvas, line, 18.0, 225.0)
+        font = _fit(canvas, line, 18.0, 225.0, face=sans)
         canvas.text(photo_cx - canvas.width(line, font) / 2, y, line, font)
     _signature(canvas, rng, photo_cx, _PHOTO_BOX[3] + 72)
     return canvas.image
