@@ -251,7 +251,7 @@ class JobStore:
                           "created_at": iso(now), "created_epoch": int(now), **sets}
                 if self._put_new(orphan):
                     return Outcome.ORPHAN_STORED
-            elif current.terminal:
+            elif current.status.terminal:
                 return Outcome.ALREADY_TERMINAL
             elif current.status not in sources:
                 return Outcome.LOST_RACE  # e.g. a rejection for a job the provider has meanwhile accepted

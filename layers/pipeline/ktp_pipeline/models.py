@@ -16,8 +16,8 @@ from .contract import CONTRACT_FIELDS
 
 # Values the provider uses for "nothing read".
 EMPTY_MARKERS = frozenset({"", "-"})
-# Top-level keys of a result body that describe the response rather than the card.
-ENVELOPE_KEYS = frozenset({"message", "status_code", "error_code", "data", "reference_id"})
+# Keys of a result body that describe the response rather than the card (at the top or under `data`).
+ENVELOPE_KEYS = frozenset({"message", "status_code", "error_code", "reference_id"})
 
 
 class JobStatus(StrEnum):
@@ -35,7 +35,6 @@ class JobStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.REJECTED, JobStatus.TIMED_OUT})
-PENDING_STATUSES = frozenset({JobStatus.RECEIVED, JobStatus.SUBMITTED, JobStatus.RETRY})
 
 
 class _Tolerant(BaseModel):
@@ -82,9 +81,6 @@ def _clean_text(value: Any) -> str | None:
     return None if text in EMPTY_MARKERS else text
 
 
-ResultState = Literal["completed", "failed", "pending"]
-
-
 class ExtractionResult(BaseModel):
     """A GET-result or callback body, understood whether the fields sit under `data` or at the top."""
 
@@ -102,24 +98,16 @@ class ExtractionResult(BaseModel):
         data = body.get("data")
         nested: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
         # Card fields: nested wins over flat; the envelope stays at the top.
-        merged: dict[str, Any] = {k: v for k, v in body.items() if k not in ENVELOPE_KEYS}
-        merged.update(nested)
-        fields: dict[str, str] = {}
-        extra: dict[str, Any] = {}
-        image_quality: dict[str, Any] | None = None
-        for key, value in merged.items():
-            if key in CONTRACT_FIELDS:
-                text = _clean_text(value)
-                if text is not None:
-                    fields[key] = text
-            elif key == "image_quality" and isinstance(value, Mapping):
-                image_quality = {str(k): v for k, v in value.items() if isinstance(v, (bool, int, float, str))}
-            elif key in ("reference_id", "error_code", "status_code", "message"):
-                continue  # envelope keys repeated under `data`
-            else:
-                extra[str(key)] = value
+        card = {k: v for k, v in body.items() if k not in ENVELOPE_KEYS and k != "data"} | dict(nested)
         if data is not None and not isinstance(data, Mapping):
-            extra["data"] = data
+            card["data"] = data  # not a card: kept as an unknown key
+        fields = {k: text for k in CONTRACT_FIELDS if (text := _clean_text(card.pop(k, None))) is not None}
+        image_quality = None
+        if isinstance(card.get("image_quality"), Mapping):
+            quality = card.pop("image_quality")
+            image_quality = {str(k): v for k, v in quality.items() if isinstance(v, (bool, int, float, str))}
+        # What is left, but for envelope keys repeated under `data`, is kept verbatim.
+        extra = {str(k): v for k, v in card.items() if k not in ENVELOPE_KEYS}
 
         def envelope(name: str) -> str | None:
             return _clean_text(body.get(name)) or _clean_text(nested.get(name))
@@ -135,7 +123,7 @@ class ExtractionResult(BaseModel):
         )
 
     @property
-    def state(self) -> ResultState:
+    def state(self) -> Literal["completed", "failed", "pending"]:
         if self.error_code:
             return "failed"
         if self.fields:
@@ -175,7 +163,3 @@ class JobRecord(_Tolerant):
     pending_shard: str | None = None
     next_check_at: int | None = None
     expires_at: int | None = None
-
-    @property
-    def terminal(self) -> bool:
-        return self.status.terminal
