@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .backoff import SUBMIT_CLAIM_SECONDS, retry_delay
-from .image_checks import MAX_IMAGE_BYTES, check_image, too_large
+from .image_checks import FORMAT, MAX_IMAGE_BYTES, SIZE, check_image, too_large
 from .job_store import JobStore
 from .models import JobRecord, JobStatus, SubmitRequest
 from .observability import error_fields, logger, tracer
@@ -101,8 +101,7 @@ class Submitter:
                         size_hint: int | None, *, retry_count: int) -> SubmitOutcome:
         # The event's size first, so an oversized object is never downloaded.
         if size_hint is not None and size_hint > MAX_IMAGE_BYTES:
-            verdict = too_large(size_hint)
-            return self._reject(reference_id, verdict.error_code or "", verdict.reason)
+            return self._reject(reference_id, SIZE, too_large(size_hint).reason)
         params = {"Bucket": bucket, "Key": key}
         if version_id and version_id != "null":
             params["VersionId"] = version_id
@@ -121,7 +120,7 @@ class Submitter:
             return self._retry(reference_id, "OBJECT_READ_FAILED", reason_for("OBJECT_READ_FAILED"), retry_count)
         verdict = check_image(data)
         if not verdict.ok:
-            return self._reject(reference_id, verdict.error_code or "INVALID_PAYLOAD_IMAGE_FORMAT", verdict.reason)
+            return self._reject(reference_id, verdict.error_code or FORMAT, verdict.reason)
 
         if self._settings.image_transport == "presigned_url":
             image = self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=PRESIGNED_URL_SECONDS)
