@@ -77,29 +77,24 @@ class JobStore:
         if remove:
             clauses.append(f"REMOVE {', '.join(f'#{k}' for k in remove)}")
         expected, expected_values = condition(op)
-        values = {f":{k}": to_attribute(v) for k, v in {**sets, **(add or {})}.items()}
-        values |= {k: to_attribute(v) for k, v in (also_values or {}).items()}
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"reference_id": {"S": reference_id}},
-                UpdateExpression=" ".join(clauses),
-                ConditionExpression=f"{expected}{also}",
-                ExpressionAttributeNames={f"#{k}": k for k in (*sets, *(add or {}), *remove, "status")},
-                ExpressionAttributeValues={**values, **expected_values},
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        values = {f":{k}": v for k, v in {**sets, **(add or {})}.items()} | dict(also_values or {})
+        return self._conditional(
+            self._client.update_item,
+            Key={"reference_id": {"S": reference_id}},
+            UpdateExpression=" ".join(clauses),
+            ConditionExpression=f"{expected}{also}",
+            ExpressionAttributeNames={f"#{k}": k for k in (*sets, *(add or {}), *remove, "status")},
+            ExpressionAttributeValues={k: to_attribute(v) for k, v in values.items()} | expected_values,
+        )
 
     def _put_new(self, item: Mapping[str, Any]) -> bool:
         """Create the item unless one with this reference_id exists; False when it already did."""
+        return self._conditional(self._client.put_item, Item={k: to_attribute(v) for k, v in item.items()},
+                                 ConditionExpression=condition(Op.CREATE)[0])
+
+    def _conditional(self, write: Callable[..., Any], **request: Any) -> bool:
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={k: to_attribute(v) for k, v in item.items()},
-                ConditionExpression=condition(Op.CREATE)[0],
-            )
+            write(TableName=self._table, **request)
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
@@ -115,20 +110,15 @@ class JobStore:
 
     def due(self, shard: str, now: float, page_size: int = 100) -> Iterator[JobRecord]:
         """Pending items of one shard whose `next_check_at` has passed: a Query on the sparse GSI."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": self._pending_index,
-            "KeyConditionExpression": "pending_shard = :shard AND next_check_at <= :now",
-            "ExpressionAttributeValues": {":shard": {"S": shard}, ":now": {"N": str(int(now))}},
-            "Limit": page_size,
-        }
-        while True:
-            page = self._client.query(**kwargs)
-            for item in page.get("Items", []):
-                yield _record(item)
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        pages = self._client.get_paginator("query").paginate(
+            TableName=self._table,
+            IndexName=self._pending_index,
+            KeyConditionExpression="pending_shard = :shard AND next_check_at <= :now",
+            ExpressionAttributeValues={":shard": {"S": shard}, ":now": {"N": str(int(now))}},
+            PaginationConfig={"PageSize": page_size},
+        )
+        for page in pages:
+            yield from map(_record, page.get("Items", []))
 
     def list_by_status(self, status: JobStatus, limit: int = 100) -> list[JobRecord]:
         """Newest first, from the `by-status` GSI (keys and non-personal attributes only)."""
