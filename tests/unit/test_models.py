@@ -2,7 +2,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ktp_pipeline.models import ExtractionResult
-from ktp_pipeline.s3_events import S3Event, decoded_key, is_object_created, is_s3_test_event, s3_records
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from ktp_pipeline.submitter import decoded_key, is_object_created, is_s3_test_event, s3_records
 
 from .conftest import completed_body, load_event
 

@@ -1,4 +1,5 @@
-"""S3 upload → local image checks → provider submit → job record. Also the poller's resubmission path.
+"""S3 upload (Powertools' `S3Event`) → local image checks → provider submit → job record. Also the
+poller's resubmission path.
 
 Object keys are never logged: a file name may well be a person's name.
 """
@@ -6,9 +7,13 @@ Object keys are never logged: a file name may well be a person's name.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 
 from .backoff import SUBMIT_CLAIM_SECONDS, retry_delay
 from .image_checks import FORMAT, MAX_IMAGE_BYTES, SIZE, check_image, too_large
@@ -19,13 +24,31 @@ from .outcomes import Outcome
 from .provider_client import ProviderClient, ProviderRejected, ProviderTransientError
 from .reasons import reason_for
 from .reference_ids import reference_id_for
-from .s3_events import S3Event, S3EventRecord, decoded_key, is_object_created, is_s3_test_event, s3_records
 from .settings import Settings
 
 # The provider fetches a presigned image while it processes; long enough for a queue, short enough
 # that a leaked URL soon stops working.
 PRESIGNED_URL_SECONDS = 900
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
+
+
+def is_s3_test_event(event: Mapping[str, Any]) -> bool:
+    """`s3:TestEvent` is what S3 sends once when a notification is configured; it has no Records."""
+    return event.get("Event") == "s3:TestEvent"
+
+
+def s3_records(event: S3Event) -> Iterator[S3EventRecord]:
+    """The event's records; none for an event without `Records` (Powertools' `records` raises there)."""
+    return event.records if "Records" in event else iter(())
+
+
+def is_object_created(record: S3EventRecord) -> bool:
+    return record.get("eventSource") == "aws:s3" and str(record.get("eventName", "")).startswith("ObjectCreated:")
+
+
+def decoded_key(record: S3EventRecord) -> str:
+    # S3 URL-encodes keys in notifications and writes spaces as '+' (Powertools' `key` is the raw one).
+    return unquote_plus(record.s3.get_object.key)
 
 
 @dataclass(frozen=True)
