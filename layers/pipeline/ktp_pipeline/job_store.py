@@ -40,16 +40,8 @@ def _record(item: Mapping[str, Any]) -> JobRecord:
 
 
 class JobStore:
-    def __init__(
-        self,
-        client: Any,
-        table_name: str,
-        pending_index: str = "pending-by-next-check",
-        *,
-        shards: int = 4,
-        retention_days: int = 30,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, client: Any, table_name: str, pending_index: str = "pending-by-next-check", *,
+                 shards: int = 4, retention_days: int = 30, clock: Callable[[], float] = time.time) -> None:
         self._client = client
         self._table = table_name
         self._pending_index = pending_index
@@ -139,27 +131,18 @@ class JobStore:
                         etag: str | None, size: int | None, claim_seconds: int) -> bool:
         """Claim a new job. False when the item already exists (duplicate event, or a callback won)."""
         now = self.now()
-        item: dict[str, Any] = {
-            "reference_id": reference_id,
-            "status": TRANSITIONS[Op.CREATE].target,
-            "status_reason": "Upload received; checking the image.",
-            "bucket": bucket,
-            "object_key": key,
-            "created_at": iso(now),
-            "updated_at": iso(now),
-            "created_epoch": int(now),
-            "submit_attempts": 0,
-            "retry_count": 0,
-            "poll_count": 0,
+        optional = {"object_version_id": version_id, "object_etag": etag, "object_size": size}
+        return self._put_new({
+            "reference_id": reference_id, "status": TRANSITIONS[Op.CREATE].target,
+            "status_reason": "Upload received; checking the image.", "bucket": bucket, "object_key": key,
+            "created_at": iso(now), "updated_at": iso(now), "created_epoch": int(now),
+            "submit_attempts": 0, "retry_count": 0, "poll_count": 0,
             "pending_shard": shard_for(reference_id, self._shards),
             # If this submitter dies mid-way, the poller picks the job up after the claim expires.
             "next_check_at": int(now) + claim_seconds,
             "expires_at": int(now) + self._retention_seconds,
-        }
-        for name, value in (("object_version_id", version_id), ("object_etag", etag), ("object_size", size)):
-            if value is not None:
-                item[name] = value
-        return self._put_new(item)
+            **{k: v for k, v in optional.items() if v is not None},
+        })
 
     def claim_for_submit(self, record: JobRecord, lease_seconds: int) -> bool:
         """Poller: take a RECEIVED/RETRY job for resubmission, optimistic on the `next_check_at` it saw."""
@@ -203,18 +186,9 @@ class JobStore:
 
     # --- terminal transitions ----------------------------------------------------------------------
 
-    def finish(
-        self,
-        reference_id: str,
-        status: JobStatus,
-        *,
-        reason: str,
-        error_code: str | None = None,
-        result: dict[str, Any] | None = None,
-        status_code: str | None = None,
-        result_source: str | None = None,
-        allow_orphan: bool = False,
-    ) -> Outcome:
+    def finish(self, reference_id: str, status: JobStatus, *, reason: str, error_code: str | None = None,
+               result: dict[str, Any] | None = None, status_code: str | None = None,
+               result_source: str | None = None, allow_orphan: bool = False) -> Outcome:
         """Move a pending job to a terminal status. Never touches an item that is already terminal.
 
         `allow_orphan`: when no item exists and the table lets `status` start from nothing, store one
