@@ -13,15 +13,13 @@ import os
 from collections.abc import Mapping
 from typing import Literal
 
-from aws_lambda_powertools.shared import constants as powertools_constants
+from aws_lambda_powertools.shared import constants as powertools
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Powertools' own variables that template.yaml sets (Powertools reads them, under its names).
 POWERTOOLS_VARIABLES = frozenset({
-    powertools_constants.SERVICE_NAME_ENV,
-    powertools_constants.METRICS_NAMESPACE_ENV,
-    powertools_constants.POWERTOOLS_LOG_LEVEL_ENV,
-    powertools_constants.TRACER_DISABLED_ENV,
+    powertools.SERVICE_NAME_ENV, powertools.METRICS_NAMESPACE_ENV, powertools.POWERTOOLS_LOG_LEVEL_ENV,
+    powertools.TRACER_DISABLED_ENV,
 })
 
 
