@@ -7,7 +7,7 @@ Object keys are never logged: a file name may well be a person's name.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
@@ -30,16 +30,6 @@ from .settings import Settings
 # that a leaked URL soon stops working.
 PRESIGNED_URL_SECONDS = 900
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
-
-
-def is_s3_test_event(event: Mapping[str, Any]) -> bool:
-    """`s3:TestEvent` is what S3 sends once when a notification is configured; it has no Records."""
-    return event.get("Event") == "s3:TestEvent"
-
-
-def s3_records(event: S3Event) -> Iterator[S3EventRecord]:
-    """The event's records; none for an event without `Records` (Powertools' `records` raises there)."""
-    return event.records if "Records" in event else iter(())
 
 
 def is_object_created(record: S3EventRecord) -> bool:
@@ -67,12 +57,12 @@ class Submitter:
     # --- S3 events ---------------------------------------------------------------------------------
 
     def handle_event(self, event: Mapping[str, Any]) -> list[SubmitOutcome]:
-        if is_s3_test_event(event):
-            logger.info("s3 test event ignored")
+        if "Records" not in event:  # `s3:TestEvent`, sent once when a notification is configured
+            logger.info("event without records ignored", extra={"event": event.get("Event")})
             return []
         outcomes: list[SubmitOutcome] = []
         failure: Exception | None = None
-        for record in s3_records(S3Event(event)):
+        for record in S3Event(event).records:
             try:
                 outcomes.append(self.submit_record(record))
             except Exception as exc:  # finish the other records; the re-raise makes Lambda retry the event
