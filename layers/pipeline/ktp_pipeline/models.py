@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .contract import CONTRACT_FIELDS
+from .reference_ids import REFERENCE_ID_PATTERN
 
 
 # Values the provider uses for "nothing read".
@@ -31,17 +32,11 @@ class JobStatus(StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self in TERMINAL_STATUSES
-
-
-TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.REJECTED, JobStatus.TIMED_OUT})
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.REJECTED, JobStatus.TIMED_OUT)
 
 
 class _Tolerant(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-
-# --- provider submit ------------------------------------------------------------------------------
 
 
 class SubmitRequest(BaseModel):
@@ -51,7 +46,7 @@ class SubmitRequest(BaseModel):
 
     image: str = Field(repr=False)  # base64 or URL: never in a repr, never in a log line
     validate_quality: bool
-    reference_id: str = Field(pattern=r"^[A-Za-z0-9_-]{6,64}$")
+    reference_id: str = Field(pattern=REFERENCE_ID_PATTERN.pattern)
     # Optional in the contract: without it the poller alone collects results.
     callback_url: str | None = None
 
@@ -61,16 +56,12 @@ class _AcceptedData(_Tolerant):
 
 
 class SubmitAccepted(_Tolerant):
-    message: str = ""
     data: _AcceptedData = Field(default_factory=_AcceptedData)
 
 
 class ProviderErrorBody(_Tolerant):
-    message: str = ""
+    message: str | None = None
     error_code: str | None = None
-
-
-# --- result / callback body -----------------------------------------------------------------------
 
 
 def _clean_text(value: Any) -> str | None:
@@ -130,9 +121,6 @@ class ExtractionResult(BaseModel):
             return "completed"
         # A 200 with neither fields nor error_code: the job is still processing.
         return "pending"
-
-
-# --- the job record -------------------------------------------------------------------------------
 
 
 class JobRecord(_Tolerant):
