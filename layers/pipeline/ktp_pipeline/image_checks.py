@@ -96,7 +96,8 @@ def check_image(data: bytes) -> ImageVerdict:
         return ImageVerdict(FORMAT, "The file is not a JPEG or PNG image.")
     dims = png_dimensions(data) if image_format == "png" else jpeg_dimensions(data)
     if dims is None:
-        return ImageVerdict(FORMAT, f"The {image_format.upper()} file is damaged: its size cannot be read.", image_format)
+        reason = f"The {image_format.upper()} file is damaged: its size cannot be read."
+        return ImageVerdict(FORMAT, reason, image_format)
     width, height = dims
     # A card photographed in portrait is still a card: compare the long and short sides.
     if max(width, height) < MIN_LONG_SIDE or min(width, height) < MIN_SHORT_SIDE:

@@ -147,42 +147,30 @@ class JobStore:
     def claim_for_submit(self, record: JobRecord, lease_seconds: int) -> bool:
         """Poller: take a RECEIVED/RETRY job for resubmission, optimistic on the `next_check_at` it saw."""
         now = self.now()
-        return self._update(
-            Op.CLAIM, record.reference_id,
-            sets={"next_check_at": int(now) + lease_seconds, "updated_at": iso(now)},
-            # Due now and unchanged since we read it: a second sweeper holding the same view loses.
-            also=" AND next_check_at = :seen AND next_check_at <= :epoch",
-            also_values={":seen": record.next_check_at, ":epoch": int(now)},
-        )
+        sets = {"next_check_at": int(now) + lease_seconds, "updated_at": iso(now)}
+        # Due now and unchanged since we read it: a second sweeper holding the same view loses.
+        return self._update(Op.CLAIM, record.reference_id, sets=sets,
+                            also=" AND next_check_at = :seen AND next_check_at <= :epoch",
+                            also_values={":seen": record.next_check_at, ":epoch": int(now)})
 
     def mark_submitted(self, reference_id: str, next_check_in: int, reason: str) -> bool:
         now = self.now()
-        return self._update(
-            Op.SUBMIT, reference_id,
-            sets={"status_reason": reason, "submitted_at": iso(now), "submitted_epoch": int(now),
-                  "updated_at": iso(now), "next_check_at": int(now) + next_check_in,
-                  "expires_at": int(now) + self._retention_seconds},
-            add={"submit_attempts": 1},
-            remove=("error_code",),
-        )
+        sets = {"status_reason": reason, "submitted_at": iso(now), "submitted_epoch": int(now),
+                "updated_at": iso(now), "next_check_at": int(now) + next_check_in,
+                "expires_at": int(now) + self._retention_seconds}
+        return self._update(Op.SUBMIT, reference_id, sets=sets, add={"submit_attempts": 1}, remove=("error_code",))
 
     def mark_retry(self, reference_id: str, error_code: str, reason: str, next_check_in: int) -> bool:
         now = self.now()
-        return self._update(
-            Op.RETRY, reference_id,
-            sets={"error_code": error_code, "status_reason": reason, "updated_at": iso(now),
-                  "next_check_at": int(now) + next_check_in},
-            add={"retry_count": 1},
-        )
+        sets = {"error_code": error_code, "status_reason": reason, "updated_at": iso(now),
+                "next_check_at": int(now) + next_check_in}
+        return self._update(Op.RETRY, reference_id, sets=sets, add={"retry_count": 1})
 
     def reschedule(self, reference_id: str, next_check_in: int) -> bool:
         """Poller: a SUBMITTED job whose result is not ready; check again later."""
         now = self.now()
-        return self._update(
-            Op.RESCHEDULE, reference_id,
-            sets={"next_check_at": int(now) + next_check_in, "updated_at": iso(now)},
-            add={"poll_count": 1},
-        )
+        sets = {"next_check_at": int(now) + next_check_in, "updated_at": iso(now)}
+        return self._update(Op.RESCHEDULE, reference_id, sets=sets, add={"poll_count": 1})
 
     # --- terminal transitions ----------------------------------------------------------------------
 
@@ -224,10 +212,8 @@ class JobStore:
 
     def record_result(self, result: ExtractionResult, source: str, *, reference_id: str | None = None,
                       allow_orphan: bool = False) -> Outcome | None:
-        """The write callback and poller share: COMPLETED with fields or FAILED with the code.
-
-        Returns None for a result that is not ready (nothing written).
-        """
+        """The write callback and poller share: COMPLETED with fields or FAILED with the code; None
+        (nothing written) for a result that is not ready."""
         ref = reference_id or result.reference_id
         if not ref:
             raise ValueError("result without reference_id")
@@ -236,7 +222,5 @@ class JobStore:
         stored = stored_result(result)
         if stored.error_code == RESULT_TOO_LARGE:
             logger.warning("result too large to store; the job fails", extra={"reference_id": ref})
-        return self.finish(
-            ref, stored.status, reason=stored.reason, error_code=stored.error_code, result=stored.result,
-            status_code=stored.status_code, result_source=source, allow_orphan=allow_orphan,
-        )
+        return self.finish(ref, stored.status, reason=stored.reason, error_code=stored.error_code, result=stored.result,
+                           status_code=stored.status_code, result_source=source, allow_orphan=allow_orphan)
