@@ -100,10 +100,8 @@ class Submitter:
         """
         if not job.bucket or not job.object_key:
             return self._reject(job.reference_id, "OBJECT_NOT_FOUND")
-        sent = self._check_and_send(
-            job.reference_id, job.bucket, job.object_key, job.object_version_id, job.object_size,
-            retry_count=job.retry_count,
-        )
+        sent = self._check_and_send(job.reference_id, job.bucket, job.object_key, job.object_version_id,
+                                    job.object_size, retry_count=job.retry_count)
         if sent.action in (Outcome.SUBMITTED, Outcome.ALREADY_SUBMITTED):
             return SubmitOutcome(job.reference_id, Outcome.RESUBMITTED)
         return sent
@@ -119,11 +117,8 @@ class Submitter:
         if version_id and version_id != "null":
             params["VersionId"] = version_id
         try:
-            body = self._s3.get_object(**params)["Body"]
-            try:
+            with self._s3.get_object(**params)["Body"] as body:
                 data = body.read(MAX_IMAGE_BYTES + 1)  # never more than the limit, whatever the size says
-            finally:
-                body.close()
         except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code")
             if code in _NOT_FOUND_CODES:
@@ -139,12 +134,8 @@ class Submitter:
             image = self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=PRESIGNED_URL_SECONDS)
         else:
             image = base64.b64encode(data).decode("ascii")
-        request = SubmitRequest(
-            image=image,
-            validate_quality=self._settings.validate_quality,
-            reference_id=reference_id,
-            callback_url=self._settings.callback_url or None,
-        )
+        request = SubmitRequest(image=image, validate_quality=self._settings.validate_quality,
+                                reference_id=reference_id, callback_url=self._settings.callback_url or None)
         try:
             accepted = self._provider.submit(request)
         except ProviderRejected as exc:
