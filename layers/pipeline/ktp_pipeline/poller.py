@@ -91,7 +91,8 @@ class Poller:
             if seen not in _WAITING:
                 return seen
         if past_deadline:
-            return self._time_out(job)
+            reason = timed_out_reason(job.error_code, self._settings.job_deadline_seconds)
+            return self._store.finish(job.reference_id, JobStatus.TIMED_OUT, reason=reason, error_code=job.error_code)
         if seen is Outcome.MISSING_RESULT:
             if now - (job.submitted_epoch or job.created_epoch or now) > self._settings.result_grace_seconds:
                 return self._send_again(job)
@@ -125,7 +126,3 @@ class Poller:
             return Outcome.LOST_RACE
         retried = job.model_copy(update={"status": JobStatus.RETRY, "retry_count": job.retry_count + 1})
         return self._submitter.resubmit(retried).action
-
-    def _time_out(self, job: JobRecord) -> Outcome:
-        reason = timed_out_reason(job.error_code, self._settings.job_deadline_seconds)
-        return self._store.finish(job.reference_id, JobStatus.TIMED_OUT, reason=reason, error_code=job.error_code)

@@ -64,18 +64,9 @@ def _error_for(response: httpx.Response) -> ProviderError:
 
 
 class ProviderClient:
-    def __init__(
-        self,
-        base_url: str,
-        credentials: ProviderCredentials | Callable[[], ProviderCredentials],
-        http: httpx.Client,
-        *,
-        max_attempts: int = 3,
-        backoff_base: float = 0.25,
-        backoff_cap: float = 2.0,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: Callable[[], float] = random.random,
-    ) -> None:
+    def __init__(self, base_url: str, credentials: ProviderCredentials | Callable[[], ProviderCredentials],
+                 http: httpx.Client, *, max_attempts: int = 3, backoff_base: float = 0.25, backoff_cap: float = 2.0,
+                 sleep: Callable[[float], None] = time.sleep, rng: Callable[[], float] = random.random) -> None:
         self._base_url = base_url.rstrip("/")
         self._credentials = credentials
         self._http = http
