@@ -54,8 +54,6 @@ class Submitter:
         self._provider = provider
         self._settings = settings
 
-    # --- S3 events ---------------------------------------------------------------------------------
-
     def handle_event(self, event: Mapping[str, Any]) -> list[SubmitOutcome]:
         if "Records" not in event:  # `s3:TestEvent`, sent once when a notification is configured
             logger.info("event without records ignored", extra={"event": event.get("Event")})
@@ -91,8 +89,6 @@ class Submitter:
             return SubmitOutcome(reference_id, Outcome.DUPLICATE)
         return self._check_and_send(reference_id, bucket, key, obj.version_id, obj.get("size"), retry_count=0)
 
-    # --- poller ------------------------------------------------------------------------------------
-
     def resubmit(self, job: JobRecord) -> SubmitOutcome:
         """Send a claimed RECEIVED/RETRY job again, reading the image from S3 again.
 
@@ -105,8 +101,6 @@ class Submitter:
         if sent.action in (Outcome.SUBMITTED, Outcome.ALREADY_SUBMITTED):
             return SubmitOutcome(job.reference_id, Outcome.RESUBMITTED)
         return sent
-
-    # --- shared ------------------------------------------------------------------------------------
 
     def _check_and_send(self, reference_id: str, bucket: str, key: str, version_id: str | None,
                         size_hint: int | None, *, retry_count: int) -> SubmitOutcome:
@@ -125,7 +119,7 @@ class Submitter:
                 return self._reject(reference_id, "OBJECT_NOT_FOUND")
             logger.warning("image read failed; will retry",
                            extra={"reference_id": reference_id, "error": code or type(exc).__name__})
-            return self._retry(reference_id, "OBJECT_READ_FAILED", reason_for("OBJECT_READ_FAILED"), retry_count)
+            return self._retry(reference_id, "OBJECT_READ_FAILED", retry_count)
         verdict = check_image(data)
         if not verdict.ok:
             return self._reject(reference_id, verdict.error_code or FORMAT, verdict.reason)
@@ -145,8 +139,7 @@ class Submitter:
                                        "Already at the provider; waiting for the result.")
             return self._reject(reference_id, exc.error_code or "INVALID_PAYLOAD")
         except ProviderTransientError as exc:
-            code = exc.error_code or "PROVIDER_UNREACHABLE"
-            return self._retry(reference_id, code, reason_for(code), retry_count)
+            return self._retry(reference_id, exc.error_code or "PROVIDER_UNREACHABLE", retry_count)
         echoed = accepted.data.reference_id
         if echoed and echoed != reference_id:
             # Its callback will carry the provider's id and land as an orphan; the poller still asks for ours.
@@ -169,8 +162,8 @@ class Submitter:
                                            "outcome": outcome.value})
         return SubmitOutcome(reference_id, outcome)
 
-    def _retry(self, reference_id: str, error_code: str, reason: str, retry_count: int) -> SubmitOutcome:
-        if not self._store.mark_retry(reference_id, error_code, reason, retry_delay(retry_count)):
+    def _retry(self, reference_id: str, error_code: str, retry_count: int) -> SubmitOutcome:
+        if not self._store.mark_retry(reference_id, error_code, reason_for(error_code), retry_delay(retry_count)):
             return SubmitOutcome(reference_id, Outcome.LOST_RACE)
         logger.info("job will be retried", extra={"reference_id": reference_id, "error_code": error_code})
         return SubmitOutcome(reference_id, Outcome.RETRY)
