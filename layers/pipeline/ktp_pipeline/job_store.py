@@ -2,10 +2,8 @@
 
 Which status each write may start from and where it leads is the table in `transitions.py`; every
 ConditionExpression here is built from it. Pending items carry the sparse GSI keys
-`pending_shard`/`next_check_at`; terminal writes REMOVE them so the poller never sees them.
-
-Built on the low-level DynamoDB client (thread-safe, unlike resources) because the poller writes from
-worker threads.
+`pending_shard`/`next_check_at`; terminal writes REMOVE them so the poller never sees them. Built on
+the low-level DynamoDB client (thread-safe, unlike resources) because the poller writes from threads.
 """
 
 from __future__ import annotations
@@ -177,11 +175,9 @@ class JobStore:
     def finish(self, reference_id: str, status: JobStatus, *, reason: str, error_code: str | None = None,
                result: dict[str, Any] | None = None, status_code: str | None = None,
                result_source: str | None = None, allow_orphan: bool = False) -> Outcome:
-        """Move a pending job to a terminal status. Never touches an item that is already terminal.
-
+        """Move a pending job to a terminal status; never touches an item that is already terminal.
         `allow_orphan`: when no item exists and the table lets `status` start from nothing, store one
-        flagged `orphan_callback` (a callback for an id we never saw must not be lost).
-        """
+        flagged `orphan_callback` (a callback for an id we never saw must not be lost)."""
         op = FINISHING_OP[status]
         now = self.now()
         optional = {"error_code": error_code, "result": result, "status_code": status_code,

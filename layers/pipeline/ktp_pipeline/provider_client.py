@@ -108,10 +108,6 @@ class ProviderClient:
             raise ProviderTransientError(None, "PROVIDER_CREDENTIALS_UNAVAILABLE", "credentials unreadable") from None
         return {"App-ID": creds.app_id, "API-Key": creds.api_key.get_secret_value(), "Accept": "application/json"}
 
-    def _backoff(self, attempt: int) -> float:
-        # Full jitter: spreads the retries of many concurrent invocations.
-        return self._rng() * min(self._backoff_cap, self._backoff_base * (2**attempt))
-
     def _send(self, method: str, path: str, *, retry_reads: bool, **kwargs: Any) -> httpx.Response:
         url = self._base_url + path
         headers = self._headers()
@@ -135,5 +131,6 @@ class ProviderClient:
                                    "http_status": response.status_code, "error_code": error.error_code})
                 if last or response.status_code < 500:
                     raise error
-            self._sleep(self._backoff(attempt))
+            # Full jitter: spreads the retries of many concurrent invocations.
+            self._sleep(self._rng() * min(self._backoff_cap, self._backoff_base * (2**attempt)))
         raise AssertionError("unreachable")  # the last attempt returns or raises

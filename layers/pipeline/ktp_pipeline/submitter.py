@@ -1,7 +1,5 @@
 """S3 upload (Powertools' `S3Event`) → local image checks → provider submit → job record. Also the
-poller's resubmission path.
-
-Object keys are never logged: a file name may well be a person's name.
+poller's resubmission path. Object keys are never logged: a file name may well be a person's name.
 """
 
 from __future__ import annotations
@@ -90,10 +88,8 @@ class Submitter:
         return self._check_and_send(reference_id, bucket, key, obj.version_id, obj.get("size"), retry_count=0)
 
     def resubmit(self, job: JobRecord) -> SubmitOutcome:
-        """Send a claimed RECEIVED/RETRY job again, reading the image from S3 again.
-
-        Runs in poller worker threads: no shared logger state (correlation id) is set here.
-        """
+        """Send a claimed RECEIVED/RETRY job again, reading the image from S3 again. Runs in poller
+        worker threads: no shared logger state (correlation id) is set here."""
         if not job.bucket or not job.object_key:
             return self._reject(job.reference_id, "OBJECT_NOT_FOUND")
         sent = self._check_and_send(job.reference_id, job.bucket, job.object_key, job.object_version_id,

@@ -57,10 +57,8 @@ FINISHING_OP: dict[JobStatus, Op] = {
 
 def condition(op: Op) -> tuple[str, dict[str, dict[str, str]]]:
     """The ConditionExpression admitting exactly `op`'s sources, and its values (`#status` is `status`).
-
     An op that may also create the item is written as an update first (which fails on a missing
-    item) and a conditional put second: JobStore decides, the condition here is the update's.
-    """
+    item) and a conditional put second: JobStore decides, the condition here is the update's."""
     statuses = sorted(s for s in TRANSITIONS[op].sources if s is not None)  # existing ones, stable order
     if not statuses:
         return "attribute_not_exists(reference_id)", {}
