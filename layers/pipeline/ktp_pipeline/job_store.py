@@ -43,16 +43,9 @@ class JobStore:
         self._client = client
         self._table = table_name
         self._pending_index = pending_index
-        self._shards = shards
+        self.shards = shards
         self._retention_seconds = retention_days * 86400
-        self._clock = clock
-
-    @property
-    def shards(self) -> int:
-        return self._shards
-
-    def now(self) -> float:
-        return self._clock()
+        self.now = clock  # the time source, called as store.now(); tests pass a fake clock
 
     # --- the two kinds of write ----------------------------------------------------------------------
 
@@ -135,7 +128,7 @@ class JobStore:
             "status_reason": "Upload received; checking the image.", "bucket": bucket, "object_key": key,
             "created_at": iso(now), "updated_at": iso(now), "created_epoch": int(now),
             "submit_attempts": 0, "retry_count": 0, "poll_count": 0,
-            "pending_shard": shard_for(reference_id, self._shards),
+            "pending_shard": shard_for(reference_id, self.shards),
             # If this submitter dies mid-way, the poller picks the job up after the claim expires.
             "next_check_at": int(now) + claim_seconds,
             "expires_at": int(now) + self._retention_seconds,

@@ -99,19 +99,8 @@ class ExtractionResult(BaseModel):
             image_quality = {str(k): v for k, v in quality.items() if isinstance(v, (bool, int, float, str))}
         # What is left, but for envelope keys repeated under `data`, is kept verbatim.
         extra = {str(k): v for k, v in card.items() if k not in ENVELOPE_KEYS}
-
-        def envelope(name: str) -> str | None:
-            return _clean_text(body.get(name)) or _clean_text(nested.get(name))
-
-        return cls(
-            reference_id=envelope("reference_id"),
-            message=envelope("message"),
-            status_code=envelope("status_code"),
-            error_code=envelope("error_code"),
-            fields=fields,
-            image_quality=image_quality,
-            extra=extra,
-        )
+        envelope = {name: _clean_text(body.get(name)) or _clean_text(nested.get(name)) for name in ENVELOPE_KEYS}
+        return cls(**envelope, fields=fields, image_quality=image_quality, extra=extra)
 
     @property
     def state(self) -> Literal["completed", "failed", "pending"]:
