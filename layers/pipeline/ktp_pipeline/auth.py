@@ -6,8 +6,7 @@ import base64
 import binascii
 import hmac
 
-REALM = "ktp-callback"
-WWW_AUTHENTICATE = f'Basic realm="{REALM}", charset="UTF-8"'
+WWW_AUTHENTICATE = 'Basic realm="ktp-callback", charset="UTF-8"'
 
 
 def basic_auth_matches(authorization: str | None, username: str, password: str) -> bool:

@@ -85,17 +85,14 @@ class JobStore:
     # --- reads -------------------------------------------------------------------------------------
 
     def get(self, reference_id: str) -> JobRecord | None:
-        response = self._client.get_item(
-            TableName=self._table, Key={"reference_id": {"S": reference_id}}, ConsistentRead=True
-        )
-        item = response.get("Item")
+        key = {"reference_id": {"S": reference_id}}
+        item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
         return _record(item) if item else None
 
     def due(self, shard: str, now: float, page_size: int = 100) -> Iterator[JobRecord]:
         """Pending items of one shard whose `next_check_at` has passed: a Query on the sparse GSI."""
         pages = self._client.get_paginator("query").paginate(
-            TableName=self._table,
-            IndexName=self._pending_index,
+            TableName=self._table, IndexName=self._pending_index,
             KeyConditionExpression="pending_shard = :shard AND next_check_at <= :now",
             ExpressionAttributeValues={":shard": {"S": shard}, ":now": {"N": str(int(now))}},
             PaginationConfig={"PageSize": page_size},
@@ -106,13 +103,9 @@ class JobStore:
     def list_by_status(self, status: JobStatus, limit: int = 100) -> list[JobRecord]:
         """Newest first, from the `by-status` GSI (keys and non-personal attributes only)."""
         page = self._client.query(
-            TableName=self._table,
-            IndexName=BY_STATUS_INDEX,
-            KeyConditionExpression="#status = :status",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":status": {"S": status.value}},
-            ScanIndexForward=False,
-            Limit=limit,
+            TableName=self._table, IndexName=BY_STATUS_INDEX, KeyConditionExpression="#status = :status",
+            ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues={":status": {"S": status.value}},
+            ScanIndexForward=False, Limit=limit,
         )
         return [_record(item) for item in page.get("Items", [])]
 

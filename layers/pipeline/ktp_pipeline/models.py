@@ -1,4 +1,4 @@
-"""Payloads that cross a boundary (S3 events: submitter.py): provider request/response, result/callback body, job record.
+"""Payloads that cross a boundary: provider request/response, result/callback body, job record.
 
 Parse tolerantly what others send (unknown keys ignored or kept), emit strictly what we send.
 """

@@ -1,10 +1,9 @@
 """Powertools Logger (JSON, `reference_id` as correlation id), Metrics (EMF) and Tracer, one of each.
 
 Creating a Powertools Tracer imports the X-Ray SDK (about 275 ms of every cold start) even when
-tracing is disabled. So the Tracer is built only when tracing is on by Powertools' own rule (not
-POWERTOOLS_TRACE_DISABLED, inside Lambda, not under `sam local`), decided once at import; otherwise
-`tracer` is a stand-in whose decorators return the function unchanged. Lambda's active tracing
-(template.yaml `Tracing: Active`) records each invocation's segment either way.
+tracing is disabled, so `tracer` is one only when Powertools' own rule says tracing is on (not
+POWERTOOLS_TRACE_DISABLED, inside Lambda, not `sam local`), decided at import; otherwise a stand-in
+whose decorators return the function. Lambda's active tracing records each segment either way.
 """
 
 from __future__ import annotations

@@ -52,10 +52,8 @@ def job_store() -> JobStore:
     from .job_store import JobStore
 
     settings = get_settings()
-    return JobStore(
-        dynamodb_client(), settings.jobs_table_name, settings.jobs_pending_index,
-        shards=settings.pending_shards, retention_days=settings.retention_days,
-    )
+    return JobStore(dynamodb_client(), settings.jobs_table_name, settings.jobs_pending_index,
+                    shards=settings.pending_shards, retention_days=settings.retention_days)
 
 
 @cache
