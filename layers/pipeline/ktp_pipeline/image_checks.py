@@ -1,7 +1,5 @@
-"""Local image checks before anything reaches the provider: format by magic bytes, size, dimensions.
-
-Dimensions come from the header bytes (PNG IHDR, JPEG SOFn), so the layer needs no imaging library.
-"""
+"""Local image checks before anything reaches the provider: format by magic bytes, size, dimensions
+(read from the header bytes, PNG IHDR or JPEG SOFn, so the layer needs no imaging library)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
 """Payloads that cross a boundary: provider request/response, result/callback body, job record.
-
-Parse tolerantly what others send (unknown keys ignored or kept), emit strictly what we send.
-"""
+Parse tolerantly what others send (unknown keys ignored or kept), emit strictly what we send."""
 
 from __future__ import annotations
 

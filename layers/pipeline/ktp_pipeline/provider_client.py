@@ -1,7 +1,5 @@
 """httpx client of the provider contract: submit and get-result, with typed errors and jittered retries.
-
-Never logs request or response bodies: they carry the image or the card holder's data.
-"""
+It never logs request or response bodies: they carry the image or the card holder's data."""
 
 from __future__ import annotations
 
