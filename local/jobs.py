@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import mimetypes
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ktp_pipeline.dynamo_values import plain  # the layer's one Decimal → int/float conversion
+from ktp_pipeline.reference_ids import reference_id_for  # the pipeline's own derivation: follow what we upload
+
 from local.aws import client
 from local.state import StackInfo
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-LAYER_DIR = REPO_ROOT / "layers" / "pipeline"
 TERMINAL = frozenset({"COMPLETED", "FAILED", "REJECTED", "TIMED_OUT"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
-
-if str(LAYER_DIR) not in sys.path:
-    sys.path.append(str(LAYER_DIR))
-from ktp_pipeline.dynamo_values import plain  # noqa: E402  the layer's one Decimal → int/float conversion
-
-
-def reference_id_for(bucket: str, key: str, version_id: str | None, etag: str | None) -> str:
-    """The pipeline's own derivation (from the layer), so the CLI can follow a job it uploaded."""
-    if str(LAYER_DIR) not in sys.path:
-        sys.path.append(str(LAYER_DIR))
-    from ktp_pipeline.reference_ids import reference_id_for as derive
-
-    return derive(bucket, key, version_id, etag)
 
 
 @dataclass(frozen=True)

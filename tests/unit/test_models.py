@@ -2,26 +2,26 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ktp_pipeline.models import ExtractionResult
-from ktp_pipeline.s3_events import S3Event, decoded_key, is_object_created, is_s3_test_event, s3_records
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from ktp_pipeline.submitter import Submitter, decoded_key, is_object_created
 
 from .conftest import completed_body, load_event
 
 
 def test_s3_event_key_is_url_decoded_with_plus_as_space():
-    record = next(s3_records(S3Event(load_event("s3_put.json"))))
+    record = next(S3Event(load_event("s3_put.json")).records)
     assert decoded_key(record) == "incoming/scan batch 7/kartu über a+b.jpg"
     assert is_object_created(record)
     assert record.s3.get_object.version_id
 
 
-def test_s3_test_event_is_recognised_and_has_no_records():
+def test_an_event_without_records_such_as_the_s3_test_event_is_ignored():
     event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"}
-    assert is_s3_test_event(event)
-    assert list(s3_records(S3Event(event))) == []
+    assert Submitter(None, None, None, None).handle_event(event) == []  # touches neither store nor provider
 
 
 def test_only_object_created_records_from_s3_count():
-    record = next(s3_records(S3Event(load_event("s3_put.json"))))
+    record = next(S3Event(load_event("s3_put.json")).records)
     assert not is_object_created(type(record)({**record.raw_event, "eventName": "ObjectRemoved:Delete"}))
     assert not is_object_created(type(record)({**record.raw_event, "eventSource": "aws:sqs"}))
 

@@ -88,6 +88,14 @@ def test_auth_and_quota_errors_are_transient_without_retry_loop(status, body, co
     assert client.sleeps == []
 
 
+@pytest.mark.parametrize("body", [{"error_code": 123}, ["INVALID_PAYLOAD"], "<html>"])
+def test_an_error_body_that_is_not_the_contract_s_is_classified_by_its_status(body):
+    reply = httpx.Response(400, text=body) if isinstance(body, str) else httpx.Response(400, json=body)
+    with pytest.raises(ProviderRejected) as info:
+        client_for(lambda r: reply).submit(REQUEST)
+    assert info.value.error_code == "INVALID_PAYLOAD"
+
+
 def test_5xx_is_retried_with_jitter_then_succeeds():
     answers = iter([httpx.Response(500, json={"error_code": "INTERNAL_SERVER_ERROR"}), httpx.Response(503),
                     httpx.Response(200, json={"data": {"reference_id": "ktp-abcdef"}})])

@@ -1,5 +1,2 @@
 """Shared code of the KTP async pipeline (deployed as a Lambda layer, imported as ``ktp_pipeline``).
-
-Modules stay cheap to import: boto3 and httpx clients are built lazily by ``wiring`` so a cold
-start only pays for what the invoked handler uses.
-"""
+Clients and services are built lazily by ``wiring``, so importing a module stays cheap."""

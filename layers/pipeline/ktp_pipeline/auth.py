@@ -6,15 +6,12 @@ import base64
 import binascii
 import hmac
 
-REALM = "ktp-callback"
-WWW_AUTHENTICATE = f'Basic realm="{REALM}", charset="UTF-8"'
+WWW_AUTHENTICATE = 'Basic realm="ktp-callback", charset="UTF-8"'
 
 
 def basic_auth_matches(authorization: str | None, username: str, password: str) -> bool:
-    """True only for `Basic base64(username:password)` with exactly the expected pair.
-
-    Both halves are always compared (no early exit) so timing does not reveal which one was wrong.
-    """
+    """True only for `Basic base64(username:password)` with exactly the expected pair. Both halves are
+    always compared (no early exit) so timing does not reveal which one was wrong."""
     if not authorization:
         return False
     scheme, _, token = authorization.strip().partition(" ")

@@ -9,21 +9,8 @@ from __future__ import annotations
 
 # The extracted fields, in the order the card prints them.
 CONTRACT_FIELDS: tuple[str, ...] = (
-    "nik",
-    "full_name",
-    "place_of_birth",
-    "date_of_birth",
-    "gender",
-    "blood_type",
-    "address",
-    "rt_rw",
-    "administrative_village",
-    "district",
-    "city",
-    "state",
-    "religion",
-    "marital_status",
-    "occupation",
+    "nik", "full_name", "place_of_birth", "date_of_birth", "gender", "blood_type", "address", "rt_rw",
+    "administrative_village", "district", "city", "state", "religion", "marital_status", "occupation",
     "nationality",
 )
 

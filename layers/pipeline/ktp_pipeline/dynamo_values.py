@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -11,20 +11,6 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-
-
-def _dynamo_safe(value: Any) -> Any:
-    """DynamoDB numbers must be Decimal; provider payloads carry floats (scores)."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, float):
-        # Python's json accepts NaN/Infinity; DynamoDB numbers cannot hold them.
-        return Decimal(str(value)) if math.isfinite(value) else str(value)
-    if isinstance(value, Mapping):
-        return {str(k): _dynamo_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_dynamo_safe(v) for v in value]
-    return value
 
 
 def plain(value: Any) -> Any:
@@ -41,7 +27,10 @@ def plain(value: Any) -> Any:
 
 
 def to_attribute(value: Any) -> dict[str, Any]:
-    return _serializer.serialize(_dynamo_safe(value))
+    """A JSON-able value as an attribute. DynamoDB numbers must be Decimal and cannot be NaN or
+    Infinity, which Python's json accepts in provider payloads: those are stored as "nan", "inf"."""
+    safe = json.loads(json.dumps(value), parse_float=Decimal, parse_constant=lambda name: str(float(name)))
+    return _serializer.serialize(safe)
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:

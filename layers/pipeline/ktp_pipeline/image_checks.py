@@ -1,7 +1,5 @@
-"""Local image checks before anything reaches the provider: format by magic bytes, size, dimensions.
-
-Dimensions come from the header bytes (PNG IHDR, JPEG SOFn), so the layer needs no imaging library.
-"""
+"""Local image checks before anything reaches the provider: format by magic bytes, size, dimensions
+(read from the header bytes, PNG IHDR or JPEG SOFn, so the layer needs no imaging library)."""
 
 from __future__ import annotations
 
@@ -17,26 +15,27 @@ _JPEG_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 
 ImageFormat = Literal["jpeg", "png"]
+# The contract's error codes for a refused image.
+FORMAT, SIZE = "INVALID_PAYLOAD_IMAGE_FORMAT", "INVALID_PAYLOAD_IMAGE_SIZE"
 
 
 @dataclass(frozen=True)
 class ImageVerdict:
     """Either ok, or the contract's error code with a reason a user can act on."""
 
-    ok: bool
+    error_code: str | None = None
+    reason: str | None = None
     image_format: ImageFormat | None = None
     width: int | None = None
     height: int | None = None
-    error_code: str | None = None
-    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error_code is None
 
 
 def too_large(size: int) -> ImageVerdict:
-    return ImageVerdict(
-        ok=False,
-        error_code="INVALID_PAYLOAD_IMAGE_SIZE",
-        reason=f"The image is {size} bytes; the limit is {MAX_IMAGE_BYTES} bytes (5 MB).",
-    )
+    return ImageVerdict(SIZE, f"The image is {size} bytes; the limit is {MAX_IMAGE_BYTES} bytes (5 MB).")
 
 
 def sniff_format(data: bytes) -> ImageFormat | None:
@@ -92,28 +91,14 @@ def check_image(data: bytes) -> ImageVerdict:
         return too_large(len(data))
     image_format = sniff_format(data)
     if image_format is None:
-        return ImageVerdict(
-            ok=False,
-            error_code="INVALID_PAYLOAD_IMAGE_FORMAT",
-            reason="The file is not a JPEG or PNG image.",
-        )
+        return ImageVerdict(FORMAT, "The file is not a JPEG or PNG image.")
     dims = png_dimensions(data) if image_format == "png" else jpeg_dimensions(data)
     if dims is None:
-        return ImageVerdict(
-            ok=False,
-            image_format=image_format,
-            error_code="INVALID_PAYLOAD_IMAGE_FORMAT",
-            reason=f"The {image_format.upper()} file is damaged: its size cannot be read.",
-        )
+        reason = f"The {image_format.upper()} file is damaged: its size cannot be read."
+        return ImageVerdict(FORMAT, reason, image_format)
     width, height = dims
     # A card photographed in portrait is still a card: compare the long and short sides.
     if max(width, height) < MIN_LONG_SIDE or min(width, height) < MIN_SHORT_SIDE:
-        return ImageVerdict(
-            ok=False,
-            image_format=image_format,
-            width=width,
-            height=height,
-            error_code="INVALID_PAYLOAD_IMAGE_SIZE",
-            reason=f"The image is {width}×{height} pixels; at least {MIN_LONG_SIDE}×{MIN_SHORT_SIDE} is needed.",
-        )
-    return ImageVerdict(ok=True, image_format=image_format, width=width, height=height)
+        reason = f"The image is {width}×{height} pixels; at least {MIN_LONG_SIDE}×{MIN_SHORT_SIDE} is needed."
+        return ImageVerdict(SIZE, reason, image_format, width, height)
+    return ImageVerdict(image_format=image_format, width=width, height=height)

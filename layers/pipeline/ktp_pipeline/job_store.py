@@ -2,10 +2,8 @@
 
 Which status each write may start from and where it leads is the table in `transitions.py`; every
 ConditionExpression here is built from it. Pending items carry the sparse GSI keys
-`pending_shard`/`next_check_at`; terminal writes REMOVE them so the poller never sees them.
-
-Built on the low-level DynamoDB client (thread-safe, unlike resources) because the poller writes from
-worker threads.
+`pending_shard`/`next_check_at`; terminal writes REMOVE them so the poller never sees them. Built on
+the low-level DynamoDB client (thread-safe, unlike resources) because the poller writes from threads.
 """
 
 from __future__ import annotations
@@ -40,29 +38,14 @@ def _record(item: Mapping[str, Any]) -> JobRecord:
 
 
 class JobStore:
-    def __init__(
-        self,
-        client: Any,
-        table_name: str,
-        pending_index: str = "pending-by-next-check",
-        *,
-        shards: int = 4,
-        retention_days: int = 30,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, client: Any, table_name: str, pending_index: str = "pending-by-next-check", *,
+                 shards: int = 4, retention_days: int = 30, clock: Callable[[], float] = time.time) -> None:
         self._client = client
         self._table = table_name
         self._pending_index = pending_index
-        self._shards = shards
+        self.shards = shards
         self._retention_seconds = retention_days * 86400
-        self._clock = clock
-
-    @property
-    def shards(self) -> int:
-        return self._shards
-
-    def now(self) -> float:
-        return self._clock()
+        self.now = clock  # the time source, called as store.now(); tests pass a fake clock
 
     # --- the two kinds of write ----------------------------------------------------------------------
 
@@ -77,29 +60,24 @@ class JobStore:
         if remove:
             clauses.append(f"REMOVE {', '.join(f'#{k}' for k in remove)}")
         expected, expected_values = condition(op)
-        values = {f":{k}": to_attribute(v) for k, v in {**sets, **(add or {})}.items()}
-        values |= {k: to_attribute(v) for k, v in (also_values or {}).items()}
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"reference_id": {"S": reference_id}},
-                UpdateExpression=" ".join(clauses),
-                ConditionExpression=f"{expected}{also}",
-                ExpressionAttributeNames={f"#{k}": k for k in (*sets, *(add or {}), *remove, "status")},
-                ExpressionAttributeValues={**values, **expected_values},
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        values = {f":{k}": v for k, v in {**sets, **(add or {})}.items()} | dict(also_values or {})
+        return self._conditional(
+            self._client.update_item,
+            Key={"reference_id": {"S": reference_id}},
+            UpdateExpression=" ".join(clauses),
+            ConditionExpression=f"{expected}{also}",
+            ExpressionAttributeNames={f"#{k}": k for k in (*sets, *(add or {}), *remove, "status")},
+            ExpressionAttributeValues={k: to_attribute(v) for k, v in values.items()} | expected_values,
+        )
 
     def _put_new(self, item: Mapping[str, Any]) -> bool:
         """Create the item unless one with this reference_id exists; False when it already did."""
+        return self._conditional(self._client.put_item, Item={k: to_attribute(v) for k, v in item.items()},
+                                 ConditionExpression=condition(Op.CREATE)[0])
+
+    def _conditional(self, write: Callable[..., Any], **request: Any) -> bool:
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={k: to_attribute(v) for k, v in item.items()},
-                ConditionExpression=condition(Op.CREATE)[0],
-            )
+            write(TableName=self._table, **request)
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
@@ -107,39 +85,27 @@ class JobStore:
     # --- reads -------------------------------------------------------------------------------------
 
     def get(self, reference_id: str) -> JobRecord | None:
-        response = self._client.get_item(
-            TableName=self._table, Key={"reference_id": {"S": reference_id}}, ConsistentRead=True
-        )
-        item = response.get("Item")
+        key = {"reference_id": {"S": reference_id}}
+        item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
         return _record(item) if item else None
 
     def due(self, shard: str, now: float, page_size: int = 100) -> Iterator[JobRecord]:
         """Pending items of one shard whose `next_check_at` has passed: a Query on the sparse GSI."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": self._pending_index,
-            "KeyConditionExpression": "pending_shard = :shard AND next_check_at <= :now",
-            "ExpressionAttributeValues": {":shard": {"S": shard}, ":now": {"N": str(int(now))}},
-            "Limit": page_size,
-        }
-        while True:
-            page = self._client.query(**kwargs)
-            for item in page.get("Items", []):
-                yield _record(item)
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        pages = self._client.get_paginator("query").paginate(
+            TableName=self._table, IndexName=self._pending_index,
+            KeyConditionExpression="pending_shard = :shard AND next_check_at <= :now",
+            ExpressionAttributeValues={":shard": {"S": shard}, ":now": {"N": str(int(now))}},
+            PaginationConfig={"PageSize": page_size},
+        )
+        for page in pages:
+            yield from map(_record, page.get("Items", []))
 
     def list_by_status(self, status: JobStatus, limit: int = 100) -> list[JobRecord]:
         """Newest first, from the `by-status` GSI (keys and non-personal attributes only)."""
         page = self._client.query(
-            TableName=self._table,
-            IndexName=BY_STATUS_INDEX,
-            KeyConditionExpression="#status = :status",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":status": {"S": status.value}},
-            ScanIndexForward=False,
-            Limit=limit,
+            TableName=self._table, IndexName=BY_STATUS_INDEX, KeyConditionExpression="#status = :status",
+            ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues={":status": {"S": status.value}},
+            ScanIndexForward=False, Limit=limit,
         )
         return [_record(item) for item in page.get("Items", [])]
 
@@ -149,87 +115,55 @@ class JobStore:
                         etag: str | None, size: int | None, claim_seconds: int) -> bool:
         """Claim a new job. False when the item already exists (duplicate event, or a callback won)."""
         now = self.now()
-        item: dict[str, Any] = {
-            "reference_id": reference_id,
-            "status": TRANSITIONS[Op.CREATE].target,
-            "status_reason": "Upload received; checking the image.",
-            "bucket": bucket,
-            "object_key": key,
-            "created_at": iso(now),
-            "updated_at": iso(now),
-            "created_epoch": int(now),
-            "submit_attempts": 0,
-            "retry_count": 0,
-            "poll_count": 0,
-            "pending_shard": shard_for(reference_id, self._shards),
+        optional = {"object_version_id": version_id, "object_etag": etag, "object_size": size}
+        return self._put_new({
+            "reference_id": reference_id, "status": TRANSITIONS[Op.CREATE].target,
+            "status_reason": "Upload received; checking the image.", "bucket": bucket, "object_key": key,
+            "created_at": iso(now), "updated_at": iso(now), "created_epoch": int(now),
+            "submit_attempts": 0, "retry_count": 0, "poll_count": 0,
+            "pending_shard": shard_for(reference_id, self.shards),
             # If this submitter dies mid-way, the poller picks the job up after the claim expires.
             "next_check_at": int(now) + claim_seconds,
             "expires_at": int(now) + self._retention_seconds,
-        }
-        for name, value in (("object_version_id", version_id), ("object_etag", etag), ("object_size", size)):
-            if value is not None:
-                item[name] = value
-        return self._put_new(item)
+            **{k: v for k, v in optional.items() if v is not None},
+        })
 
     def claim_for_submit(self, record: JobRecord, lease_seconds: int) -> bool:
         """Poller: take a RECEIVED/RETRY job for resubmission, optimistic on the `next_check_at` it saw."""
         now = self.now()
-        return self._update(
-            Op.CLAIM, record.reference_id,
-            sets={"next_check_at": int(now) + lease_seconds, "updated_at": iso(now)},
-            # Due now and unchanged since we read it: a second sweeper holding the same view loses.
-            also=" AND next_check_at = :seen AND next_check_at <= :epoch",
-            also_values={":seen": record.next_check_at, ":epoch": int(now)},
-        )
+        sets = {"next_check_at": int(now) + lease_seconds, "updated_at": iso(now)}
+        # Due now and unchanged since we read it: a second sweeper holding the same view loses.
+        return self._update(Op.CLAIM, record.reference_id, sets=sets,
+                            also=" AND next_check_at = :seen AND next_check_at <= :epoch",
+                            also_values={":seen": record.next_check_at, ":epoch": int(now)})
 
     def mark_submitted(self, reference_id: str, next_check_in: int, reason: str) -> bool:
         now = self.now()
-        return self._update(
-            Op.SUBMIT, reference_id,
-            sets={"status_reason": reason, "submitted_at": iso(now), "submitted_epoch": int(now),
-                  "updated_at": iso(now), "next_check_at": int(now) + next_check_in,
-                  "expires_at": int(now) + self._retention_seconds},
-            add={"submit_attempts": 1},
-            remove=("error_code",),
-        )
+        sets = {"status_reason": reason, "submitted_at": iso(now), "submitted_epoch": int(now),
+                "updated_at": iso(now), "next_check_at": int(now) + next_check_in,
+                "expires_at": int(now) + self._retention_seconds}
+        return self._update(Op.SUBMIT, reference_id, sets=sets, add={"submit_attempts": 1}, remove=("error_code",))
 
     def mark_retry(self, reference_id: str, error_code: str, reason: str, next_check_in: int) -> bool:
         now = self.now()
-        return self._update(
-            Op.RETRY, reference_id,
-            sets={"error_code": error_code, "status_reason": reason, "updated_at": iso(now),
-                  "next_check_at": int(now) + next_check_in},
-            add={"retry_count": 1},
-        )
+        sets = {"error_code": error_code, "status_reason": reason, "updated_at": iso(now),
+                "next_check_at": int(now) + next_check_in}
+        return self._update(Op.RETRY, reference_id, sets=sets, add={"retry_count": 1})
 
     def reschedule(self, reference_id: str, next_check_in: int) -> bool:
         """Poller: a SUBMITTED job whose result is not ready; check again later."""
         now = self.now()
-        return self._update(
-            Op.RESCHEDULE, reference_id,
-            sets={"next_check_at": int(now) + next_check_in, "updated_at": iso(now)},
-            add={"poll_count": 1},
-        )
+        sets = {"next_check_at": int(now) + next_check_in, "updated_at": iso(now)}
+        return self._update(Op.RESCHEDULE, reference_id, sets=sets, add={"poll_count": 1})
 
     # --- terminal transitions ----------------------------------------------------------------------
 
-    def finish(
-        self,
-        reference_id: str,
-        status: JobStatus,
-        *,
-        reason: str,
-        error_code: str | None = None,
-        result: dict[str, Any] | None = None,
-        status_code: str | None = None,
-        result_source: str | None = None,
-        allow_orphan: bool = False,
-    ) -> Outcome:
-        """Move a pending job to a terminal status. Never touches an item that is already terminal.
-
+    def finish(self, reference_id: str, status: JobStatus, *, reason: str, error_code: str | None = None,
+               result: dict[str, Any] | None = None, status_code: str | None = None,
+               result_source: str | None = None, allow_orphan: bool = False) -> Outcome:
+        """Move a pending job to a terminal status; never touches an item that is already terminal.
         `allow_orphan`: when no item exists and the table lets `status` start from nothing, store one
-        flagged `orphan_callback` (a callback for an id we never saw must not be lost).
-        """
+        flagged `orphan_callback` (a callback for an id we never saw must not be lost)."""
         op = FINISHING_OP[status]
         now = self.now()
         optional = {"error_code": error_code, "result": result, "status_code": status_code,
@@ -251,7 +185,7 @@ class JobStore:
                           "created_at": iso(now), "created_epoch": int(now), **sets}
                 if self._put_new(orphan):
                     return Outcome.ORPHAN_STORED
-            elif current.terminal:
+            elif current.status.terminal:
                 return Outcome.ALREADY_TERMINAL
             elif current.status not in sources:
                 return Outcome.LOST_RACE  # e.g. a rejection for a job the provider has meanwhile accepted
@@ -260,10 +194,8 @@ class JobStore:
 
     def record_result(self, result: ExtractionResult, source: str, *, reference_id: str | None = None,
                       allow_orphan: bool = False) -> Outcome | None:
-        """The write callback and poller share: COMPLETED with fields or FAILED with the code.
-
-        Returns None for a result that is not ready (nothing written).
-        """
+        """The write callback and poller share: COMPLETED with fields or FAILED with the code; None
+        (nothing written) for a result that is not ready."""
         ref = reference_id or result.reference_id
         if not ref:
             raise ValueError("result without reference_id")
@@ -272,7 +204,5 @@ class JobStore:
         stored = stored_result(result)
         if stored.error_code == RESULT_TOO_LARGE:
             logger.warning("result too large to store; the job fails", extra={"reference_id": ref})
-        return self.finish(
-            ref, stored.status, reason=stored.reason, error_code=stored.error_code, result=stored.result,
-            status_code=stored.status_code, result_source=source, allow_orphan=allow_orphan,
-        )
+        return self.finish(ref, stored.status, reason=stored.reason, error_code=stored.error_code, result=stored.result,
+                           status_code=stored.status_code, result_source=source, allow_orphan=allow_orphan)

@@ -1,7 +1,5 @@
-"""Payloads that cross a boundary (S3 events: s3_events.py): provider request/response, result/callback body, job record.
-
-Parse tolerantly what others send (unknown keys ignored or kept), emit strictly what we send.
-"""
+"""Payloads that cross a boundary: provider request/response, result/callback body, job record.
+Parse tolerantly what others send (unknown keys ignored or kept), emit strictly what we send."""
 
 from __future__ import annotations
 
@@ -12,12 +10,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .contract import CONTRACT_FIELDS
+from .reference_ids import REFERENCE_ID_PATTERN
 
 
 # Values the provider uses for "nothing read".
 EMPTY_MARKERS = frozenset({"", "-"})
-# Top-level keys of a result body that describe the response rather than the card.
-ENVELOPE_KEYS = frozenset({"message", "status_code", "error_code", "data", "reference_id"})
+# Keys of a result body that describe the response rather than the card (at the top or under `data`).
+ENVELOPE_KEYS = frozenset({"message", "status_code", "error_code", "reference_id"})
 
 
 class JobStatus(StrEnum):
@@ -31,18 +30,11 @@ class JobStatus(StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self in TERMINAL_STATUSES
-
-
-TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.REJECTED, JobStatus.TIMED_OUT})
-PENDING_STATUSES = frozenset({JobStatus.RECEIVED, JobStatus.SUBMITTED, JobStatus.RETRY})
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.REJECTED, JobStatus.TIMED_OUT)
 
 
 class _Tolerant(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-
-# --- provider submit ------------------------------------------------------------------------------
 
 
 class SubmitRequest(BaseModel):
@@ -52,7 +44,7 @@ class SubmitRequest(BaseModel):
 
     image: str = Field(repr=False)  # base64 or URL: never in a repr, never in a log line
     validate_quality: bool
-    reference_id: str = Field(pattern=r"^[A-Za-z0-9_-]{6,64}$")
+    reference_id: str = Field(pattern=REFERENCE_ID_PATTERN.pattern)
     # Optional in the contract: without it the poller alone collects results.
     callback_url: str | None = None
 
@@ -62,16 +54,12 @@ class _AcceptedData(_Tolerant):
 
 
 class SubmitAccepted(_Tolerant):
-    message: str = ""
     data: _AcceptedData = Field(default_factory=_AcceptedData)
 
 
 class ProviderErrorBody(_Tolerant):
-    message: str = ""
+    message: str | None = None
     error_code: str | None = None
-
-
-# --- result / callback body -----------------------------------------------------------------------
 
 
 def _clean_text(value: Any) -> str | None:
@@ -80,9 +68,6 @@ def _clean_text(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return None if text in EMPTY_MARKERS else text
-
-
-ResultState = Literal["completed", "failed", "pending"]
 
 
 class ExtractionResult(BaseModel):
@@ -102,49 +87,27 @@ class ExtractionResult(BaseModel):
         data = body.get("data")
         nested: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
         # Card fields: nested wins over flat; the envelope stays at the top.
-        merged: dict[str, Any] = {k: v for k, v in body.items() if k not in ENVELOPE_KEYS}
-        merged.update(nested)
-        fields: dict[str, str] = {}
-        extra: dict[str, Any] = {}
-        image_quality: dict[str, Any] | None = None
-        for key, value in merged.items():
-            if key in CONTRACT_FIELDS:
-                text = _clean_text(value)
-                if text is not None:
-                    fields[key] = text
-            elif key == "image_quality" and isinstance(value, Mapping):
-                image_quality = {str(k): v for k, v in value.items() if isinstance(v, (bool, int, float, str))}
-            elif key in ("reference_id", "error_code", "status_code", "message"):
-                continue  # envelope keys repeated under `data`
-            else:
-                extra[str(key)] = value
+        card = {k: v for k, v in body.items() if k not in ENVELOPE_KEYS and k != "data"} | dict(nested)
         if data is not None and not isinstance(data, Mapping):
-            extra["data"] = data
-
-        def envelope(name: str) -> str | None:
-            return _clean_text(body.get(name)) or _clean_text(nested.get(name))
-
-        return cls(
-            reference_id=envelope("reference_id"),
-            message=envelope("message"),
-            status_code=envelope("status_code"),
-            error_code=envelope("error_code"),
-            fields=fields,
-            image_quality=image_quality,
-            extra=extra,
-        )
+            card["data"] = data  # not a card: kept as an unknown key
+        fields = {k: text for k in CONTRACT_FIELDS if (text := _clean_text(card.pop(k, None))) is not None}
+        image_quality = None
+        if isinstance(card.get("image_quality"), Mapping):
+            quality = card.pop("image_quality")
+            image_quality = {str(k): v for k, v in quality.items() if isinstance(v, (bool, int, float, str))}
+        # What is left, but for envelope keys repeated under `data`, is kept verbatim.
+        extra = {str(k): v for k, v in card.items() if k not in ENVELOPE_KEYS}
+        envelope = {name: _clean_text(body.get(name)) or _clean_text(nested.get(name)) for name in ENVELOPE_KEYS}
+        return cls(**envelope, fields=fields, image_quality=image_quality, extra=extra)
 
     @property
-    def state(self) -> ResultState:
+    def state(self) -> Literal["completed", "failed", "pending"]:
         if self.error_code:
             return "failed"
         if self.fields:
             return "completed"
         # A 200 with neither fields nor error_code: the job is still processing.
         return "pending"
-
-
-# --- the job record -------------------------------------------------------------------------------
 
 
 class JobRecord(_Tolerant):
@@ -175,7 +138,3 @@ class JobRecord(_Tolerant):
     pending_shard: str | None = None
     next_check_at: int | None = None
     expires_at: int | None = None
-
-    @property
-    def terminal(self) -> bool:
-        return self.status.terminal

@@ -1,7 +1,5 @@
 """What one step did to one job: the single vocabulary of the submitter, the callback and the poller.
-
-The value is also the metric's suffix (`submit_<outcome>`, `callback_<outcome>`, `poller_<outcome>`).
-"""
+The value is also the metric's suffix (`submit_<outcome>`, `callback_<outcome>`, `poller_<outcome>`)."""
 
 from __future__ import annotations
 

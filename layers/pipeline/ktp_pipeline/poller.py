@@ -8,10 +8,10 @@ at a SUBMITTED result (which may fail), then TIMED_OUT.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from itertools import chain
 
 from .backoff import SUBMIT_CLAIM_SECONDS, poll_delay
 from .job_store import JobStore
@@ -42,49 +42,36 @@ class Poller:
         self._provider = provider
         self._submitter = submitter
         self._settings = settings
-        if stop_margin_ms is None:
-            stop_margin_ms = stop_margin_ms_for(provider)
-        self._stop_margin_ms = stop_margin_ms
-        self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-
-    def _count(self, name: str) -> None:
-        with self._lock:
-            self._counts[name] += 1
+        self._stop_margin_ms = stop_margin_ms_for(provider) if stop_margin_ms is None else stop_margin_ms
 
     def run(self, remaining_ms: Callable[[], int]) -> Counter[str]:
         """One sweep over every shard: `checked`, `stopped_early` and one count per item Outcome."""
-        self._counts = Counter()
+        counts: Counter[str] = Counter()
         now = self._store.now()
+        due = chain.from_iterable(self._store.due(str(shard), now) for shard in range(self._store.shards))
         limit = self._settings.poller_max_concurrency
-        in_flight: set[Future[None]] = set()
-        stopped = False
+        in_flight: set[Future[Outcome]] = set()
         with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="poll") as pool:
-            for shard in range(self._store.shards):
-                for job in self._store.due(str(shard), now):
-                    if remaining_ms() < self._stop_margin_ms:
-                        stopped = True
-                        break
-                    # Keep at most `limit` items in flight so a huge backlog is not all read at once.
-                    while len(in_flight) >= limit:
-                        _, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                    in_flight.add(pool.submit(self._safely, job))
-                if stopped:
+            for job in due:
+                if remaining_ms() < self._stop_margin_ms:
+                    counts["stopped_early"] += 1
+                    logger.info("poller stopped before the Lambda timeout; the rest is due next run")
                     break
-            wait(in_flight)
-        if stopped:
-            self._count("stopped_early")
-            logger.info("poller stopped before the Lambda timeout; the rest is due next run")
-        return self._counts
+                # Keep at most `limit` items in flight so a huge backlog is not all read at once.
+                while len(in_flight) >= limit:
+                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    counts.update(future.result().value for future in done)
+                counts["checked"] += 1
+                in_flight.add(pool.submit(self._safely, job))
+            counts.update(future.result().value for future in wait(in_flight).done)
+        return counts
 
-    def _safely(self, job: JobRecord) -> None:
-        self._count("checked")
+    def _safely(self, job: JobRecord) -> Outcome:
         try:
-            outcome = self._process(job)
+            return self._process(job)
         except Exception as exc:  # one bad item must not stop the sweep; it stays due for the next run
-            outcome = Outcome.ERROR
             logger.error("poller item failed", extra={"reference_id": job.reference_id, **error_fields(exc)})
-        self._count(outcome.value)
+            return Outcome.ERROR
 
     def _process(self, job: JobRecord) -> Outcome:
         now = self._store.now()
@@ -104,7 +91,8 @@ class Poller:
             if seen not in _WAITING:
                 return seen
         if past_deadline:
-            return self._time_out(job)
+            reason = timed_out_reason(job.error_code, self._settings.job_deadline_seconds)
+            return self._store.finish(job.reference_id, JobStatus.TIMED_OUT, reason=reason, error_code=job.error_code)
         if seen is Outcome.MISSING_RESULT:
             if now - (job.submitted_epoch or job.created_epoch or now) > self._settings.result_grace_seconds:
                 return self._send_again(job)
@@ -138,7 +126,3 @@ class Poller:
             return Outcome.LOST_RACE
         retried = job.model_copy(update={"status": JobStatus.RETRY, "retry_count": job.retry_count + 1})
         return self._submitter.resubmit(retried).action
-
-    def _time_out(self, job: JobRecord) -> Outcome:
-        reason = timed_out_reason(job.error_code, self._settings.job_deadline_seconds)
-        return self._store.finish(job.reference_id, JobStatus.TIMED_OUT, reason=reason, error_code=job.error_code)

@@ -1,17 +1,15 @@
 """httpx client of the provider contract: submit and get-result, with typed errors and jittered retries.
-
-Never logs request or response bodies: they carry the image or the card holder's data.
-"""
+It never logs request or response bodies: they carry the image or the card holder's data."""
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 from .models import ExtractionResult, ProviderErrorBody, SubmitAccepted, SubmitRequest
 from .observability import logger
@@ -32,7 +30,6 @@ class ProviderError(Exception):
         super().__init__(f"provider error http={http_status} code={error_code}: {message}")
         self.http_status = http_status
         self.error_code = error_code
-        self.message = message
 
 
 class ProviderRejected(ProviderError):
@@ -47,16 +44,11 @@ class ResultNotFound(ProviderError):
     """404 on GET result: unknown reference_id (not ready yet, or the submission was lost)."""
 
 
-def _error_body(response: httpx.Response) -> ProviderErrorBody:
-    try:
-        payload = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return ProviderErrorBody()
-    return ProviderErrorBody.model_validate(payload) if isinstance(payload, dict) else ProviderErrorBody()
-
-
 def _error_for(response: httpx.Response) -> ProviderError:
-    body = _error_body(response)
+    try:
+        body = ProviderErrorBody.model_validate_json(response.content)
+    except ValidationError:  # not JSON, not an object, or odd types: the status alone decides
+        body = ProviderErrorBody()
     status = response.status_code
     if status in (400, 422):
         default = "BAD_PAYLOAD" if status == 422 else "INVALID_PAYLOAD"
@@ -70,18 +62,9 @@ def _error_for(response: httpx.Response) -> ProviderError:
 
 
 class ProviderClient:
-    def __init__(
-        self,
-        base_url: str,
-        credentials: ProviderCredentials | Callable[[], ProviderCredentials],
-        http: httpx.Client,
-        *,
-        max_attempts: int = 3,
-        backoff_base: float = 0.25,
-        backoff_cap: float = 2.0,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: Callable[[], float] = random.random,
-    ) -> None:
+    def __init__(self, base_url: str, credentials: ProviderCredentials | Callable[[], ProviderCredentials],
+                 http: httpx.Client, *, max_attempts: int = 3, backoff_base: float = 0.25, backoff_cap: float = 2.0,
+                 sleep: Callable[[float], None] = time.sleep, rng: Callable[[], float] = random.random) -> None:
         self._base_url = base_url.rstrip("/")
         self._credentials = credentials
         self._http = http
@@ -100,8 +83,8 @@ class ProviderClient:
     def submit(self, request: SubmitRequest) -> SubmitAccepted:
         response = self._send("POST", SUBMIT_PATH, retry_reads=False, json=request.model_dump(exclude_none=True))
         try:
-            return SubmitAccepted.model_validate(response.json())
-        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+            return SubmitAccepted.model_validate_json(response.content)
+        except ValidationError:
             # Accepted with an unreadable body: the job exists; a later submit says REFERENCE_ID_EXISTS.
             return SubmitAccepted()
 
@@ -109,10 +92,10 @@ class ProviderClient:
         response = self._send("GET", RESULT_PATH, retry_reads=True, params={"reference_id": reference_id})
         try:
             payload: Any = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ProviderTransientError(response.status_code, "UNREADABLE_RESULT", "result body is not JSON") from None
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError
+            payload = None
         if not isinstance(payload, dict):
-            raise ProviderTransientError(response.status_code, "UNREADABLE_RESULT", "result body is not an object")
+            raise ProviderTransientError(response.status_code, "UNREADABLE_RESULT", "result body is not a JSON object")
         return ExtractionResult.parse(payload)
 
     def _headers(self) -> dict[str, str]:
@@ -123,10 +106,6 @@ class ProviderClient:
             raise ProviderTransientError(None, "PROVIDER_CREDENTIALS_UNAVAILABLE", "credentials unreadable") from None
         return {"App-ID": creds.app_id, "API-Key": creds.api_key.get_secret_value(), "Accept": "application/json"}
 
-    def _backoff(self, attempt: int) -> float:
-        # Full jitter: spreads the retries of many concurrent invocations.
-        return self._rng() * min(self._backoff_cap, self._backoff_base * (2**attempt))
-
     def _send(self, method: str, path: str, *, retry_reads: bool, **kwargs: Any) -> httpx.Response:
         url = self._base_url + path
         headers = self._headers()
@@ -135,27 +114,21 @@ class ProviderClient:
             try:
                 response = self._http.request(method, url, headers=headers, **kwargs)
             except httpx.TransportError as exc:
+                logger.warning("provider transport error",
+                               extra={"method": method, "path": path, "attempt": attempt, "error": type(exc).__name__})
                 # A read error after the request went out is ambiguous for POST: do not repeat it here;
                 # the job goes to RETRY and the deterministic reference_id makes a later resubmit safe.
-                retryable = isinstance(exc, _RETRYABLE_TRANSPORT) or retry_reads
-                logger.warning(
-                    "provider transport error",
-                    extra={"method": method, "path": path, "attempt": attempt, "error": type(exc).__name__},
-                )
-                if last or not retryable:
+                if last or not (retry_reads or isinstance(exc, _RETRYABLE_TRANSPORT)):
                     raise ProviderTransientError(None, "PROVIDER_UNREACHABLE", type(exc).__name__) from None
-                self._sleep(self._backoff(attempt))
-                continue
-            if response.is_success:
-                return response
-            error = _error_for(response)
-            logger.info(
-                "provider error response",
-                extra={"method": method, "path": path, "attempt": attempt,
-                       "http_status": response.status_code, "error_code": error.error_code},
-            )
-            if response.status_code >= 500 and not last:
-                self._sleep(self._backoff(attempt))
-                continue
-            raise error
-        raise AssertionError("unreachable")  # the loop always returns or raises
+            else:
+                if response.is_success:
+                    return response
+                error = _error_for(response)
+                logger.info("provider error response",
+                            extra={"method": method, "path": path, "attempt": attempt,
+                                   "http_status": response.status_code, "error_code": error.error_code})
+                if last or response.status_code < 500:
+                    raise error
+            # Full jitter: spreads the retries of many concurrent invocations.
+            self._sleep(self._rng() * min(self._backoff_cap, self._backoff_base * (2**attempt)))
+        raise AssertionError("unreachable")  # the last attempt returns or raises

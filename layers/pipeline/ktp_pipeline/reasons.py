@@ -31,14 +31,14 @@ _REASONS: dict[str, str] = {
 }
 
 
-def reason_for(error_code: str | None, default: str = "") -> str:
+def reason_for(error_code: str | None) -> str:
     if error_code is None:
-        return default
+        return ""
     if error_code in _REASONS:
         return _REASONS[error_code]
     if error_code.startswith("HTTP_"):
         return f"The provider answered HTTP {error_code[5:]}; the job will be retried."
-    return default or f"The provider reported {error_code}."
+    return f"The provider reported {error_code}."
 
 
 def timed_out_reason(last_error_code: str | None, deadline_seconds: int) -> str:

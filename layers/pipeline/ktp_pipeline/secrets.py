@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TypeVar
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr
 
 # Long enough to spare Secrets Manager, short enough that a rotation is picked up within minutes.
 SECRET_CACHE_SECONDS = 300
@@ -28,27 +28,24 @@ class CallbackCredentials(BaseModel):
     password: SecretStr = Field(min_length=1)
 
 
-def _load_json_secret(secret_id: str, force_fetch: bool = False) -> dict[str, Any]:
+Credentials = TypeVar("Credentials", ProviderCredentials, CallbackCredentials)
+
+
+def _load(model: type[Credentials], secret_id: str, force_fetch: bool = False) -> Credentials:
     if not secret_id:
         raise SecretUnavailable("no secret id configured")
     from aws_lambda_powertools.utilities import parameters  # imports boto3: keep it off the cold path
 
     try:
-        value = parameters.get_secret(
-            secret_id, transform="json", max_age=SECRET_CACHE_SECONDS, force_fetch=force_fetch
+        return model.model_validate_json(
+            parameters.get_secret(secret_id, max_age=SECRET_CACHE_SECONDS, force_fetch=force_fetch)
         )
-    except Exception as exc:  # GetParameterError, TransformParameterError, botocore errors
+    except Exception as exc:  # GetParameterError, botocore errors, ValidationError (not JSON, fields missing)
         raise SecretUnavailable(f"secret {secret_id!r} unreadable: {type(exc).__name__}") from None
-    if not isinstance(value, dict):
-        raise SecretUnavailable(f"secret {secret_id!r} is not a JSON object")
-    return value
 
 
 def provider_credentials(secret_id: str) -> ProviderCredentials:
-    try:
-        return ProviderCredentials.model_validate(_load_json_secret(secret_id))
-    except ValidationError:
-        raise SecretUnavailable(f"secret {secret_id!r} lacks app_id/api_key") from None
+    return _load(ProviderCredentials, secret_id)
 
 
 _refresh_lock = threading.Lock()
@@ -59,19 +56,13 @@ def callback_credentials(secret_id: str, *, refresh: bool = False) -> CallbackCr
     """The Basic-auth pair; `refresh=True` bypasses the cache, rate-limited so bad requests cannot
     turn into a flood of Secrets Manager calls."""
     global _last_forced_refresh
-    force = False
     if refresh:
         with _refresh_lock:
             now = time.monotonic()
-            if now - _last_forced_refresh >= FORCED_REFRESH_MIN_INTERVAL:
-                _last_forced_refresh = now
-                force = True
-        if not force:
-            raise SecretUnavailable("forced refresh rate-limited")
-    try:
-        return CallbackCredentials.model_validate(_load_json_secret(secret_id, force_fetch=force))
-    except ValidationError:
-        raise SecretUnavailable(f"secret {secret_id!r} lacks username/password") from None
+            if now - _last_forced_refresh < FORCED_REFRESH_MIN_INTERVAL:
+                raise SecretUnavailable("forced refresh rate-limited")
+            _last_forced_refresh = now
+    return _load(CallbackCredentials, secret_id, force_fetch=refresh)
 
 
 def reset_refresh_limiter() -> None:

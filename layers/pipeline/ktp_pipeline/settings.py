@@ -1,4 +1,4 @@
-"""Configuration from the Lambda environment, read once per container.
+"""Configuration from the Lambda environment (read once per container by `wiring.get_settings`).
 
 This model is the one list of the pipeline's environment variables: each field is read from the
 variable of the same name in upper case (``jobs_table_name`` ← ``JOBS_TABLE_NAME``). template.yaml's
@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Literal
 
-from aws_lambda_powertools.shared import constants as powertools_constants
+from aws_lambda_powertools.shared import constants as powertools
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Powertools' own variables that template.yaml sets (Powertools reads them, under its names).
 POWERTOOLS_VARIABLES = frozenset({
-    powertools_constants.SERVICE_NAME_ENV,
-    powertools_constants.METRICS_NAMESPACE_ENV,
-    powertools_constants.POWERTOOLS_LOG_LEVEL_ENV,
-    powertools_constants.TRACER_DISABLED_ENV,
+    powertools.SERVICE_NAME_ENV, powertools.METRICS_NAMESPACE_ENV, powertools.POWERTOOLS_LOG_LEVEL_ENV,
+    powertools.TRACER_DISABLED_ENV,
 })
 
 
@@ -73,9 +70,3 @@ class Settings(BaseModel):
 def known_variables() -> frozenset[str]:
     """Every variable a function of this stack may be given: the settings and Powertools' own."""
     return frozenset(Settings.env_names().values()) | POWERTOOLS_VARIABLES
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The container's settings; tests call ``get_settings.cache_clear()`` after changing the env."""
-    return Settings.from_env()

@@ -1,6 +1,5 @@
-"""S3 upload → local image checks → provider submit → job record. Also the poller's resubmission path.
-
-Object keys are never logged: a file name may well be a person's name.
+"""S3 upload (Powertools' `S3Event`) → local image checks → provider submit → job record. Also the
+poller's resubmission path. Object keys are never logged: a file name may well be a person's name.
 """
 
 from __future__ import annotations
@@ -9,9 +8,13 @@ import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 
 from .backoff import SUBMIT_CLAIM_SECONDS, retry_delay
-from .image_checks import MAX_IMAGE_BYTES, check_image, too_large
+from .image_checks import FORMAT, MAX_IMAGE_BYTES, SIZE, check_image, too_large
 from .job_store import JobStore
 from .models import JobRecord, JobStatus, SubmitRequest
 from .observability import error_fields, logger, tracer
@@ -19,13 +22,21 @@ from .outcomes import Outcome
 from .provider_client import ProviderClient, ProviderRejected, ProviderTransientError
 from .reasons import reason_for
 from .reference_ids import reference_id_for
-from .s3_events import S3Event, S3EventRecord, decoded_key, is_object_created, is_s3_test_event, s3_records
 from .settings import Settings
 
 # The provider fetches a presigned image while it processes; long enough for a queue, short enough
 # that a leaked URL soon stops working.
 PRESIGNED_URL_SECONDS = 900
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
+
+
+def is_object_created(record: S3EventRecord) -> bool:
+    return record.get("eventSource") == "aws:s3" and str(record.get("eventName", "")).startswith("ObjectCreated:")
+
+
+def decoded_key(record: S3EventRecord) -> str:
+    # S3 URL-encodes keys in notifications and writes spaces as '+' (Powertools' `key` is the raw one).
+    return unquote_plus(record.s3.get_object.key)
 
 
 @dataclass(frozen=True)
@@ -41,15 +52,13 @@ class Submitter:
         self._provider = provider
         self._settings = settings
 
-    # --- S3 events ---------------------------------------------------------------------------------
-
     def handle_event(self, event: Mapping[str, Any]) -> list[SubmitOutcome]:
-        if is_s3_test_event(event):
-            logger.info("s3 test event ignored")
+        if "Records" not in event:  # `s3:TestEvent`, sent once when a notification is configured
+            logger.info("event without records ignored", extra={"event": event.get("Event")})
             return []
         outcomes: list[SubmitOutcome] = []
         failure: Exception | None = None
-        for record in s3_records(S3Event(event)):
+        for record in S3Event(event).records:
             try:
                 outcomes.append(self.submit_record(record))
             except Exception as exc:  # finish the other records; the re-raise makes Lambda retry the event
@@ -78,61 +87,45 @@ class Submitter:
             return SubmitOutcome(reference_id, Outcome.DUPLICATE)
         return self._check_and_send(reference_id, bucket, key, obj.version_id, obj.get("size"), retry_count=0)
 
-    # --- poller ------------------------------------------------------------------------------------
-
     def resubmit(self, job: JobRecord) -> SubmitOutcome:
-        """Send a claimed RECEIVED/RETRY job again, reading the image from S3 again.
-
-        Runs in poller worker threads: no shared logger state (correlation id) is set here.
-        """
+        """Send a claimed RECEIVED/RETRY job again, reading the image from S3 again. Runs in poller
+        worker threads: no shared logger state (correlation id) is set here."""
         if not job.bucket or not job.object_key:
             return self._reject(job.reference_id, "OBJECT_NOT_FOUND")
-        sent = self._check_and_send(
-            job.reference_id, job.bucket, job.object_key, job.object_version_id, job.object_size,
-            retry_count=job.retry_count,
-        )
+        sent = self._check_and_send(job.reference_id, job.bucket, job.object_key, job.object_version_id,
+                                    job.object_size, retry_count=job.retry_count)
         if sent.action in (Outcome.SUBMITTED, Outcome.ALREADY_SUBMITTED):
             return SubmitOutcome(job.reference_id, Outcome.RESUBMITTED)
         return sent
-
-    # --- shared ------------------------------------------------------------------------------------
 
     def _check_and_send(self, reference_id: str, bucket: str, key: str, version_id: str | None,
                         size_hint: int | None, *, retry_count: int) -> SubmitOutcome:
         # The event's size first, so an oversized object is never downloaded.
         if size_hint is not None and size_hint > MAX_IMAGE_BYTES:
-            verdict = too_large(size_hint)
-            return self._reject(reference_id, verdict.error_code or "", verdict.reason)
+            return self._reject(reference_id, SIZE, too_large(size_hint).reason)
         params = {"Bucket": bucket, "Key": key}
         if version_id and version_id != "null":
             params["VersionId"] = version_id
         try:
-            body = self._s3.get_object(**params)["Body"]
-            try:
+            with self._s3.get_object(**params)["Body"] as body:
                 data = body.read(MAX_IMAGE_BYTES + 1)  # never more than the limit, whatever the size says
-            finally:
-                body.close()
         except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code")
             if code in _NOT_FOUND_CODES:
                 return self._reject(reference_id, "OBJECT_NOT_FOUND")
             logger.warning("image read failed; will retry",
                            extra={"reference_id": reference_id, "error": code or type(exc).__name__})
-            return self._retry(reference_id, "OBJECT_READ_FAILED", reason_for("OBJECT_READ_FAILED"), retry_count)
+            return self._retry(reference_id, "OBJECT_READ_FAILED", retry_count)
         verdict = check_image(data)
         if not verdict.ok:
-            return self._reject(reference_id, verdict.error_code or "INVALID_PAYLOAD_IMAGE_FORMAT", verdict.reason)
+            return self._reject(reference_id, verdict.error_code or FORMAT, verdict.reason)
 
         if self._settings.image_transport == "presigned_url":
             image = self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=PRESIGNED_URL_SECONDS)
         else:
             image = base64.b64encode(data).decode("ascii")
-        request = SubmitRequest(
-            image=image,
-            validate_quality=self._settings.validate_quality,
-            reference_id=reference_id,
-            callback_url=self._settings.callback_url or None,
-        )
+        request = SubmitRequest(image=image, validate_quality=self._settings.validate_quality,
+                                reference_id=reference_id, callback_url=self._settings.callback_url or None)
         try:
             accepted = self._provider.submit(request)
         except ProviderRejected as exc:
@@ -142,8 +135,7 @@ class Submitter:
                                        "Already at the provider; waiting for the result.")
             return self._reject(reference_id, exc.error_code or "INVALID_PAYLOAD")
         except ProviderTransientError as exc:
-            code = exc.error_code or "PROVIDER_UNREACHABLE"
-            return self._retry(reference_id, code, reason_for(code), retry_count)
+            return self._retry(reference_id, exc.error_code or "PROVIDER_UNREACHABLE", retry_count)
         echoed = accepted.data.reference_id
         if echoed and echoed != reference_id:
             # Its callback will carry the provider's id and land as an orphan; the poller still asks for ours.
@@ -166,8 +158,8 @@ class Submitter:
                                            "outcome": outcome.value})
         return SubmitOutcome(reference_id, outcome)
 
-    def _retry(self, reference_id: str, error_code: str, reason: str, retry_count: int) -> SubmitOutcome:
-        if not self._store.mark_retry(reference_id, error_code, reason, retry_delay(retry_count)):
+    def _retry(self, reference_id: str, error_code: str, retry_count: int) -> SubmitOutcome:
+        if not self._store.mark_retry(reference_id, error_code, reason_for(error_code), retry_delay(retry_count)):
             return SubmitOutcome(reference_id, Outcome.LOST_RACE)
         logger.info("job will be retried", extra={"reference_id": reference_id, "error_code": error_code})
         return SubmitOutcome(reference_id, Outcome.RETRY)

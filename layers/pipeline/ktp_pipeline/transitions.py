@@ -55,18 +55,11 @@ FINISHING_OP: dict[JobStatus, Op] = {
 }
 
 
-def statuses_from(op: Op) -> list[JobStatus]:
-    """The existing statuses `op` may start from, in a stable order."""
-    return sorted(s for s in TRANSITIONS[op].sources if s is not None)
-
-
 def condition(op: Op) -> tuple[str, dict[str, dict[str, str]]]:
     """The ConditionExpression admitting exactly `op`'s sources, and its values (`#status` is `status`).
-
     An op that may also create the item is written as an update first (which fails on a missing
-    item) and a conditional put second: JobStore decides, the condition here is the update's.
-    """
-    statuses = statuses_from(op)
+    item) and a conditional put second: JobStore decides, the condition here is the update's."""
+    statuses = sorted(s for s in TRANSITIONS[op].sources if s is not None)  # existing ones, stable order
     if not statuses:
         return "attribute_not_exists(reference_id)", {}
     values = {f":from_{s.value.lower()}": {"S": s.value} for s in statuses}

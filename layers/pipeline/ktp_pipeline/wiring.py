@@ -1,4 +1,5 @@
-"""Builds the clients and services once per Lambda container, lazily (cold starts pay only for use).
+"""Builds the settings, clients and services once per Lambda container, lazily: each builder imports
+what it needs, so a cold start pays only for what its function uses (the callback never loads httpx).
 
 Tests set `http_transport` (an `httpx.MockTransport`) and call `reset()`; AWS clients follow the
 standard `AWS_ENDPOINT_URL` variable, which is how the local stack points them at moto.
@@ -9,19 +10,25 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # imported on first use: httpx (the callback function never needs it), pydantic
+if TYPE_CHECKING:
     import httpx
 
+    from .callback_receiver import CallbackReceiver
+    from .job_store import JobStore
+    from .poller import Poller
+    from .provider_client import ProviderClient
     from .settings import Settings
+    from .submitter import Submitter
 
 # Injected by tests / the local stack; None means a real network transport.
 http_transport: httpx.BaseTransport | None = None
 
 
+@cache
 def get_settings() -> Settings:
-    from .settings import get_settings as cached
+    from .settings import Settings
 
-    return cached()
+    return Settings.from_env()
 
 
 @cache
@@ -41,45 +48,35 @@ def s3_client() -> Any:
 
 
 @cache
-def http_client() -> httpx.Client:
-    import httpx
-
-    from .provider_client import DEFAULT_TIMEOUT
-
-    return httpx.Client(timeout=DEFAULT_TIMEOUT, transport=http_transport, follow_redirects=False)
-
-
-@cache
-def job_store():  # -> JobStore
+def job_store() -> JobStore:
     from .job_store import JobStore
 
     settings = get_settings()
-    return JobStore(
-        dynamodb_client(), settings.jobs_table_name, settings.jobs_pending_index,
-        shards=settings.pending_shards, retention_days=settings.retention_days,
-    )
+    return JobStore(dynamodb_client(), settings.jobs_table_name, settings.jobs_pending_index,
+                    shards=settings.pending_shards, retention_days=settings.retention_days)
 
 
 @cache
-def provider_client():  # -> ProviderClient
-    from .provider_client import ProviderClient
+def provider_client() -> ProviderClient:
+    import httpx
+
+    from .provider_client import DEFAULT_TIMEOUT, ProviderClient
     from .secrets import provider_credentials
 
     settings = get_settings()
-    return ProviderClient(
-        settings.provider_base_url, lambda: provider_credentials(settings.provider_secret_id), http_client()
-    )
+    http = httpx.Client(timeout=DEFAULT_TIMEOUT, transport=http_transport, follow_redirects=False)
+    return ProviderClient(settings.provider_base_url, lambda: provider_credentials(settings.provider_secret_id), http)
 
 
 @cache
-def submitter():  # -> Submitter
+def submitter() -> Submitter:
     from .submitter import Submitter
 
     return Submitter(job_store(), s3_client(), provider_client(), get_settings())
 
 
 @cache
-def callback_receiver():  # -> CallbackReceiver
+def callback_receiver() -> CallbackReceiver:
     from .callback_receiver import CallbackReceiver
     from .secrets import callback_credentials
 
@@ -88,7 +85,7 @@ def callback_receiver():  # -> CallbackReceiver
 
 
 @cache
-def poller():  # -> Poller
+def poller() -> Poller:
     from .poller import Poller
 
     return Poller(job_store(), provider_client(), submitter(), get_settings())
@@ -96,9 +93,6 @@ def poller():  # -> Poller
 
 def reset() -> None:
     """Forget every built object (after tests change the environment or the transport)."""
-    for builder in (dynamodb_client, s3_client, http_client, job_store, provider_client, submitter,
+    for builder in (get_settings, dynamodb_client, s3_client, job_store, provider_client, submitter,
                     callback_receiver, poller):
         builder.cache_clear()
-    from .settings import get_settings as cached
-
-    cached.cache_clear()
