@@ -1,7 +1,9 @@
 """One local stack per test module that needs it (starting the extractor costs seconds).
 
-Short schedules for tests: the poller runs every second, a 404 from the provider counts as lost
-after 4 s, and the extractor gives up on a refused callback after a few quick attempts.
+Short schedules for tests: the poller runs every second, its first look at a submitted job comes
+after 3 s (not 60), re-polls and resubmissions back off from 2 s (not 30 and 60), a 404 from the
+provider counts as lost after 4 s, and the extractor gives up on a refused callback after a few
+quick attempts.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from local.stack import LocalStack
 
 TEST_FUNCTION_ENV = {
     "RESULT_GRACE_SECONDS": "4",
+    "FIRST_CHECK_SECONDS": "3",
+    "POLL_BASE_SECONDS": "2",
+    "RETRY_BASE_SECONDS": "2",
     "JOB_DEADLINE_SECONDS": "600",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }

@@ -13,8 +13,8 @@ from .conftest import describe, jpeg_bytes, s3_event_body, wait_for
 pytestmark = pytest.mark.slow
 
 OCR_TIMEOUT = 240.0  # several OCR jobs on a busy 2-core machine
-# The poller's first look at a job comes FIRST_CHECK_SECONDS (60 s) after submission, a failed
-# submission is retried after up to 60 s: fault recovery needs a few minutes at most.
+# The fixture shortens the poller's first look and the backoffs to seconds (conftest.py); the
+# bound still allows for OCR on a busy 2-core machine.
 RECOVERY_TIMEOUT = 300.0
 
 

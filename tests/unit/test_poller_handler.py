@@ -320,3 +320,17 @@ def test_an_item_that_keeps_failing_past_the_deadline_still_times_out(stack, han
     stack.provider.result_reply = broken
     run(handlers)
     assert stack.item("ktp-old-and-broken")["status"] == "TIMED_OUT"
+
+
+def test_not_ready_result_is_checked_again_after_the_poll_setting(stack, handlers, monkeypatch):
+    from ktp_pipeline import wiring
+    from ktp_pipeline.settings import Settings
+
+    monkeypatch.setenv(Settings.env_names()["poll_base_seconds"], "2")
+    wiring.reset()
+    seed(stack, "ktp-poll-setting", JobStatus.SUBMITTED)
+    stack.provider.result_reply = lambda ref: httpx.Response(200, json={"message": "processing"})
+    polled_at = time.time()
+    assert run(handlers)["not_ready"] == 1
+    # Half fixed, half jittered: 1-2 s after the poll (the default's first step is 15-30 s).
+    assert stack.item("ktp-poll-setting")["next_check_at"] - polled_at <= 3

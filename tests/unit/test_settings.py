@@ -68,3 +68,29 @@ def test_submitter_schedules_the_first_check_from_the_setting(stack, handlers, m
     item = stack.item(outcome["reference_id"])
     assert item["status"] == "SUBMITTED"
     assert item["next_check_at"] - item["submitted_epoch"] == seconds
+
+
+def test_backoff_first_steps_are_settings_with_the_old_defaults():
+    defaults = Settings.from_env({"JOBS_TABLE_NAME": "t"})
+    assert defaults.poll_base_seconds == 30
+    assert defaults.retry_base_seconds == 60
+    short = Settings.from_env({"JOBS_TABLE_NAME": "t", "POLL_BASE_SECONDS": "2", "RETRY_BASE_SECONDS": "3"})
+    assert short.poll_base_seconds == 2
+    assert short.retry_base_seconds == 3
+
+
+def test_submitter_backs_off_a_transient_failure_from_the_retry_setting(stack, handlers, monkeypatch):
+    from ktp_pipeline import wiring
+
+    from .conftest import FakeContext, error_reply, make_image
+
+    monkeypatch.setenv(Settings.env_names()["retry_base_seconds"], "2")
+    wiring.reset()
+    stack.provider.submit_reply = error_reply(503, None)
+    event = stack.s3_event("incoming/retry-setting.jpg", make_image())
+    [outcome] = handlers["submit"].lambda_handler(event, FakeContext())["outcomes"]
+    item = stack.item(outcome["reference_id"])
+    assert item["status"] == "RETRY"
+    # Half fixed, half jittered: between 1 and 2 s after the attempt (the default would be 30-60 s).
+    assert item["next_check_at"] - item["created_epoch"] <= 3
+

@@ -8,9 +8,8 @@ from collections.abc import Callable
 # The submitter's claim on a RECEIVED job: longer than one provider call with its retries, so the
 # poller only takes over a job whose submitter really died.
 SUBMIT_CLAIM_SECONDS = 180
-POLL_BASE_SECONDS = 30
+# The first steps are settings (poll_base_seconds, retry_base_seconds); the caps stay fixed.
 POLL_CAP_SECONDS = 600
-RETRY_BASE_SECONDS = 60
 RETRY_CAP_SECONDS = 900
 
 
@@ -20,9 +19,9 @@ def next_delay(attempt: int, base: int, cap: int, rng: Callable[[], float] = ran
     return max(1, int(step / 2 + rng() * step / 2))
 
 
-def poll_delay(poll_count: int, rng: Callable[[], float] = random.random) -> int:
-    return next_delay(poll_count, POLL_BASE_SECONDS, POLL_CAP_SECONDS, rng)
+def poll_delay(poll_count: int, base: int, rng: Callable[[], float] = random.random) -> int:
+    return next_delay(poll_count, base, POLL_CAP_SECONDS, rng)
 
 
-def retry_delay(retry_count: int, rng: Callable[[], float] = random.random) -> int:
-    return next_delay(retry_count, RETRY_BASE_SECONDS, RETRY_CAP_SECONDS, rng)
+def retry_delay(retry_count: int, base: int, rng: Callable[[], float] = random.random) -> int:
+    return next_delay(retry_count, base, RETRY_CAP_SECONDS, rng)

@@ -98,7 +98,7 @@ class Poller:
                 return self._send_again(job)
             seen = Outcome.NOT_READY
         if seen is not None:
-            return seen if self._store.reschedule(job.reference_id, poll_delay(job.poll_count)) else Outcome.LOST_RACE
+            return seen if self._store.reschedule(job.reference_id, poll_delay(job.poll_count, self._settings.poll_base_seconds)) else Outcome.LOST_RACE
         if not self._store.claim_for_submit(job, SUBMIT_CLAIM_SECONDS):
             return Outcome.LOST_RACE
         return self._submitter.resubmit(job).action

@@ -43,6 +43,10 @@ class Settings(BaseModel):
     # First poll after a successful submit; the callback normally arrives well before. A setting so
     # tests and the local stack need not wait a minute.
     first_check_seconds: int = Field(60, ge=1)
+    # First steps of the exponential backoffs (backoff.py): re-polling a result that was not ready,
+    # and resubmitting after a transient failure. Settings for the same reason.
+    poll_base_seconds: int = Field(30, ge=1)
+    retry_base_seconds: int = Field(60, ge=1)
 
     @field_validator("provider_base_url")
     @classmethod

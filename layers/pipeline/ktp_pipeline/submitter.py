@@ -159,7 +159,7 @@ class Submitter:
         return SubmitOutcome(reference_id, outcome)
 
     def _retry(self, reference_id: str, error_code: str, retry_count: int) -> SubmitOutcome:
-        if not self._store.mark_retry(reference_id, error_code, reason_for(error_code), retry_delay(retry_count)):
+        if not self._store.mark_retry(reference_id, error_code, reason_for(error_code), retry_delay(retry_count, self._settings.retry_base_seconds)):
             return SubmitOutcome(reference_id, Outcome.LOST_RACE)
         logger.info("job will be retried", extra={"reference_id": reference_id, "error_code": error_code})
         return SubmitOutcome(reference_id, Outcome.RETRY)
