@@ -20,7 +20,7 @@ demo: setup
 	$(BIN)/ktp demo
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 # Benchmarks print tables (they are never part of the tests).
 bench: setup

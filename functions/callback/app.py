@@ -32,7 +32,7 @@ def _raw_body() -> bytes | str | None:
 def callback() -> Response:
     # current_event.headers is case-insensitive (HTTP API lower-cases names; do not rely on it).
     reply = wiring.callback_receiver().receive(app.current_event.headers.get("authorization"), _raw_body())
-    metrics.add_metric(name=f"callback_{reply.outcome.split(':')[-1]}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"callback_{reply.outcome.value}", unit=MetricUnit.Count, value=1)
     return Response(
         status_code=reply.status_code,
         content_type="application/json",

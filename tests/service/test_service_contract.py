@@ -213,7 +213,8 @@ def test_accepts_base64_data_url_and_png_and_generates_uuid(client):
         body = response.json()
         assert body["message"] == "accepted"
         reference_id = body["data"]["reference_id"]
-        assert len(reference_id) == 36 and reference_id.count("-") == 4
+        assert len(reference_id) == 36
+        assert reference_id.count("-") == 4
         assert wait_result(client, reference_id)["message"] == "success"
 
 
@@ -243,15 +244,20 @@ def test_processing_answer_then_round_trip_with_authenticated_callback(client, s
     finally:
         gate.unlink()
     final = wait_result(client, "round-trip-01")
-    assert final["message"] == "success" and final["status_code"] == "BILLED" and "error_code" not in final
+    assert final["message"] == "success"
+    assert final["status_code"] == "BILLED"
+    assert "error_code" not in final
     data = final["data"]
     assert set(CONTRACT_FIELDS) <= set(data)
-    assert data["nik"] == "3275014101900007" and data["state"] == "JAWA BARAT"
+    assert data["nik"] == "3275014101900007"
+    assert data["state"] == "JAWA BARAT"
     assert data["image_quality"] == {"blur": False, "dark": False, "flashlight": False, "grayscale": False}
     # Extras live in one object, never among the contract fields.
     extra = final["ktp_extractor"]
-    assert extra["valid_until"] == "SEUMUR HIDUP" and extra["issue_city"] == "KOTA BEKASI"
-    assert "valid_until" not in data and extra["confidence"]["nik"] == 0.9
+    assert extra["valid_until"] == "SEUMUR HIDUP"
+    assert extra["issue_city"] == "KOTA BEKASI"
+    assert "valid_until" not in data
+    assert extra["confidence"]["nik"] == 0.9
     assert set(extra["timings"]) >= {"queued_seconds", "processing_seconds", "total_seconds"}
 
     (callback,) = wait_until(lambda: listener.for_path("/cb/rt"), what="callback")
@@ -277,11 +283,13 @@ def test_failed_jobs_answer_200_with_error_code(client, width, validate, error_c
     reference_id = f"fail-{width}-{int(validate)}"
     submit(client, {"image": b64(jpeg(width=width)), "reference_id": reference_id, "validate_quality": validate})
     body = wait_result(client, reference_id)
-    assert body["error_code"] == error_code and body["message"] == message
+    assert body["error_code"] == error_code
+    assert body["message"] == message
     assert body["status_code"] == "NOT_BILLED"
     assert "nik" not in body["data"]
     # Nothing read from the card is returned with a failure, not even among the extras.
-    assert "3275014101900007" not in json.dumps(body) and "raw_text" not in body["ktp_extractor"]
+    assert "3275014101900007" not in json.dumps(body)
+    assert "raw_text" not in body["ktp_extractor"]
     if error_code == "FAIL_ON_1":
         assert body["data"]["image_quality"]["blur"] is True
         assert body["ktp_extractor"]["quality"]["scores"]["blur"] == 0.9
@@ -290,7 +298,8 @@ def test_failed_jobs_answer_200_with_error_code(client, width, validate, error_c
 def test_quality_flag_without_validation_still_succeeds(client):
     submit(client, {"image": b64(jpeg(width=1002)), "reference_id": "blur-novalidate"})
     body = wait_result(client, "blur-novalidate")
-    assert "error_code" not in body and body["data"]["image_quality"]["blur"] is True
+    assert "error_code" not in body
+    assert body["data"]["image_quality"]["blur"] is True
     assert body["ktp_extractor"]["quality"]["scores"]["blur"] == 0.9
 
 
@@ -310,7 +319,8 @@ def test_callback_retries_with_backoff_and_records_attempts(client, service, lis
 
     rows = wait_until(lambda: (r := attempts()) and r[-1][3] == "delivered" and r, what="delivery recorded")
     assert [(r[0], r[1]) for r in rows] == [(1, 500), (2, 503), (3, 200)]
-    assert rows[0][2] == "HTTP 500" and rows[2][2] is None
+    assert rows[0][2] == "HTTP 500"
+    assert rows[2][2] is None
 
 
 def test_callback_gives_up_after_max_attempts(client, listener):

@@ -45,7 +45,8 @@ def test_kill_during_processing_then_restart_completes_job_and_callback(make_ser
             (callback,) = wait_until(lambda n=n: listener.for_path(f"/cb/crash/{n}"), what=f"callback {n}")
             assert callback.headers["Authorization"] == expected_basic_auth()
             body = client.get(RESULT, params={"reference_id": ref}, headers=AUTH).json()
-            assert body["message"] == "success" and callback.json() == body
+            assert body["message"] == "success"
+            assert callback.json() == body
     assert not any((first.data_dir / "images").iterdir())
     # The interrupted job was started twice; nothing else was duplicated.
     attempts = dict(_db_rows(first.data_dir, "SELECT reference_id, processing_attempts FROM jobs"))

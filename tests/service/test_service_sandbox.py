@@ -36,8 +36,10 @@ def test_image_codes_with_and_without_quality_validation(client, code, flags):
     accepted = client.post(SUBMIT, headers=AUTH, json={"image": code, "reference_id": "REFERENCE_ID"})
     assert accepted.json() == {"message": "accepted", "data": {"reference_id": f"REFERENCE_ID_{code}"}}
     body = client.get(RESULT, params={"reference_id": f"REFERENCE_ID_{code}"}, headers=AUTH).json()
-    assert "error_code" not in body and body["data"]["image_quality"] == _flags(*flags)
-    assert body["data"]["full_name"] == "CONTOH SANDBOX" and body["ktp_extractor"]["sandbox"] is True
+    assert "error_code" not in body
+    assert body["data"]["image_quality"] == _flags(*flags)
+    assert body["data"]["full_name"] == "CONTOH SANDBOX"
+    assert body["ktp_extractor"]["sandbox"] is True
 
     validated = client.post(SUBMIT, headers=AUTH, json={"image": code, "validate_quality": True})
     assert validated.json()["data"]["reference_id"] == f"REFERENCE_ID_{code}_V"
@@ -81,4 +83,5 @@ def test_sandbox_callback_is_delivered(client, listener):
     (callback,) = wait_until(lambda: listener.for_path("/cb/sbx"), what="sandbox callback")
     assert callback.headers["Authorization"] == expected_basic_auth()
     expected = client.get(RESULT, params={"reference_id": "REFERENCE_ID_KTP_D_V"}, headers=AUTH).json()
-    assert callback.json() == expected and expected["error_code"] == "FAIL_ON_1"
+    assert callback.json() == expected
+    assert expected["error_code"] == "FAIL_ON_1"

@@ -62,7 +62,8 @@ def test_guarded_transport_checks_resolved_addresses():
 def test_app_credentials_parse_and_never_print_secrets():
     app = AppCredentials.parse("id1:key1:user:pa:ss")
     assert (app.app_id, app.api_key, app.callback_user, app.callback_password) == ("id1", "key1", "user", "pa:ss")
-    assert "key1" not in repr(app) and "pa:ss" not in str(app)
+    assert "key1" not in repr(app)
+    assert "pa:ss" not in str(app)
     assert AppCredentials.parse("id2:key2").callback_user is None
     for bad in ("justone", "a:b:c", ":key", "id:"):
         with pytest.raises(ValueError):
@@ -121,10 +122,14 @@ def test_cli_reads_environment_and_options_win(monkeypatch, tmp_path):
     monkeypatch.setenv("KTP_SERVE_DATA_DIR", str(tmp_path))
     settings = build_settings(_parse([]))
     assert (settings.port, settings.workers, settings.quota, settings.retention_hours) == (9123, 3, 5, 1.5)
-    assert settings.local and settings.sandbox and settings.data_dir == tmp_path
-    assert [a.app_id for a in settings.apps] == ["a", "b"] and settings.app("b").callback_password == "p"
+    assert settings.local
+    assert settings.sandbox
+    assert settings.data_dir == tmp_path
+    assert [a.app_id for a in settings.apps] == ["a", "b"]
+    assert settings.app("b").callback_password == "p"
     settings = build_settings(_parse(["--port", "9200", "--app", "c:kc"]))
-    assert settings.port == 9200 and [a.app_id for a in settings.apps] == ["c"]
+    assert settings.port == 9200
+    assert [a.app_id for a in settings.apps] == ["c"]
 
 
 def test_unexpected_exception_is_a_contract_500_without_details(tmp_path):
@@ -211,4 +216,5 @@ def test_callback_loop_survives_a_store_failure(monkeypatch):
 
     asyncio.run(scenario())
     assert store.calls >= 2
-    assert store.recorded and store.recorded[0][:4] == (1, 204, None, True)
+    assert store.recorded
+    assert store.recorded[0][:4] == (1, 204, None, True)

@@ -134,7 +134,8 @@ class FakeContext:
 def load_handler(name: str) -> Any:
     module_name = f"_handler_{name}"
     spec = importlib.util.spec_from_file_location(module_name, REPO / "functions" / name / "app.py")
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)

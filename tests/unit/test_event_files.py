@@ -19,18 +19,22 @@ def test_env_json_configures_each_function(function):
     if function == "CallbackFunction":
         assert settings.callback_secret_id
     else:
-        assert settings.provider_secret_id and settings.callback_url
+        assert settings.provider_secret_id
+        assert settings.callback_url
 
 
 def test_s3_put_event_key_exercises_decoding():
     key = load_event("s3_put.json")["Records"][0]["s3"]["object"]["key"]
-    assert "+" in key and "%2B" in key and "%C3%BC" in key  # space, literal plus, non-ASCII
+    assert "+" in key
+    assert "%2B" in key
+    assert "%C3%BC" in key  # space, literal plus, non-ASCII
 
 
 @pytest.mark.parametrize("name", ["callback_success.json", "callback_failure.json", "callback_bad_auth.json"])
 def test_callback_events_are_http_api_v2_posts(name):
     event = load_event(name)
-    assert event["version"] == "2.0" and event["routeKey"] == "POST /callback"
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "POST /callback"
     assert event["requestContext"]["http"]["method"] == "POST"
     assert json.loads(event["body"])["data"]["reference_id"]
 

@@ -30,7 +30,8 @@ def test_nested_and_flat_bodies_parse_the_same():
     nested = ExtractionResult.parse(completed_body("ref-000001", nested=True))
     flat = ExtractionResult.parse(completed_body("ref-000001", nested=False))
     assert nested == flat
-    assert nested.reference_id == "ref-000001" and nested.status_code == "BILLED"
+    assert nested.reference_id == "ref-000001"
+    assert nested.status_code == "BILLED"
     assert nested.state == "completed"
 
 
@@ -71,4 +72,5 @@ def test_the_extractor_uses_the_layers_single_copy_of_the_contract():
     assert EXTRACTOR_FIELDS is contract.CONTRACT_FIELDS is models.CONTRACT_FIELDS
     assert images.MAX_IMAGE_BYTES is image_checks.MAX_IMAGE_BYTES is contract.MAX_IMAGE_BYTES
     assert (images.MIN_LONG_SIDE, images.MIN_SHORT_SIDE) == (contract.MIN_LONG_SIDE, contract.MIN_SHORT_SIDE)
-    assert images._JPEG_MAGIC is contract.JPEG_SIGNATURE and images._PNG_MAGIC is contract.PNG_SIGNATURE
+    assert images._JPEG_MAGIC is contract.JPEG_SIGNATURE
+    assert images._PNG_MAGIC is contract.PNG_SIGNATURE
