@@ -77,14 +77,18 @@ def write_cards(n: int, out_dir: str | Path, level: str, seed: int = 0) -> list[
     """Write ``n`` cards as ``<stem>.jpg`` + ``<stem>.json`` into ``out_dir``; returns the image paths."""
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}")
+    return save_cards(out_dir, seed, f"{level}-{seed}",
+                      (generate_card(card_seed(seed, index, level), level) for index in range(n)))
+
+
+def save_cards(out_dir: str | Path, seed: int, prefix: str, cards) -> list[Path]:
+    """Write each (jpeg, truth) as ``<prefix>-NNNN.jpg`` + ``.json``; returns the image paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for index in range(n):
-        this_seed = card_seed(seed, index, level)
-        jpeg, truth = generate_card(this_seed, level)
+    for index, (jpeg, truth) in enumerate(cards):
         truth.update(batch_seed=seed, index=index)
-        stem = f"{level}-{seed}-{index:04d}"
+        stem = f"{prefix}-{index:04d}"
         (out / f"{stem}.jpg").write_bytes(jpeg)
         (out / f"{stem}.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False) + "\n")
         paths.append(out / f"{stem}.jpg")

@@ -17,7 +17,6 @@ bench row shows one kind of difference.
 from __future__ import annotations
 
 import io
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from extractor.synth import fonts
+from extractor.synth.cards import save_cards
 from extractor.synth.degrade import phone_photo
 from extractor.synth.holder import random_holder
 
@@ -363,14 +363,6 @@ def styled_seed(batch_seed: int, index: int, set_name: str, group: str) -> int:
 
 def write_styled_cards(n: int, out_dir: str | Path, set_name: str, group: str, seed: int = 0) -> list[Path]:
     """Write ``n`` cross-style cards as ``<stem>.jpg`` + ``<stem>.json``; returns the image paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for index in range(n):
-        jpeg, truth = generate_styled_card(styled_seed(seed, index, set_name, group), set_name, group)
-        truth.update(batch_seed=seed, index=index)
-        stem = f"{set_name}-{group}-{seed}-{index:04d}"
-        (out / f"{stem}.jpg").write_bytes(jpeg)
-        (out / f"{stem}.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False) + "\n")
-        paths.append(out / f"{stem}.jpg")
-    return paths
+    return save_cards(out_dir, seed, f"{set_name}-{group}-{seed}",
+                      (generate_styled_card(styled_seed(seed, index, set_name, group), set_name, group)
+                       for index in range(n)))
