@@ -35,4 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:  # Ctrl-C in any command: one line, the shell's 128 + SIGINT
+        print(f"ktp {args.command}: interrupted", file=sys.stderr)
+        return 130
