@@ -399,10 +399,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     console = _console()
     jobs = _jobs(args)
+    seen: dict = {}
 
     def view():
-        # Bounded per refresh: at most --limit index entries per status, then GetItem of the shown rows.
-        shown = jobs.recent(status=args.status, limit=args.limit)
+        # Bounded per refresh: at most --limit index entries per status, then GetItem of the shown
+        # rows that changed since the last refresh.
+        shown = jobs.recent(status=args.status, limit=args.limit, seen=seen)
         return Group(
             results_table(shown, show_nik=args.show_nik, title=f"newest {len(shown)} job(s)"
                           + ("" if args.once else " — Ctrl-C to quit")),

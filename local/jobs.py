@@ -124,12 +124,20 @@ class JobsClient:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def recent(self, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """Full records of the newest jobs (GetItem each, after the index chose them)."""
+    def recent(self, status: str | None = None, limit: int | None = None,
+               seen: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Full records of the newest jobs (GetItem each, after the index chose them). ``seen``
+        (reference_id → record, kept by the caller between refreshes) spares the GetItem of a job
+        whose ``updated_at`` has not changed since."""
         records = []
         for entry in self.index_entries(status, limit):
-            record = self.get(str(entry["reference_id"]))
+            reference_id = str(entry["reference_id"])
+            known = (seen or {}).get(reference_id)
+            record = known if known and known.get("updated_at") == entry.get("updated_at") else self.get(reference_id)
             records.append(record if record is not None else entry)  # erased or expired meanwhile
+        if seen is not None:
+            seen.clear()
+            seen.update((str(record["reference_id"]), record) for record in records)
         return records
 
     def resolve(self, reference_id_or_prefix: str) -> str | None:

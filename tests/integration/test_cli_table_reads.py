@@ -191,3 +191,19 @@ def test_ctrl_c_ends_any_command_with_one_line_and_130(data_dir: Path, tmp_path_
     assert code == 130
     assert err.strip().splitlines()[-1] == f"ktp {argv[0]}: interrupted"
     assert "Traceback" not in err
+
+
+def test_a_watch_refresh_reads_only_the_rows_that_changed(data_dir: Path, operations) -> None:
+    from local.jobs import JobsClient
+    from local.state import read_state
+
+    _put(*(_record(f"ktp-{index:040x}", "SUBMITTED", f"2026-01-01T00:00:{index:02d}Z") for index in range(4)))
+    jobs, seen = JobsClient(read_state(data_dir)), {}
+    assert len(jobs.recent(limit=3, seen=seen)) == 3
+    assert operations.count("GetItem") == 3
+    _put(_record(f"ktp-{1:040x}", "COMPLETED", "2026-01-01T00:00:09Z"))  # one job moved on
+    operations.clear()
+    shown = jobs.recent(limit=3, seen=seen)
+    assert [record["updated_at"][-3:] for record in shown] == ["09Z", "03Z", "02Z"]
+    assert operations.count("GetItem") == 1
+    assert operations.count("Query") == 7 and "Scan" not in operations  # one bounded Query per status
