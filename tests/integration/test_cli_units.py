@@ -114,3 +114,14 @@ def test_unique_prefixes_are_at_least_twenty_characters_and_tell_rows_apart() ->
     a, b, c = "ktp-" + "0" * 39 + "1", "ktp-" + "0" * 39 + "2", "ktp-" + "f" * 40
     assert unique_prefixes([a, b, c]) == {a: a, b: b, c: c[:20]}
     assert unique_prefixes(["ktp-1"]) == {"ktp-1": "ktp-1"}
+
+
+def test_ctrl_c_while_the_commands_load_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    import ktp.cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ktp.cli, "build_parser", interrupted)
+    assert main(["results"]) == 130
+    assert capsys.readouterr().err == "ktp: interrupted\n"
