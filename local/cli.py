@@ -349,12 +349,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     jobs = _jobs(args)
     try:
-        reference_id = jobs.resolve(args.reference_id)
+        record = jobs.find(args.reference_id)
     except AmbiguousPrefix as error:
         shown = ", ".join(error.matches[:5]) + (", …" if len(error.matches) > 5 else "")
         print(f"ktp: {args.reference_id} is ambiguous: {len(error.matches)} jobs start with it ({shown}); give more characters")
         return 1
-    record = jobs.get(reference_id) if reference_id else None
     if record is None:
         print(f"ktp: no job with the id or id prefix {args.reference_id}")
         return 1

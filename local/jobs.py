@@ -140,11 +140,12 @@ class JobsClient:
             seen.update((str(record["reference_id"]), record) for record in records)
         return records
 
-    def resolve(self, reference_id_or_prefix: str) -> str | None:
-        """The whole id for an id or a unique prefix of one; None when nothing matches. The prefix
+    def find(self, reference_id_or_prefix: str) -> dict[str, Any] | None:
+        """The record of an id or of a unique prefix of one; None when nothing matches. The prefix
         search reads only the index's keys (ProjectionExpression), never the table's personal data."""
-        if self.get(reference_id_or_prefix) is not None:
-            return reference_id_or_prefix
+        record = self.get(reference_id_or_prefix)
+        if record is not None:
+            return record
         from boto3.dynamodb.conditions import Attr
 
         matches: list[str] = []
@@ -155,7 +156,7 @@ class JobsClient:
         matches = sorted(set(matches))
         if len(matches) > 1:
             raise AmbiguousPrefix(reference_id_or_prefix, matches)
-        return matches[0] if matches else None
+        return self.get(matches[0]) if matches else None
 
     def wait_terminal(
         self,

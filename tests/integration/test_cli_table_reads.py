@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from decimal import Decimal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def _put(*records: dict) -> None:
 
     table = boto3.resource("dynamodb", region_name="us-east-1").Table(TABLE)
     for record in records:
-        table.put_item(Item=json.loads(json.dumps(record), parse_float=__import__("decimal").Decimal))
+        table.put_item(Item=json.loads(json.dumps(record), parse_float=Decimal))
 
 
 def _run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str]:
@@ -175,7 +176,7 @@ def test_status_choices_are_the_pipeline_statuses() -> None:
         (["upload", "CARD", "--wait"], "wait_terminal"),
         (["results"], "recent"),
         (["watch"], "recent"),
-        (["status", "ktp-1"], "resolve"),
+        (["status", "ktp-1"], "find"),
     ],
 )
 def test_ctrl_c_ends_any_command_with_one_line_and_130(data_dir: Path, tmp_path_factory, capsys, monkeypatch, argv, method) -> None:
