@@ -30,9 +30,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
-        return 2
-    return int(args.func(args) or 0)
+    args = None
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return 2
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:  # Ctrl-C in any command: one line, the shell's 128 + SIGINT
+        command = getattr(args, "command", None)
+        print(f"ktp {command}: interrupted" if command else "ktp: interrupted", file=sys.stderr)
+        return 130

@@ -12,6 +12,8 @@ from pathlib import Path
 
 DEFAULT_DATA_DIR = ".ktp"
 DEFAULT_PORT_BASE = 4566  # moto; the extractor and the callback endpoint take the next two ports
+# ktp_pipeline.models.JobStatus, spelled out so `ktp --help` needs no import (a unit test compares).
+STATUS_CHOICES = ("RECEIVED", "SUBMITTED", "RETRY", "COMPLETED", "FAILED", "REJECTED", "TIMED_OUT")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,26 +43,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     status = subparsers.add_parser("status", help="show one job record")
     _target_options(status)
-    status.add_argument("reference_id")
+    status.add_argument("reference_id", help="a job's reference_id or any unique prefix of it")
     status.add_argument("--json", action="store_true", help="print the record as JSON")
     status.add_argument("--show-nik", action="store_true", help="print the NIK unmasked")
     status.set_defaults(func=cmd_status)
 
     results = subparsers.add_parser("results", help="list job records")
     _target_options(results)
-    results.add_argument("--status", help="only records in this status (e.g. COMPLETED, FAILED)")
-    results.add_argument("--limit", type=int, default=None, help="at most this many records")
+    _status_option(results)
+    results.add_argument("--limit", type=int, default=100,
+                         help="the newest this many records (default 100; 0 = every record)")
     results.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     results.add_argument("--show-nik", action="store_true", help="print NIKs unmasked")
     results.set_defaults(func=cmd_results)
 
     watch = subparsers.add_parser("watch", help="live table of jobs as they change (Ctrl-C to quit)")
     _target_options(watch)
-    watch.add_argument("--status", help="only records in this status")
+    _status_option(watch)
     watch.add_argument("--limit", type=int, default=30, help="rows to show (newest first, default 30)")
     watch.add_argument("--interval", type=float, default=1.0, help="refresh interval in seconds")
+    watch.add_argument("--once", action="store_true", help="print the table once and exit")
     watch.add_argument("--show-nik", action="store_true", help="print NIKs unmasked")
     watch.set_defaults(func=cmd_watch)
+
+
+def _status_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--status", type=str.upper, choices=STATUS_CHOICES, metavar="STATUS",
+                        help="only records in this status, any case: " + ", ".join(STATUS_CHOICES))
 
 
 def _stack_options(parser: argparse.ArgumentParser) -> None:
@@ -319,8 +328,11 @@ def cmd_upload(args: argparse.Namespace) -> int:
     table.add_column("file", overflow="fold")
     table.add_column("s3 key", overflow="fold")
     table.add_column("reference_id", no_wrap=True)
-    for upload in uploads:
-        table.add_row(upload.source, upload.key, upload.reference_id)
+    from local.render import mask_text
+
+    for upload in uploads:  # a file may be named after the card's NIK
+        shown = (upload.source, upload.key) if args.show_nik else (mask_text(upload.source), mask_text(upload.key))
+        table.add_row(*shown, upload.reference_id)
     console.print(table)
     if args.wait:
         records = _wait_with_progress(console, jobs, [u.reference_id for u in uploads], args.timeout)
@@ -332,12 +344,18 @@ def cmd_upload(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     import json
 
+    from local.jobs import AmbiguousPrefix
     from local.render import record_detail, redact
 
     jobs = _jobs(args)
-    record = jobs.get(args.reference_id)
+    try:
+        record = jobs.find(args.reference_id)
+    except AmbiguousPrefix as error:
+        shown = ", ".join(error.matches[:5]) + (", …" if len(error.matches) > 5 else "")
+        print(f"ktp: {args.reference_id} is ambiguous: {len(error.matches)} jobs start with it ({shown}); give more characters")
+        return 1
     if record is None:
-        print(f"ktp: no job {args.reference_id}")
+        print(f"ktp: no job with the id or id prefix {args.reference_id}")
         return 1
     if args.json:
         print(json.dumps(redact(record, show_nik=args.show_nik), indent=2, ensure_ascii=False))
@@ -352,7 +370,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     from local.render import counts_line, redact, results_table, status_counts
 
     jobs = _jobs(args)
-    records = jobs.scan(status=args.status, limit=args.limit)
+    records = jobs.recent(status=args.status, limit=args.limit or None)
     if args.json:
         import sys
 
@@ -365,7 +383,7 @@ def cmd_results(args: argparse.Namespace) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     console = _console()
-    console.print(results_table(records, show_nik=args.show_nik, title=f"{len(records)} job(s)"))
+    console.print(results_table(records, show_nik=args.show_nik, title=f"newest {len(records)} job(s)"))
     console.print(counts_line(status_counts(records)))
     return 0
 
@@ -380,20 +398,22 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     console = _console()
     jobs = _jobs(args)
+    seen: dict = {}
 
     def view():
-        records = jobs.scan(status=args.status)
-        shown = records[: args.limit]
+        # Bounded per refresh: at most --limit index entries per status, then GetItem of the shown
+        # rows that changed since the last refresh.
+        shown = jobs.recent(status=args.status, limit=args.limit, seen=seen)
         return Group(
-            results_table(shown, show_nik=args.show_nik, title=f"jobs (newest {len(shown)} of {len(records)}) — Ctrl-C to quit"),
-            counts_line(status_counts(records)),
+            results_table(shown, show_nik=args.show_nik, title=f"newest {len(shown)} job(s)"
+                          + ("" if args.once else " — Ctrl-C to quit")),
+            counts_line(status_counts(shown)),
         )
 
-    try:
-        with Live(view(), console=console, refresh_per_second=4) as live:
-            while True:
-                time.sleep(args.interval)
-                live.update(view())
-    except KeyboardInterrupt:
-        pass
-    return 0
+    if args.once:
+        console.print(view())
+        return 0
+    with Live(view(), console=console, refresh_per_second=4) as live:
+        while True:
+            time.sleep(args.interval)
+            live.update(view())

@@ -1,15 +1,22 @@
-"""Talk to a stack's data (local or deployed): upload images, read job records, wait for them."""
+"""Talk to a stack's data (local or deployed): upload images, read job records, wait for them.
+
+Safe on a real table: lists come from Query on the `by-status` GSI (partition `status`, sort
+`updated_at`, non-personal projection), never from a Scan; full records (with fields) are read by
+GetItem, only for the few jobs shown.
+"""
 
 from __future__ import annotations
 
 import mimetypes
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ktp_pipeline.dynamo_values import plain  # the layer's one Decimal → int/float conversion
+from ktp_pipeline.job_store import BY_STATUS_INDEX
+from ktp_pipeline.models import JobStatus
 from ktp_pipeline.reference_ids import reference_id_for  # the pipeline's own derivation: follow what we upload
 
 from local.aws import client
@@ -18,6 +25,14 @@ from local.state import StackInfo
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TERMINAL = frozenset({"COMPLETED", "FAILED", "REJECTED", "TIMED_OUT"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
+STATUSES = tuple(status.value for status in JobStatus)
+PAGE_SIZE = 100
+
+
+class AmbiguousPrefix(LookupError):
+    def __init__(self, prefix: str, matches: list[str]) -> None:
+        self.prefix, self.matches = prefix, matches
+        super().__init__(f"{prefix} matches {len(matches)} jobs")
 
 
 @dataclass(frozen=True)
@@ -80,26 +95,68 @@ class JobsClient:
         item = self.table.get_item(Key={"reference_id": reference_id}, ConsistentRead=True).get("Item")
         return plain(item) if item else None
 
-    def scan(self, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """Every record (optionally of one status), newest first. A full scan: fine for a local
-        stack or a demo; on a big production table pass ``limit``."""
-        kwargs: dict[str, Any] = {"ConsistentRead": True}
-        if status:
-            from boto3.dynamodb.conditions import Attr
+    def index_entries(self, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """The `by-status` index entries (non-personal attributes only), newest first by
+        ``updated_at``. Each status is one Query partition, read newest first and paginated; with a
+        ``limit`` at most that many are read per status, then the statuses are merged and the
+        limit is applied after ordering."""
+        entries: list[dict[str, Any]] = []
+        for one in ([status] if status else STATUSES):
+            entries.extend(self._query_status(one, limit))
+        entries.sort(key=lambda item: str(item.get("updated_at") or ""), reverse=True)
+        return entries if limit is None else entries[:limit]
 
-            kwargs["FilterExpression"] = Attr("status").eq(status)
-        items: list[dict[str, Any]] = []
+    def _query_status(self, status: str, limit: int | None, **extra: Any) -> Iterator[dict[str, Any]]:
+        from boto3.dynamodb.conditions import Key
+
+        kwargs: dict[str, Any] = {"IndexName": BY_STATUS_INDEX, "KeyConditionExpression": Key("status").eq(status),
+                                  "ScanIndexForward": False, **extra}
+        read = 0
         while True:
-            page = self.table.scan(**kwargs)
-            items.extend(plain(item) for item in page.get("Items", []))
-            if limit is not None and len(items) >= limit:
-                items = items[:limit]
-                break
+            page_size = PAGE_SIZE if limit is None else max(1, min(PAGE_SIZE, limit - read))
+            page = self.table.query(Limit=page_size, **kwargs)
+            for item in page.get("Items", []):
+                yield plain(item)
+                read += 1
+                if limit is not None and read >= limit:
+                    return
             if "LastEvaluatedKey" not in page:
-                break
+                return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        items.sort(key=lambda item: str(item.get("updated_at") or item.get("created_at") or ""), reverse=True)
-        return items
+
+    def recent(self, status: str | None = None, limit: int | None = None,
+               seen: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Full records of the newest jobs (GetItem each, after the index chose them). ``seen``
+        (reference_id → record, kept by the caller between refreshes) spares the GetItem of a job
+        whose ``updated_at`` has not changed since."""
+        records = []
+        for entry in self.index_entries(status, limit):
+            reference_id = str(entry["reference_id"])
+            known = (seen or {}).get(reference_id)
+            record = known if known and known.get("updated_at") == entry.get("updated_at") else self.get(reference_id)
+            records.append(record if record is not None else entry)  # erased or expired meanwhile
+        if seen is not None:
+            seen.clear()
+            seen.update((str(record["reference_id"]), record) for record in records)
+        return records
+
+    def find(self, reference_id_or_prefix: str) -> dict[str, Any] | None:
+        """The record of an id or of a unique prefix of one; None when nothing matches. The prefix
+        search reads only the index's keys (ProjectionExpression), never the table's personal data."""
+        record = self.get(reference_id_or_prefix)
+        if record is not None:
+            return record
+        from boto3.dynamodb.conditions import Attr
+
+        matches: list[str] = []
+        for status in STATUSES:
+            entries = self._query_status(status, None, ProjectionExpression="reference_id",
+                                         FilterExpression=Attr("reference_id").begins_with(reference_id_or_prefix))
+            matches.extend(str(entry["reference_id"]) for entry in entries)
+        matches = sorted(set(matches))
+        if len(matches) > 1:
+            raise AmbiguousPrefix(reference_id_or_prefix, matches)
+        return self.get(matches[0]) if matches else None
 
     def wait_terminal(
         self,

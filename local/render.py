@@ -1,7 +1,22 @@
 """Tables for job records. NIKs are masked unless asked otherwise: a terminal is often shared,
-recorded or screenshotted."""
+recorded or screenshotted.
+
+Every command shows records through :func:`mask_record` (tables, details, ``--json``): it masks any
+16-digit run, and the record's own NIK wherever it appears, in every nested string (fields, raw
+text, extras, object keys), not only ``result.fields.nik``.
+
+Why not Powertools Data Masking (``DataMasking().erase``): without ``fields`` it walks the whole
+record but turns every number and boolean into a string and every null into ``"*****"``, which
+corrupts ``--json``; with ``fields`` it needs JSONPaths known in advance, and jsonpath-ng's filters
+(``[?(@ =~ ...)]``) match list elements only, not dict values, so "any nested string that holds a
+NIK" under unknown ``extra`` keys cannot be addressed. (jsonpath-ng is also only present here
+through moto[server]; Powertools' ``datamasking`` extra would add aws-encryption-sdk.) What is left
+is one regex substitution per string, written below.
+"""
 
 from __future__ import annotations
+
+import re
 
 from collections import Counter
 from collections.abc import Iterable
@@ -34,14 +49,66 @@ def mask_nik(nik: str | None, *, show: bool = False) -> str:
     return nik[:6] + "*" * (len(nik) - 10) + nik[-4:]
 
 
+# A NIK is 16 digits; not part of a longer digit run (a timestamp in ms, an ETag is hex anyway).
+NIK_PATTERN = re.compile(r"(?<!\d)\d{16}(?!\d)")
+
+
+def mask_text(text: str, *, known: tuple[str, ...] = ()) -> str:
+    """``text`` with every NIK in it masked (16-digit runs and the ``known`` NIK values)."""
+    for nik in known:
+        if nik and nik in text:
+            text = text.replace(nik, mask_nik(nik))
+    return NIK_PATTERN.sub(lambda match: mask_nik(match.group()), text)
+
+
+def mask_record(record: Any, *, show_nik: bool = False) -> Any:
+    """A copy of ``record`` with the NIK masked in every nested string (and dict key); numbers,
+    booleans and nulls stay as they are. ``show_nik`` returns the record itself."""
+    if show_nik or record is None:
+        return record
+    nik = fields_of(record).get("nik") if isinstance(record, dict) else None
+    known = (str(nik),) if nik and len(str(nik)) > 4 else ()
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return mask_text(value, known=known)
+        if isinstance(value, dict):
+            return {walk(key): walk(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [walk(item) for item in value]
+        return value
+
+    return walk(record)
+
+
 def fields_of(record: dict[str, Any]) -> dict[str, str]:
     result = record.get("result") or {}
     fields = result.get("fields") if isinstance(result, dict) else None
     return fields if isinstance(fields, dict) else {}
 
 
-def short_reference(reference_id: str) -> str:
-    return reference_id if len(reference_id) <= 14 else reference_id[:13] + "…"
+MIN_PREFIX = 20  # "ktp-" + 16 hex digits: what a table shows of an id, more when shown rows share it
+
+
+def unique_prefixes(reference_ids: Iterable[str], *, minimum: int = MIN_PREFIX) -> dict[str, str]:
+    """Id → its shortest prefix (at least ``minimum`` characters) that no other given id starts
+    with; `ktp status` takes any unique prefix, so a table cell stays usable as a command argument."""
+    ids = sorted(set(reference_ids))
+    shown: dict[str, str] = {}
+    for index, ref in enumerate(ids):
+        length = minimum
+        for other in (ids[index - 1] if index else "", ids[index + 1] if index + 1 < len(ids) else ""):
+            common = len(_common_prefix(ref, other)) if other else 0
+            length = max(length, common + 1)
+        shown[ref] = ref[:length]
+    return shown
+
+
+def _common_prefix(a: str, b: str) -> str:
+    length = 0
+    while length < min(len(a), len(b)) and a[length] == b[length]:
+        length += 1
+    return a[:length]
 
 
 def object_name(record: dict[str, Any]) -> str:
@@ -62,15 +129,17 @@ def results_table(records: Iterable[dict[str, Any]], *, show_nik: bool = False, 
     table.add_column("NIK", no_wrap=True)
     table.add_column("name", overflow="fold")
     table.add_column("via", no_wrap=True)
+    records = [mask_record(record, show_nik=show_nik) for record in records]
+    prefixes = unique_prefixes(str(record.get("reference_id", "")) for record in records)
     for record in records:
         fields = fields_of(record)
         table.add_row(
-            short_reference(str(record.get("reference_id", ""))),
+            prefixes.get(str(record.get("reference_id", "")), ""),
             object_name(record),
             status_text(record.get("status")),
             str(record.get("error_code") or ""),
-            mask_nik(fields.get("nik"), show=show_nik),
-            fields.get("full_name", ""),
+            str(fields.get("nik") or ""),
+            str(fields.get("full_name", "")),
             str(record.get("result_source") or ""),
         )
     return table
@@ -91,6 +160,7 @@ def counts_line(counts: Counter[str]) -> Text:
 
 def record_detail(record: dict[str, Any], *, show_nik: bool = False) -> Group:
     """One job: its lifecycle attributes, then every extracted field."""
+    record = mask_record(record, show_nik=show_nik)
     overview = Table.grid(padding=(0, 2))
     overview.add_column(style="bold")
     overview.add_column()
@@ -106,7 +176,7 @@ def record_detail(record: dict[str, Any], *, show_nik: bool = False) -> Group:
     extracted.add_column("field")
     extracted.add_column("value", overflow="fold")
     for name, value in fields.items():
-        extracted.add_row(name, mask_nik(value, show=show_nik) if name == "nik" else str(value))
+        extracted.add_row(name, str(value))
     quality = (record.get("result") or {}).get("image_quality") or {}
     if quality:
         flags = ", ".join(f"{name}={value}" for name, value in quality.items())
@@ -115,11 +185,5 @@ def record_detail(record: dict[str, Any], *, show_nik: bool = False) -> Group:
 
 
 def redact(record: dict[str, Any], *, show_nik: bool) -> dict[str, Any]:
-    """A copy for ``--json`` output with the NIK masked unless ``show_nik``."""
-    if show_nik:
-        return record
-    copy = dict(record)
-    result = copy.get("result")
-    if isinstance(result, dict) and isinstance(result.get("fields"), dict) and result["fields"].get("nik"):
-        copy["result"] = {**result, "fields": {**result["fields"], "nik": mask_nik(result["fields"]["nik"])}}
-    return copy
+    """A copy for ``--json`` output with the NIK masked everywhere unless ``show_nik``."""
+    return mask_record(record, show_nik=show_nik)

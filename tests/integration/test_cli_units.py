@@ -90,3 +90,38 @@ def test_a_second_stack_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="already runs"):
         LocalStack(tmp_path).start()
     assert (tmp_path / "stack.json").exists()  # the running stack's state file is left alone
+
+
+def test_mask_record_masks_every_nested_string_and_keeps_other_types() -> None:
+    from local.render import mask_record
+
+    record = {"poll_count": 2, "orphan_callback": False, "error_code": None, "object_key": "in/3171234567890001.jpg",
+              "result": {"fields": {"nik": "3171234567890001"}, "raw_text": {"nik": "NIK:3171234567890001"},
+                         "extra": {"3171234567890001": ["x 3171234567890001", 1.5], "long": "12345678901234567"}}}
+    masked = mask_record(record)
+    assert "3171234567890001" not in str(masked)
+    assert masked["result"]["extra"] == {"317123******0001": ["x 317123******0001", 1.5], "long": "12345678901234567"}
+    assert (masked["poll_count"], masked["orphan_callback"], masked["error_code"]) == (2, False, None)
+    assert mask_record(record, show_nik=True) is record
+    # The record's own NIK is masked even where it is not a 16-digit run of its own (OCR glued it).
+    assert mask_record({"result": {"fields": {"nik": "317123456789"}, "raw_text": {"x": "A317123456789B"}}}
+                       )["result"]["raw_text"]["x"] == "A317123**6789B"
+
+
+def test_unique_prefixes_are_at_least_twenty_characters_and_tell_rows_apart() -> None:
+    from local.render import unique_prefixes
+
+    a, b, c = "ktp-" + "0" * 39 + "1", "ktp-" + "0" * 39 + "2", "ktp-" + "f" * 40
+    assert unique_prefixes([a, b, c]) == {a: a, b: b, c: c[:20]}
+    assert unique_prefixes(["ktp-1"]) == {"ktp-1": "ktp-1"}
+
+
+def test_ctrl_c_while_the_commands_load_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    import ktp.cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ktp.cli, "build_parser", interrupted)
+    assert main(["results"]) == 130
+    assert capsys.readouterr().err == "ktp: interrupted\n"

@@ -79,7 +79,7 @@ def test_same_event_delivered_twice_makes_one_provider_job(stack: LocalStack, ca
     assert_fields_match(record, truth)
     wait_for(lambda: stack.submit_worker.processed >= handled_before + 3, timeout=60, what="all three deliveries handled")
     assert stack.tap.submits()[reference_id] == 1
-    assert [item["reference_id"] for item in jobs.scan() if item.get("object_key") == key] == [reference_id]
+    assert [item["reference_id"] for item in jobs.recent() if item.get("object_key") == key] == [reference_id]
 
 
 def test_same_object_uploaded_twice_is_one_provider_job(stack: LocalStack, card_factory) -> None:
@@ -97,7 +97,7 @@ def test_same_object_uploaded_twice_is_one_provider_job(stack: LocalStack, card_
     assert_fields_match(record, truth)
     wait_for(lambda: stack.submit_worker.processed >= handled_before + 2, timeout=60, what="both uploads' events handled")
     assert stack.tap.submits()[first.reference_id] == 1
-    assert [item["reference_id"] for item in jobs.scan() if item.get("object_key") == first.key] == [first.reference_id]
+    assert [item["reference_id"] for item in jobs.recent() if item.get("object_key") == first.key] == [first.reference_id]
 
 
 def test_refused_callbacks_are_completed_by_the_poller(stack: LocalStack, card_factory) -> None:
