@@ -82,6 +82,7 @@ class StackProcess:
             [sys.executable, "-c", STACK_SCRIPT, str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, env=env, cwd=REPO_ROOT,
         )
+        self.children: dict[int, str] = {}  # what the test saw below it, to clean up even after a failure
         self.lines: queue.Queue[str] = queue.Queue()
         self.stderr: list[str] = []
         threading.Thread(target=self._read, args=(self.process.stdout, self.lines.put), daemon=True).start()
@@ -98,6 +99,11 @@ class StackProcess:
         except queue.Empty:
             raise AssertionError("the stack script said nothing in time; stderr:\n" + "\n".join(self.stderr[-30:])) from None
 
+    def descendants(self) -> dict[int, str]:
+        found = descendants(self.process.pid)
+        self.children.update(found)
+        return found
+
     def finish(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -110,12 +116,12 @@ def stack_process(tmp_path: Path) -> Iterator[StackProcess]:
     try:
         yield running
     finally:
-        children = descendants(running.process.pid)
+        running.descendants()
         running.finish()
-        for pid in children:  # never leave a test's processes behind, even when the test failed
+        for pid in running.children:  # never leave a test's processes behind, even when the test failed
             try:
                 os.killpg(pid, signal.SIGKILL) if os.getpgid(pid) == pid else os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
+            except (ProcessLookupError, PermissionError):
                 pass
 
 
@@ -123,10 +129,11 @@ def test_kill_9_of_the_stack_takes_every_child_down(stack_process: StackProcess,
     assert stack_process.next_line(START_TIMEOUT) == "READY"
     info = read_state(tmp_path / "data")
     assert httpx.get(f"{info.extractor_url}/health", timeout=10).status_code == 200
-    children = descendants(stack_process.process.pid)
+    children = stack_process.descendants()
     commands = list(children.values())
     assert sum("local.function_runtime" in command for command in commands) == 3, commands
-    assert sum("local.lifeline ktp serve" in command for command in commands) == 1, commands
+    assert sum("ktp serve --local" in command for command in commands) == 1, commands
+    assert any("multiprocessing.spawn" in command for command in commands), commands  # the OCR worker
 
     stack_process.process.send_signal(signal.SIGKILL)
     stack_process.process.wait(30)
@@ -139,9 +146,9 @@ def test_kill_9_of_the_stack_takes_every_child_down(stack_process: StackProcess,
 
 def test_ctrl_c_while_starting_leaves_no_child(stack_process: StackProcess) -> None:
     # Interrupt once the extractor is loading its model (the stack is still provisioning moto).
-    wait_for(lambda: any("local.lifeline" in c for c in descendants(stack_process.process.pid).values()),
+    wait_for(lambda: any("ktp serve --local" in c for c in stack_process.descendants().values()),
              timeout=60, what="the extractor to be started", interval=0.05)
-    children = descendants(stack_process.process.pid)
+    children = stack_process.descendants()
     stack_process.process.send_signal(signal.SIGINT)
     assert stack_process.next_line(120) == "INTERRUPTED"  # start() cleaned up and re-raised KeyboardInterrupt
     assert stack_process.process.wait(60) == 130
