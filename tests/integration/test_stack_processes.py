@@ -237,3 +237,29 @@ def test_a_dead_extractor_is_restarted_on_its_port(restarted_stack: LocalStack, 
     reference_id = restarted_stack.jobs.upload_bytes(image, "restart/after.jpg").reference_id
     records = restarted_stack.jobs.wait_terminal([reference_id], timeout_seconds=180)
     assert records[reference_id] and records[reference_id]["status"] == "COMPLETED", records
+
+
+def test_the_supervisor_gives_up_after_repeated_deaths(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from local import extractor_process
+
+    # The sandbox extractor loads no OCR model, so it restarts quickly.
+    extractor = extractor_process.ExtractorProcess(
+        data_dir=tmp_path / "extractor", port=free_port(), app_spec="app:key:user:password",
+        log_path=tmp_path / "extractor.log", extra_args=("--sandbox",),
+    )
+    try:
+        extractor.start()
+        extractor.supervise()
+        with caplog.at_level("WARNING", logger="ktp.local.extractor"):
+            for restarts in range(1, extractor_process.MAX_RESTARTS + 1):
+                os.killpg(extractor.pid, signal.SIGKILL)
+                wait_for(lambda: extractor.restarts == restarts, timeout=START_TIMEOUT, what=f"restart {restarts}")
+            os.killpg(extractor.pid, signal.SIGKILL)  # one death too many within the window
+            wait_for(lambda: not extractor._supervisor.is_alive(), timeout=60, what="the supervisor to give up")
+        assert not extractor.running and extractor.restarts == extractor_process.MAX_RESTARTS
+        messages = [record.getMessage() for record in caplog.records]
+        assert sum("restarting it on port" in message for message in messages) == extractor_process.MAX_RESTARTS
+        assert messages[-1] == (f"extractor died {extractor_process.MAX_RESTARTS + 1} times within 60 s; "
+                                f"not restarting it (see {tmp_path / 'extractor.log'})")
+    finally:
+        extractor.close()
