@@ -68,9 +68,16 @@ def _install_s3_event_fixes() -> None:
 
 
 def ensure_port_free(port: int) -> None:
+    """Fail clearly when someone listens on ``port``. Probes the way our servers bind (all set
+    SO_REUSEADDR: werkzeug, http.server, uvicorn), so connections of a stack that just stopped,
+    left in TIME_WAIT, do not block an immediate restart; a listener still does (never
+    SO_REUSEPORT, which would let two servers share the port)."""
+    import os
     import socket
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if os.name == "posix":  # on Windows SO_REUSEADDR would allow taking a port in use
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -23,6 +23,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from local import lifeline
+
 SPEC_ENV = "KTP_LOCAL_FUNCTION_SPEC"
 
 
@@ -81,6 +83,8 @@ def main() -> int:
     # Ctrl-C in the terminal reaches the whole process group; the stack stops us itself (closing
     # stdin) so an invocation in flight can finish.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Gone with the stack however it ends (kill -9 too), even in the middle of an invocation.
+    lifeline.watch(lambda: os._exit(1))
     protocol = _protocol_stream()
     spec = json.loads(os.environ[SPEC_ENV])
 

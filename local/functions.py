@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from local import lifeline
 from local.function_runtime import SPEC_ENV
 from local.template import FunctionSpec
 
@@ -63,7 +64,8 @@ class _Environment:
             "function_name": config.function_name,
             "function_arn": config.function_arn,
         }
-        env = {**config.environment, SPEC_ENV: json.dumps(runtime_spec), "PYTHONPATH": str(REPO_ROOT)}
+        lifeline_env, pass_fds = lifeline.child_options()  # it exits when the stack's process does
+        env = {**config.environment, **lifeline_env, SPEC_ENV: json.dumps(runtime_spec), "PYTHONPATH": str(REPO_ROOT)}
         self.name = spec.logical_id
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "local.function_runtime"],
@@ -72,6 +74,7 @@ class _Environment:
             stderr=log_file,
             env=env,
             cwd=str(spec.code_dir),
+            pass_fds=pass_fds,
         )
         self._buffer = b""
         try:

@@ -124,6 +124,8 @@ class LocalStack:
         return self.port_base + offset if self.port_base else 0
 
     def start(self) -> StackInfo:
+        """Start everything; on any failure, Ctrl-C (KeyboardInterrupt) included, stop what had
+        started and re-raise, so no child is left running."""
         try:
             return self._start()
         except BaseException:
@@ -163,8 +165,10 @@ class LocalStack:
         background.shutdown(wait=False)
         try:
             return self._start_with_extractor_starting(credentials, extractor_started)
-        finally:
+        except BaseException:  # Ctrl-C included: a start still loading the OCR model ends now
+            self.extractor.close()
             extractor_started.exception()  # never leave the start running behind a failure (stop() follows)
+            raise
 
     def _start_with_extractor_starting(self, credentials: dict[str, str], extractor_started: Any) -> StackInfo:
         self.moto = MotoServer(self._port(0))
@@ -206,6 +210,7 @@ class LocalStack:
 
         extractor_started.result()
         assert self.extractor is not None
+        self.extractor.supervise()  # from now on a dead extractor is restarted on its port
         provider_url = self.extractor.url
         if self.tap_provider:
             self.tap = ProviderTap(self.extractor.url)
@@ -333,7 +338,7 @@ class LocalStack:
             except Exception as error:  # noqa: BLE001 - stopping must finish even if the snapshot fails
                 log.error("could not snapshot the AWS state: %s", type(error).__name__)
         if self.extractor is not None:
-            _quietly(self.extractor.stop)
+            _quietly(self.extractor.close)
         if self.tap is not None:
             _quietly(self.tap.stop)
         if self.moto is not None:
