@@ -152,7 +152,9 @@ def test_ctrl_c_while_starting_leaves_no_child(stack_process: StackProcess) -> N
     stack_process.process.send_signal(signal.SIGINT)
     assert stack_process.next_line(120) == "INTERRUPTED"  # start() cleaned up and re-raised KeyboardInterrupt
     assert stack_process.process.wait(60) == 130
-    assert not [pid for pid in children if alive(pid)], children  # stopped by start() itself, no grace to wait for
+    # Stopped by start() itself (the old code first waited up to 240 s for the model); allow only
+    # the moment a busy machine needs to reap the processes.
+    wait_for(lambda: not [pid for pid in children if alive(pid)], timeout=15, what=f"children {children} to exit")
     assert not [line for line in stack_process.stderr if line.startswith("Traceback")], stack_process.stderr
 
 
