@@ -149,8 +149,17 @@ def test_ctrl_c_while_starting_leaves_no_child(stack_process: StackProcess) -> N
     wait_for(lambda: any("ktp serve --local" in c for c in stack_process.descendants().values()),
              timeout=60, what="the extractor to be started", interval=0.05)
     children = stack_process.descendants()
-    stack_process.process.send_signal(signal.SIGINT)
-    assert stack_process.next_line(120) == "INTERRUPTED"  # start() cleaned up and re-raised KeyboardInterrupt
+    # Python drops a Ctrl-C that lands inside an import lock's weakref callback ("Exception ignored
+    # in ... _get_module_lock"); a person then presses it again, and so does this test (bounded).
+    line = None
+    for _ in range(5):
+        stack_process.process.send_signal(signal.SIGINT)
+        try:
+            line = stack_process.lines.get(timeout=20)
+            break
+        except queue.Empty:
+            continue
+    assert line == "INTERRUPTED", stack_process.stderr[-30:]  # start() cleaned up and re-raised KeyboardInterrupt
     assert stack_process.process.wait(60) == 130
     # Stopped by start() itself (the old code first waited up to 240 s for the model); allow only
     # the moment a busy machine needs to reap the processes.
