@@ -48,7 +48,7 @@ STACK_SCRIPT = textwrap.dedent(
 
 
 def _ps(*columns: str) -> list[list[str]]:
-    output = subprocess.run(["ps", "-A", "-o", ",".join(f"{c}=" for c in columns)], capture_output=True, text=True,
+    output = subprocess.run(["ps", "-A", "-ww", "-o", ",".join(f"{c}=" for c in columns)], capture_output=True, text=True,
                             check=True, timeout=30).stdout
     return [line.split(None, len(columns) - 1) for line in output.splitlines() if line.strip()]
 
