@@ -131,6 +131,9 @@ def test_poller_collects_a_result(stack, sam_functions, tmp_path, card_factory):
             time.sleep(1.0)  # FIRST_CHECK_SECONDS / POLL_BASE_SECONDS are a few seconds here
         assert (record["status"], record["result_source"]) == ("COMPLETED", "poll"), record["status"]
         assert record["result"]["fields"].get("nik")
+        # The real extractor's details beyond the contract, as attributes of their own (docs/job-record.md).
+        assert 0.0 <= record["result"]["field_confidence"]["nik"] <= 1.0
+        assert record["result"]["valid_until"] and record["result"]["checks"]
     finally:
         stack.refuse_callbacks(False)
 
