@@ -164,6 +164,9 @@ def _print_info(console, info) -> None:
                   markup=False, soft_wrap=True)
     console.print(f"  {info.aws_cli_hint()}", markup=False, soft_wrap=True)
     console.print("  ktp watch        ktp results        ktp upload DIR", markup=False, soft_wrap=True)
+    if sam_env.exists():  # in Docker, after `sam build` (docs/local-stack.md, "SAM local")
+        console.print(f"  sam local invoke SubmitFunction -e {sam_env.parent / 's3_put.json'} --env-vars {sam_env}"
+                      f" --region {info.region}", markup=False, soft_wrap=True)
 
 
 def _wait_for_signal() -> None:
