@@ -155,12 +155,18 @@ def _print_info(console, info) -> None:
     grid.add_row("callback URL", info.callback_url or "")
     grid.add_row("extractor", info.extractor_url or "")
     grid.add_row("state file", str(Path(info.data_dir or ".") / "stack.json"))
+    sam_env = Path(info.data_dir or ".") / "sam" / "env.json"  # local/sam_local.py; docs/local-stack.md
+    if sam_env.exists():
+        grid.add_row("sam local", f"--env-vars {sam_env}  (events next to it)")
     console.print(grid)
     console.print("\nFrom another terminal:")
     console.print(f"  export AWS_ACCESS_KEY_ID={info.aws_access_key_id} AWS_SECRET_ACCESS_KEY={info.aws_secret_access_key}",
                   markup=False, soft_wrap=True)
     console.print(f"  {info.aws_cli_hint()}", markup=False, soft_wrap=True)
     console.print("  ktp watch        ktp results        ktp upload DIR", markup=False, soft_wrap=True)
+    if sam_env.exists():  # in Docker, after `sam build` (docs/local-stack.md, "SAM local")
+        console.print(f"  sam local invoke SubmitFunction -e {sam_env.parent / 's3_put.json'} --env-vars {sam_env}"
+                      f" --region {info.region}", markup=False, soft_wrap=True)
 
 
 def _wait_for_signal() -> None:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from local import snapshot
+from local import sam_local, snapshot
 from local.aws import (
     LOCAL_ACCESS_KEY_ID,
     LOCAL_SECRET_ACCESS_KEY,
@@ -83,6 +83,7 @@ class LocalStack:
         region: str = DEFAULT_REGION,
         submit_concurrency: int = 2,
         callback_concurrency: int = 2,
+        sam_files: bool = True,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.template_path = Path(template_path)
@@ -98,6 +99,8 @@ class LocalStack:
         self.region = region
         self.submit_concurrency = submit_concurrency
         self.callback_concurrency = callback_concurrency
+        self.sam_files = sam_files  # write <data-dir>/sam/ for `sam local` (local/sam_local.py)
+        self.sam_env_file: Path | None = None
 
         self.cfn: dict[str, Any] | None = None  # the template as samtranslator translated it
         self.resources: ProvisionedResources | None = None
@@ -250,6 +253,12 @@ class LocalStack:
             account_id=LOCAL_ACCOUNT_ID,
         )
         self.poller.start()
+
+        if self.sam_files:  # `sam local invoke --env-vars` against this stack
+            self.sam_env_file = sam_local.write_files(
+                self.data_dir, functions={k: f.config for k, f in self.functions.items()}, s3=s3,
+                bucket=resources.bucket, region=self.region, credentials=credentials,
+            )
 
         env = self.functions[SUBMIT].config.environment
         self._info = StackInfo(

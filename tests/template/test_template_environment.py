@@ -140,3 +140,15 @@ def test_sam_local_env_file_resolves_every_resource_reference(resources, evaluat
     }
     missing = from_resources - set(_env_json()[function])
     assert not missing, f"{function}: env.json lacks {sorted(missing)}"
+
+
+@pytest.mark.parametrize("function", sorted(REQUIRED))
+def test_sam_local_env_template_names_every_declared_variable(resources, function):
+    """events/env.json documents the file `ktp up` writes (<data-dir>/sam/env.json): the same keys."""
+    assert set(_env_json()[function]) == set(_variables(resources, function))
+
+
+def test_sdk_endpoint_is_declared_empty_for_sam_local(resources):
+    """Declared so `sam local --env-vars` may set it; empty in AWS, where boto3 then takes the real endpoints."""
+    for function in REQUIRED:
+        assert _variables(resources, function)["AWS_ENDPOINT_URL"] == ""

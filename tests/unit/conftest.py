@@ -102,6 +102,24 @@ def completed_body(ref: str, nested: bool = True) -> dict[str, Any]:
     return {"message": "success", "status_code": "BILLED", **fields}
 
 
+def extractor_body(ref: str) -> dict[str, Any]:
+    """A completed result exactly as the built-in extractor sends it (callback and GET result):
+    the contract's envelope plus its `ktp_extractor` object with confidence, validity, issue
+    place/date, raw text and checks."""
+    from extractor.result import Check, FieldReading, KtpExtraction
+    from extractor.service.results import extraction_body
+
+    readings = {"nik": ("3171234567890001", 0.97), "full_name": ("CONTOH NAMA", 0.91), "city": ("JAKARTA PUSAT", 0.88),
+                "valid_until": ("SEUMUR HIDUP", 0.95), "issue_city": ("JAKARTA PUSAT", 0.8), "issue_date": ("01-02-2015", 0.75)}
+    extraction = KtpExtraction(
+        ktp_detected=True, engine="test-engine",
+        fields={name: FieldReading(value=value, raw=value, confidence=score) for name, (value, score) in readings.items()},
+        checks=[Check(name="nik_structure", ok=True, detail="16 digits, valid date and serial")],
+    )
+    _code, body = extraction_body(ref, extraction, validate_quality=False, timings={"total_seconds": 1.25})
+    return body
+
+
 # --- images ---------------------------------------------------------------------------------------
 
 

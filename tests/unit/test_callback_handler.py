@@ -15,6 +15,7 @@ from .conftest import (
     FakeContext,
     basic,
     completed_body,
+    extractor_body,
     load_event,
 )
 
@@ -229,3 +230,17 @@ def test_authorization_header_name_is_case_insensitive(stack, handlers, submitte
     event = load_event("callback_success.json")
     event["headers"]["AuThOrIzAtIoN"] = event["headers"].pop("authorization")
     assert call(handlers, event)["statusCode"] == 200
+
+
+def test_the_extractors_details_land_in_documented_attributes(stack, handlers, submitted, logs, capsys):
+    event = load_event("callback_success.json")
+    event["body"] = json.dumps(extractor_body(REF))
+    assert call(handlers, event)["statusCode"] == 200
+    result = stack.item(REF)["result"]
+    assert result["field_confidence"]["nik"] == 0.97
+    assert (result["valid_until"], result["issue_city"], result["issue_date"]) == ("SEUMUR HIDUP", "JAKARTA PUSAT", "01-02-2015")
+    assert result["checks"][0]["name"] == "nik_structure"
+    assert "confidence" not in result["extra"]["ktp_extractor"]
+    out = logs.getvalue() + capsys.readouterr().out
+    for value in ("3171234567890001", "CONTOH NAMA", "SEUMUR HIDUP", "01-02-2015"):
+        assert value not in out

@@ -18,6 +18,7 @@ from .conftest import (
     basic,
     completed_body,
     error_reply,
+    extractor_body,
     load_event,
     make_image,
 )
@@ -334,3 +335,19 @@ def test_not_ready_result_is_checked_again_after_the_poll_setting(stack, handler
     assert run(handlers)["not_ready"] == 1
     # Half fixed, half jittered: 1-2 s after the poll (the default's first step is 15-30 s).
     assert stack.item("ktp-poll-setting")["next_check_at"] - polled_at <= 3
+
+
+def test_a_polled_extractor_result_keeps_its_details_in_documented_attributes(stack, handlers, capsys):
+    seed(stack, "ktp-poll-details", JobStatus.SUBMITTED)
+    stack.provider.result_reply = lambda ref: httpx.Response(200, json=extractor_body(ref))
+    assert run(handlers)["completed"] == 1
+    item = stack.item("ktp-poll-details")
+    assert item["result_source"] == "poll"
+    result = item["result"]
+    assert result["field_confidence"] == {"nik": 0.97, "full_name": 0.91, "city": 0.88, "valid_until": 0.95,
+                                          "issue_city": 0.8, "issue_date": 0.75}
+    assert (result["valid_until"], result["issue_city"], result["issue_date"]) == ("SEUMUR HIDUP", "JAKARTA PUSAT", "01-02-2015")
+    assert result["checks"] == [{"name": "nik_structure", "ok": True, "detail": "16 digits, valid date and serial"}]
+    out = capsys.readouterr().out
+    for value in ("3171234567890001", "SEUMUR HIDUP", "01-02-2015"):
+        assert value not in out

@@ -71,6 +71,11 @@ class Settings(BaseModel):
                 for name, value in self.model_dump(by_alias=True).items()}
 
 
+# The AWS SDK's own: template.yaml declares it empty so `sam local --env-vars` may set it (boto3
+# treats "" as unset).
+SDK_VARIABLES = frozenset({"AWS_ENDPOINT_URL"})
+
+
 def known_variables() -> frozenset[str]:
-    """Every variable a function of this stack may be given: the settings and Powertools' own."""
-    return frozenset(Settings.env_names().values()) | POWERTOOLS_VARIABLES
+    """Every variable a function of this stack may be given: the settings, Powertools' and the SDK's own."""
+    return frozenset(Settings.env_names().values()) | POWERTOOLS_VARIABLES | SDK_VARIABLES

@@ -1,8 +1,10 @@
 """What of a provider result goes into the job item, within DynamoDB's 400 KB item limit.
 
-Everything the provider sent is kept when it fits. When it does not, what nobody relies on goes
-first (unknown keys, the message, text quality values), each named under `result.dropped` with
-its size; the contract fields are never cut. A result whose contract fields alone do not fit ends
+Everything the provider sent is kept when it fits, its details beyond the contract (confidence,
+validity, issue place/date, checks) as attributes of their own (provider_details.py). When it does
+not fit, what nobody relies on goes first (unknown keys, the message, text quality values, then
+those details, largest first), each named under `result.dropped` with its size; the contract
+fields are never cut. A result whose contract fields alone do not fit ends
 the job FAILED with RESULT_TOO_LARGE: a write that fails on every attempt would keep it pending.
 """
 
@@ -13,11 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .models import ExtractionResult, JobStatus
+from .provider_details import DETAIL_NAMES, split_details
 from .reasons import reason_for
 
 RESULT_TOO_LARGE = "RESULT_TOO_LARGE"
 # Unknown provider keys are kept, but not without bound, even when the item would fit.
 MAX_EXTRA_BYTES = 32 * 1024
+# Each provider detail (provider_details.py) too; a real one is well under 1 KiB.
+MAX_DETAIL_BYTES = 4 * 1024
 # DynamoDB refuses items over 400 KB. The rest of a job item (keys, timestamps, an object key of at
 # most 1 KB) stays under 4 KB, so what comes from the provider gets this, with a wide margin.
 MAX_RESULT_BYTES = 300 * 1024
@@ -44,8 +49,10 @@ def _result_map(result: ExtractionResult) -> dict[str, Any]:
     out: dict[str, Any] = {"fields": dict(result.fields)}
     if result.image_quality is not None:
         out["image_quality"] = dict(result.image_quality)
-    if result.extra:
-        out["extra"] = dict(result.extra)
+    details, extra = split_details(result.extra)  # confidence, validity, issue place/date, checks
+    out.update(details)
+    if extra:
+        out["extra"] = extra
     if result.message:
         out["message"] = result.message
     return out
@@ -60,7 +67,9 @@ def _optional_parts(kept: dict[str, Any]) -> list[tuple[str, ...]]:
     """What may go when the item would not fit, in the order it goes (largest quality texts first)."""
     quality = kept.get("image_quality") or {}
     texts = sorted((k for k, v in quality.items() if isinstance(v, str)), key=lambda k: -len(quality[k]))
-    return [(name,) for name in ("extra", "message") if name in kept] + [("image_quality", k) for k in texts]
+    details = sorted((name for name in DETAIL_NAMES if name in kept), key=lambda name: -size_of(kept[name]))
+    return ([(name,) for name in ("extra", "message") if name in kept] + [("image_quality", k) for k in texts]
+            + [(name,) for name in details])
 
 
 def stored_result(result: ExtractionResult) -> StoredResult:
@@ -74,6 +83,8 @@ def stored_result(result: ExtractionResult) -> StoredResult:
     if kept is not None:
         if "extra" in kept and size_of(kept["extra"]) > MAX_EXTRA_BYTES:
             _drop(kept, "extra")
+        for name in [name for name in DETAIL_NAMES if name in kept and size_of(kept[name]) > MAX_DETAIL_BYTES]:
+            _drop(kept, name)
         for part in _optional_parts(kept):
             if size_of([kept, result.status_code, code, reason]) <= MAX_RESULT_BYTES:
                 break
