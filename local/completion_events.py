@@ -32,11 +32,11 @@ log = logging.getLogger("ktp.local.completion_events")
 _PUT_EVENTS_MAX = 10
 _PLACEHOLDER = re.compile(r'"<(\$[^<>"]*|aws\.pipes\.[a-z.-]+)>"|<(\$[^<>"]*|aws\.pipes\.[a-z.-]+)>')
 _PATH_STEP = re.compile(r"\.([A-Za-z0-9_\-/]+)|\[(\d+)\]")
-_MISSING = object()
+MISSING = object()
 
 
 def json_path(document: Any, path: str) -> Any:
-    """The value at a Pipes JSON path (``$.a.b[0]``: dots, array indices); ``_MISSING`` if absent."""
+    """The value at a Pipes JSON path (``$.a.b[0]``: dots, array indices); ``MISSING`` if absent."""
     if not path.startswith("$"):
         raise ValueError(f"not a JSON path: {path!r}")
     value, position = document, 1
@@ -46,11 +46,11 @@ def json_path(document: Any, path: str) -> Any:
             raise ValueError(f"unsupported JSON path syntax: {path!r}")
         name, index = step.groups()
         if name is not None:
-            value = value.get(name, _MISSING) if isinstance(value, Mapping) else _MISSING
+            value = value.get(name, MISSING) if isinstance(value, Mapping) else MISSING
         else:
-            value = value[int(index)] if isinstance(value, list) and int(index) < len(value) else _MISSING
-        if value is _MISSING:
-            return _MISSING
+            value = value[int(index)] if isinstance(value, list) and int(index) < len(value) else MISSING
+        if value is MISSING:
+            return MISSING
         position = step.end()
     return value
 
@@ -85,9 +85,9 @@ def render_input_template(template: str, record: Mapping[str, Any], reserved: Ma
         quoted, bare = match.groups()
         value = value_of(quoted or bare)
         if quoted is not None:
-            text = "" if value is _MISSING else value if isinstance(value, str) else json.dumps(value)
+            text = "" if value is MISSING else value if isinstance(value, str) else json.dumps(value)
             return json.dumps(text)
-        return "null" if value is _MISSING else json.dumps(value)
+        return "null" if value is MISSING else json.dumps(value)
 
     return _PLACEHOLDER.sub(replace, template)
 
@@ -97,7 +97,7 @@ def dynamic_parameter(value: Any, record: Mapping[str, Any]) -> Any:
     parameters); anything else is used as given."""
     if isinstance(value, str) and value.startswith("$."):
         found = json_path(record, value)
-        return None if found is _MISSING else found
+        return None if found is MISSING else found
     return value
 
 
