@@ -3,7 +3,7 @@
 An EventBridge bus cannot be read, only routed: so for as long as it runs, the command gives the
 stack's ``CompletionEventBus`` its own temporary rule and SQS queue (``ktp-watch-<random>``), reads
 that queue with bounded long polls (no table read at all), and deletes both on exit (Ctrl-C
-included). The same path works locally (moto) and on a deployed stack (``--stack``), where the
+included, and SIGTERM; not ``kill -9``, which leaves both behind for ``aws events delete-rule``). The same path works locally (moto) and on a deployed stack (``--stack``), where the
 caller needs ``events:PutRule/PutTargets/RemoveTargets/DeleteRule`` on the bus's rules and
 ``sqs:CreateQueue/SetQueueAttributes/ReceiveMessage/DeleteMessage/DeleteQueue`` on ``ktp-watch-*``.
 Events carry no personal data, so nothing is masked. Only events put after the start are shown.
@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import signal
 import sys
+import threading
 from typing import Any
 
 DEFAULT_SOURCE = "ktp.pipeline"
@@ -56,6 +58,7 @@ def watch_events(info: Any, *, once: bool, as_json: bool = False, wait_seconds: 
     name = f"ktp-watch-{secrets.token_hex(4)}"
     queue_url, rule = subscribe_queue(events, sqs, bus_name=info.completion_event_bus, source=event_source(),
                                       queue_name=name, rule_name=name)
+    previous = _stop_on_sigterm()
     try:
         print(f"watching completion events on {info.completion_event_bus} (temporary rule and queue {name}); Ctrl-C to quit",
               file=sys.stderr, flush=True)
@@ -66,3 +69,16 @@ def watch_events(info: Any, *, once: bool, as_json: bool = False, wait_seconds: 
                 return 0
     finally:
         unsubscribe_queue(events, sqs, bus_name=info.completion_event_bus, queue_url=queue_url, rule_name=rule)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm() -> Any:
+    """SIGTERM ends the watch like Ctrl-C, so the temporary rule and queue are deleted too."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
