@@ -254,8 +254,11 @@ class PipeRunner:
             for start in range(0, len(entries), _PUT_EVENTS_MAX):
                 sent += self._deliver(shard_id, entries[start:start + _PUT_EVENTS_MAX])
             # Only past the batch once it is delivered or dead-lettered: an error (moto unreachable)
-            # reads the same records again on the next tick, as Pipes retries a batch.
-            self._iterators[shard_id] = answer.get("NextShardIterator") or iterator
+            # reads the same records again on the next tick, as Pipes retries a batch. An empty read
+            # keeps its iterator: moto keeps every iterator it hands out, and an idle stack would
+            # otherwise grow by five a second (moto's iterators do not expire like AWS's).
+            if records:
+                self._iterators[shard_id] = answer.get("NextShardIterator") or iterator
         return sent
 
     def _deliver(self, shard_id: str, batch: list[tuple[Mapping[str, Any], dict[str, Any]]]) -> int:
