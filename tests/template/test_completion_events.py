@@ -203,3 +203,59 @@ def test_input_template_rendering_rules():
     assert json_path(record, "$.list[1]") is MISSING and json_path(record, "$.list[0].x") == 1
     assert dynamic_parameter("$.a.S", record) == 'say "hi"\n'
     assert dynamic_parameter("static", record) == "static" and dynamic_parameter("$.missing", record) is None
+
+
+# --------------------------------------------------------------------------- the local runner's failures
+
+
+class _Streams:
+    def __init__(self, records):
+        self.records = records
+
+    def describe_stream(self, StreamArn):
+        return {"StreamDescription": {"Shards": [{"ShardId": "shard-1"}]}}
+
+    def get_shard_iterator(self, **_):
+        return {"ShardIterator": "it-0"}
+
+    def get_records(self, ShardIterator, Limit):
+        batch = self.records if ShardIterator == "it-0" else []
+        return {"Records": batch[:Limit], "NextShardIterator": "it-1"}
+
+
+class _FailingEvents:
+    def __init__(self):
+        self.calls = 0
+
+    def put_events(self, Entries):
+        self.calls += 1
+        return {"Entries": [{"ErrorCode": "InternalFailure"} for _ in Entries], "FailedEntryCount": len(Entries)}
+
+
+class _Sqs:
+    def __init__(self):
+        self.sent = []
+
+    def get_queue_url(self, QueueName):
+        return {"QueueUrl": f"http://sqs/{QueueName}"}
+
+    def send_message(self, QueueUrl, MessageBody):
+        self.sent.append((QueueUrl, json.loads(MessageBody)))
+
+
+def test_undeliverable_events_go_to_the_dead_letter_queue_as_metadata_only(cfn):
+    _, spec = _pipe(cfn)
+    resolved = PipeSpec(**{**spec.__dict__, "dead_letter_arn": "arn:aws:sqs:ap-southeast-3:123456789012:pipe-dlq"})
+    record = _record("MODIFY", _image("SUBMITTED"), _image("COMPLETED"))
+    events, sqs = _FailingEvents(), _Sqs()
+    from local.completion_events import PipeRunner
+
+    runner = PipeRunner(resolved, streams=_Streams([record]), events=events, sqs=sqs)
+    runner._iterators = {"shard-1": "it-0"}  # what start() sets up, without its thread
+    assert runner.run_once() == 0
+    assert events.calls == resolved.maximum_retry_attempts + 1  # the first try and every retry
+    (queue_url, message), = sqs.sent
+    assert queue_url == "http://sqs/pipe-dlq"
+    assert message["shardId"] == "shard-1" and message["startSequenceNumber"] == "100" and message["batchSize"] == 1
+    assert NIK not in json.dumps(message) and "reference_id" not in json.dumps(message)
+    assert runner.run_once() == 0 and len(sqs.sent) == 1  # past the dead-lettered batch
