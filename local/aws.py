@@ -19,6 +19,7 @@ import boto3
 import httpx
 from botocore.config import Config
 
+from local.completion_events import PipeSpec, pipes_in, subscribe_queue
 from local.template import (
     LOCAL_ACCOUNT_ID,
     FunctionSpec,
@@ -171,6 +172,9 @@ class ProvisionedResources:
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     function_arns: dict[str, str] = field(default_factory=dict)
     schedules: dict[str, str] = field(default_factory=dict)  # function logical id -> its expression
+    pipes: dict[str, PipeSpec] = field(default_factory=dict)  # pipe logical id -> its resolved properties
+    completion_events_queue_url: str = ""  # the local target of the completion-event bus
+    completion_event_bus: str = ""
 
 
 # Resolved by moto's CloudFormation but not applied by it (moto 5.2.5): asked for as stack outputs
@@ -187,6 +191,8 @@ def _gap_outputs(cfn: dict[str, Any], submit_id: str, scheduled_ids: tuple[str, 
            for table_id, table in resources_of_type(cfn, "AWS::DynamoDB::Table").items()},
         **{f"Schedule{function_id}": expression for function_id in scheduled_ids
            for expression in schedule_expressions(cfn, function_id)},
+        # Completion events: moto stores no AWS::Pipes::Pipe; local/completion_events.py runs it.
+        **{f"Pipe{pipe_id}": cfn["Resources"][pipe_id]["Properties"] for pipe_id in pipes_in(cfn)},
     }
     return {_OUTPUT_PREFIX + name: {"Value": {"Fn::ToJsonString": value}} for name, value in outputs.items()}
 
@@ -302,7 +308,26 @@ def provision(
     s3.put_bucket_notification_configuration(
         Bucket=resources.bucket, NotificationConfiguration={"QueueConfigurations": [queue_configuration]}
     )
+    _provision_completion_events(resources, gaps, stack_name, endpoint_url, region)
     return resources
+
+
+def _provision_completion_events(resources: ProvisionedResources, gaps: dict[str, Any], stack_name: str,
+                                 endpoint_url: str, region: str) -> None:
+    """The Pipes of the template, resolved, for :class:`local.completion_events.PipeRunner`; and the
+    local target of their bus: a rule delivering its events to a queue tests and tools read."""
+    for name, properties in gaps.items():
+        if name.startswith("Pipe"):
+            resources.pipes[name.removeprefix("Pipe")] = PipeSpec.from_properties(name.removeprefix("Pipe"), properties)
+    buses = {spec.target_arn.rpartition("/")[2]: spec.source for spec in resources.pipes.values()}
+    if len(buses) != 1:
+        return  # a template without the completion-events pipe (or with several buses) gets no local target
+    (bus, source), = buses.items()
+    resources.completion_event_bus = bus
+    resources.completion_events_queue_url, _ = subscribe_queue(
+        client("events", endpoint_url, region), client("sqs", endpoint_url, region), bus_name=bus, source=source,
+        queue_name=f"{stack_name}-completion-events", rule_name=f"{stack_name}-completion-events-to-queue",
+    )
 
 
 def _cfn_string(value: Any) -> str:

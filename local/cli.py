@@ -1,4 +1,4 @@
-"""``ktp up | demo | upload | status | results | watch``: run the local stack and follow jobs,
+"""``ktp up | demo | upload | status | results | watch [--events]``: run the local stack and follow jobs,
 locally (the stack found through ``<data-dir>/stack.json``) or on a deployed stack (``--stack``).
 
 Cheap to import: boto3, rich, moto and the stack load inside the command functions.
@@ -64,6 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     watch.add_argument("--interval", type=float, default=1.0, help="refresh interval in seconds")
     watch.add_argument("--once", action="store_true", help="print the table once and exit")
     watch.add_argument("--show-nik", action="store_true", help="print NIKs unmasked")
+    watch.add_argument("--events", action="store_true",
+                       help="print completion events as they arrive instead (local/watch_events.py; --once: one 5 s read)")
+    watch.add_argument("--json", action="store_true", help="with --events: one JSON event per line")
     watch.set_defaults(func=cmd_watch)
 
 
@@ -402,6 +405,15 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     from local.render import counts_line, results_table, status_counts
 
+    if args.events:
+        from local.state import NoRunningStack
+        from local.watch_events import watch_events
+
+        try:
+            info = _target(args)
+        except NoRunningStack as error:
+            raise SystemExit(f"ktp: {error}") from None
+        return watch_events(info, once=args.once, as_json=args.json)
     console = _console()
     jobs = _jobs(args)
     seen: dict = {}

@@ -16,6 +16,7 @@ _ROLES: dict[str, tuple[str, str]] = {
     "upload_prefix": ("UploadPrefix", "UploadPrefix"),
     "upload_suffix": ("UploadSuffix", "UploadSuffix"),
     "callback_url": ("HttpApi", "CallbackUrl"),
+    "completion_event_bus": ("CompletionEventBus", "CompletionEventBusName"),
 }
 
 
@@ -69,5 +70,6 @@ def stack_info_from_cloudformation(
         upload_prefix=values.get("upload_prefix") or "",
         upload_suffix=values.get("upload_suffix") or "",
         callback_url=values.get("callback_url"),
+        completion_event_bus=values.get("completion_event_bus") or None,
         pending_index="pending-by-next-check",
     )

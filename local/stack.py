@@ -30,6 +30,7 @@ from local.aws import (
     provision,
 )
 from local.callback_endpoint import CallbackEndpoint
+from local.completion_events import PipeRunner
 from local.extractor_process import ExtractorProcess, free_port
 from local.functions import REPO_ROOT, FunctionConfig, LocalFunction
 from local.jobs import JobsClient
@@ -111,6 +112,7 @@ class LocalStack:
         self.callback_endpoint: CallbackEndpoint | None = None
         self.submit_worker: SubmitWorker | None = None
         self.poller: PollerSchedule | None = None
+        self.pipes: dict[str, PipeRunner] = {}  # completion events (local/completion_events.py)
         self._info: StackInfo | None = None
         self._jobs: JobsClient | None = None
         self._stopped = threading.Event()
@@ -210,6 +212,12 @@ class LocalStack:
         trigger = resources.trigger
         if self.persist:
             snapshot.restore_events(self.data_dir, sqs=sqs, events_queue_url=resources.events_queue_url)
+        # After the restore (a Pipe reads from LATEST), before any handler writes.
+        for logical_id, spec in resources.pipes.items():
+            runner = PipeRunner(spec, streams=client("dynamodbstreams", endpoint, self.region),
+                                events=client("events", endpoint, self.region), sqs=sqs)
+            runner.start()
+            self.pipes[logical_id] = runner
 
         extractor_started.result()
         assert self.extractor is not None
@@ -274,6 +282,7 @@ class LocalStack:
             table=resources.table,
             pending_index=env.get("JOBS_PENDING_INDEX"),
             callback_url=callback_url,
+            completion_event_bus=resources.completion_event_bus or None,
             extractor_url=self.extractor.url,
             pid=os.getpid(),
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -326,7 +335,7 @@ class LocalStack:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        for component in (self.poller, self.submit_worker, self.callback_endpoint):
+        for component in (self.poller, self.submit_worker, self.callback_endpoint, *self.pipes.values()):
             if component is not None:
                 _quietly(component.stop)
         for function in self.functions.values():

@@ -26,6 +26,7 @@ class StackInfo(BaseModel):
     table: str
     pending_index: str | None = None
     callback_url: str | None = None
+    completion_event_bus: str | None = None  # name of the bus with the completion events
     extractor_url: str | None = None
     pid: int | None = None
     started_at: str | None = None

@@ -65,10 +65,22 @@ def test_resources_follow_the_template(moto_endpoint: str) -> None:
     value = secrets.get_secret_value(SecretId=resources.physical_ids["CallbackSecret"])["SecretString"]
     assert json.loads(value) == {"username": "u", "password": "p"}
     queues = {name for name, resource in cfn["Resources"].items() if resource["Type"] == "AWS::SQS::Queue"}
-    assert queues == {"SubmitFailureQueue", "PollerDeadLetterQueue"}
+    assert queues == {"SubmitFailureQueue", "PollerDeadLetterQueue", "CompletionEventsDeadLetterQueue"}
     sqs = client("sqs", moto_endpoint, REGION)
     for name in queues:  # !Ref of a queue is its URL
         assert sqs.get_queue_attributes(QueueUrl=resources.physical_ids[name], AttributeNames=["QueueArn"])
+
+    # Completion events: the stream exists, the Pipe (which moto only skips) is resolved against it,
+    # and its bus routes to the local queue.
+    assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    (pipe,) = resources.pipes.values()
+    assert pipe.source_arn == table["LatestStreamArn"]
+    assert pipe.target_arn.endswith(f":event-bus/{resources.completion_event_bus}")
+    assert pipe.dead_letter_arn == sqs.get_queue_attributes(
+        QueueUrl=resources.physical_ids["CompletionEventsDeadLetterQueue"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    (rule,) = client("events", moto_endpoint, REGION).list_rules(EventBusName=resources.completion_event_bus)["Rules"]
+    assert json.loads(rule["EventPattern"]) == {"source": [pipe.source]}
+    assert resources.completion_events_queue_url
 
     s3 = client("s3", moto_endpoint, REGION)
     assert s3.get_bucket_versioning(Bucket=resources.bucket)["Status"] == "Enabled"

@@ -44,6 +44,7 @@ def test_outputs_of_the_repo_template_map_to_the_stack_info(cloudformation) -> N
             "UploadPrefix": "incoming/",
             "JobsTableName": "ktp-prod-JobsTable-XYZ",
             "CallbackUrl": "https://abc.execute-api.ap-southeast-3.amazonaws.com/callback",
+            "CompletionEventBusName": "ktp-prod-completion-events",
             "Unrelated": "x",
         }),
         {"StackName": "ktp-prod"},
@@ -56,6 +57,7 @@ def test_outputs_of_the_repo_template_map_to_the_stack_info(cloudformation) -> N
     assert info.table == "ktp-prod-JobsTable-XYZ"
     assert info.upload_prefix == "incoming/"
     assert info.callback_url == "https://abc.execute-api.ap-southeast-3.amazonaws.com/callback"
+    assert info.completion_event_bus == "ktp-prod-completion-events"  # what `ktp watch --events --stack` subscribes
     assert "--endpoint-url" not in info.aws_cli_hint()
 
 

@@ -26,6 +26,7 @@ DOCUMENTED_IGNORES = {
     ("WS1004", "PollerFunction"): "same as SubmitFunction",
     ("ES6000", "SubmitFailureQueue"): "terminal on-failure destination; a redrive queue would only move the alarm",
     ("ES6000", "PollerDeadLetterQueue"): "terminal dead-letter queue of the schedule",
+    ("ES6000", "CompletionEventsDeadLetterQueue"): "terminal dead-letter queue of the completion-events Pipe",
 }
 
 

@@ -339,13 +339,14 @@ def test_every_function_has_an_errors_alarm(resources):
     assert watched == set(FUNCTIONS)
 
 
-def test_both_queues_have_a_depth_alarm(resources):
+def test_every_queue_has_a_depth_alarm(resources):
     watched = {
         a["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
         for a in _alarms(resources).values()
         if a["Namespace"] == "AWS/SQS" and a["MetricName"] == "ApproximateNumberOfMessagesVisible"
     }
-    assert watched == {"SubmitFailureQueue", "PollerDeadLetterQueue"}
+    assert watched == {name for name, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    assert {"SubmitFailureQueue", "PollerDeadLetterQueue", "CompletionEventsDeadLetterQueue"} <= watched
 
 
 def test_straggler_alarm_matches_the_poller_metric_dimensions(resources, evaluator):
