@@ -19,6 +19,7 @@ def lambda_handler(event, context):
     try:
         report = wiring.eraser().erase(request)
     except ErasureRequestError as error:
+        metrics.add_metric(name="erasure_requests_refused", unit=MetricUnit.Count, value=1)
         return {"ok": False, "error": str(error)}
     metrics.add_metric(name="erasure_jobs_erased", unit=MetricUnit.Count, value=report.jobs_erased)
     return {"ok": True, **report.item()}
