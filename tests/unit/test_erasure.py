@@ -197,3 +197,22 @@ def test_erase_handler_and_callback_handler_share_the_secret_key(stack, monkeypa
     assert "result" not in raw(stack, ref)
     assert erase({}, FakeContext()) == {"ok": False, "error": "give exactly one of reference_id or nik"}
     assert nik not in logs.getvalue()
+
+
+def test_the_poller_path_writes_the_hash_too(stack, monkeypatch):
+    """A result the poller fetches (no callback) lands in the by-nik-hash index like a callback's."""
+    from ktp_pipeline import wiring
+
+    from .conftest import load_handler
+
+    stack.secrets.create_secret(Name=NIK_SECRET, SecretString=json.dumps({"key": "p" * 64}))
+    monkeypatch.setenv("NIK_HASH_SECRET_ID", NIK_SECRET)
+    wiring.reset()
+    old = JobStore(stack.dynamodb, TABLE_NAME, clock=lambda: 1_000.0)  # long overdue
+    old.create_received("ktp-polled", bucket=BUCKET, key="incoming/p.jpg", version_id=None, etag="e", size=1,
+                        claim_seconds=0)
+    old.mark_submitted("ktp-polled", 0, "sent")
+    stack.provider.result_reply = lambda ref: httpx.Response(200, json=completed_body(ref))
+    counts = load_handler("poller").lambda_handler(load_event("poller_schedule.json"), FakeContext())
+    assert counts["completed"] == 1
+    assert raw(stack, "ktp-polled")["nik_hash"] == nik_hash(b"p" * 64, NIK)
