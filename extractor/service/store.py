@@ -335,7 +335,15 @@ class Store:
             conn.execute("DELETE FROM jobs WHERE app_id = ? AND reference_id = ?", (app_id, reference_id))
             return Job.from_row(row)
 
-        return await self._run(self._tx, _tx)
+        def _erase(conn: sqlite3.Connection) -> Job | None:
+            # Deleted rows stay readable in free pages and in the WAL: zero them, then move the WAL
+            # into the database and truncate it, so the erased result is gone from the files.
+            conn.execute("PRAGMA secure_delete = ON")
+            job = self._tx(_tx)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return job
+
+        return await self._run(lambda: _erase(self._connection()))
 
     async def counts(self) -> dict[str, int]:
         def _q() -> dict[str, int]:

@@ -55,6 +55,9 @@ def test_delete_erases_a_finished_job_for_its_owner_only(client, service):
     assert again.status_code == 404 and again.json()["error_code"] == "INVALID_PAYLOAD_REFERENCE_ID_NOT_FOUND"
     with sqlite3.connect(service.data_dir / "extractor.sqlite3") as db:
         assert db.execute("SELECT count(*) FROM jobs WHERE reference_id = 'erase-me-01'").fetchone() == (0,)
+    # Not left in free pages or the WAL either (the fake engine's NIK; this was the only job so far).
+    for path in service.data_dir.glob("extractor.sqlite3*"):
+        assert b"3275014101900007" not in path.read_bytes(), path.name
 
 
 def test_delete_of_a_queued_job_removes_its_image_and_no_callback_follows(client, service, gate):
