@@ -52,14 +52,16 @@ def _load_credentials(data_dir: Path) -> dict[str, str]:
     """Provider and callback credentials, generated once per data dir and kept (0600) so the
     extractor's stored jobs stay reachable across restarts."""
     path = data_dir / "credentials.json"
-    if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
-    credentials = {
+    credentials = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {
         "app_id": "ktp-local",
         "api_key": secrets.token_urlsafe(24),
         "callback_username": "ktp-callback",
         "callback_password": secrets.token_urlsafe(24),
     }
+    if "nik_hash_key" in credentials:
+        return credentials
+    # The NikHashSecret's HMAC key (erasure by NIK); added to data dirs made before it existed.
+    credentials["nik_hash_key"] = secrets.token_urlsafe(48)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         json.dump(credentials, handle)
@@ -200,6 +202,7 @@ class LocalStack:
             {
                 "ProviderSecret": {"app_id": credentials["app_id"], "api_key": credentials["api_key"]},
                 "CallbackSecret": {"username": credentials["callback_username"], "password": credentials["callback_password"]},
+                "NikHashSecret": {"key": credentials["nik_hash_key"]},
             },
             root=self.template_path.resolve().parent,
             stack_name=self.stack_name,

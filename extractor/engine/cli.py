@@ -12,6 +12,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("extract", help="read KTP images with the built-in OCR engine")
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     parser.add_argument("--json", action="store_true", help="one JSON object per line (with an \"image\" key)")
+    parser.add_argument("--show-nik", action="store_true", help="print the NIK unmasked")
     parser.set_defaults(func=run)
 
 
@@ -25,6 +26,16 @@ def _table(path: Path, result) -> str:
     for check in result.checks:
         lines.append(f"  check {check.name:<18} {'ok' if check.ok else 'FAIL'}  {check.detail}")
     return "\n".join(lines)
+
+
+def _masked(text: str, result) -> str:
+    """The one masking path of the CLI (local/render.py): 16-digit runs, and the NIK as read even
+    when it is not 16 digits long."""
+    from local.render import mask_text
+
+    reading = result.fields.get("nik")
+    value = getattr(reading, "value", None) or ""
+    return mask_text(text, known=(value,) if len(value) > 4 else ())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(error) if args.json else f"== {path}: {exc}", file=sys.stdout if args.json else sys.stderr)
             continue
         if args.json:
-            print(json.dumps({"image": str(path), **result.model_dump(mode="json")}, ensure_ascii=False))
+            text = json.dumps({"image": str(path), **result.model_dump(mode="json")}, ensure_ascii=False)
         else:
-            print(_table(path, result))
+            text = _table(path, result)
+        print(text if args.show_nik else _masked(text, result))
     return status

@@ -27,6 +27,7 @@ from extractor.service.middleware import GuardMiddleware
 from extractor.service.models import (
     AcceptedResponse,
     AuthFailedResponse,
+    DeletedResponse,
     ErrorResponse,
     HealthResponse,
     ResultResponse,
@@ -153,6 +154,33 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         if job.result is None:
             return JSONResponse(processing_body(job.reference_id, job.state, job.validate_quality))
         return JSONResponse(job.result)
+
+    @app.delete(
+        RESULT_PATH,
+        response_model=DeletedResponse,
+        responses=_error_responses(400, 401, 404, 500),
+        summary="Erase a job: its stored result, queued callbacks and image (extension, not in the contract)",
+    )
+    async def delete_result(
+        request: Request,
+        reference_id: str | None = Query(None, description="The id returned by the submit call"),
+        app_credentials: AppCredentials = Depends(authenticate),
+    ) -> JSONResponse:
+        # The pipeline's erasure (UU PDP) calls this; the same App-ID scope as GET, so one client
+        # can only erase its own jobs. A job still processing is erased too: the worker's write
+        # finds no row and nothing is delivered.
+        state: ServiceState = request.app.state.service
+        if not reference_id:
+            raise ContractError(ErrorCode.INVALID_PAYLOAD_REFERENCE_ID_NOT_FOUND)
+        check_reference_id_query(reference_id)
+        job = await state.store.delete_job(app_credentials.app_id, reference_id)
+        if job is None:
+            raise ContractError(ErrorCode.INVALID_PAYLOAD_REFERENCE_ID_NOT_FOUND)
+        if job.image_path:
+            with contextlib.suppress(FileNotFoundError):
+                Path(job.image_path).unlink()
+        log.info("job_erased", app_id=app_credentials.app_id, reference_id=job.reference_id)
+        return JSONResponse({"message": "deleted", "data": {"reference_id": job.reference_id}})
 
     @app.get("/health", response_model=HealthResponse, summary="Liveness and queue depth")
     async def health(request: Request) -> HealthResponse:

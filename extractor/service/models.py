@@ -42,6 +42,17 @@ class AcceptedResponse(BaseModel):
     data: AcceptedData
 
 
+class DeletedData(BaseModel):
+    reference_id: str
+
+
+class DeletedResponse(BaseModel):
+    """Answer of the erasure extension (DELETE on the result path): not part of the provider contract."""
+
+    message: str = "deleted"
+    data: DeletedData
+
+
 class ErrorResponse(BaseModel):
     message: str
     error_code: str

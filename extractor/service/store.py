@@ -321,6 +321,30 @@ class Store:
 
         return await self._run(self._tx, _tx)
 
+    async def delete_job(self, app_id: str, reference_id: str) -> Job | None:
+        """Erase one job and its queued callbacks (they carry the result); the deleted job, so the
+        caller can remove its image file, or None when there was none."""
+
+        def _tx(conn: sqlite3.Connection) -> Job | None:
+            row = conn.execute(
+                "SELECT * FROM jobs WHERE app_id = ? AND reference_id = ?", (app_id, reference_id)
+            ).fetchone()
+            conn.execute("DELETE FROM deliveries WHERE app_id = ? AND reference_id = ?", (app_id, reference_id))
+            if row is None:
+                return None
+            conn.execute("DELETE FROM jobs WHERE app_id = ? AND reference_id = ?", (app_id, reference_id))
+            return Job.from_row(row)
+
+        def _erase(conn: sqlite3.Connection) -> Job | None:
+            # Deleted rows stay readable in free pages and in the WAL: zero them, then move the WAL
+            # into the database and truncate it, so the erased result is gone from the files.
+            conn.execute("PRAGMA secure_delete = ON")
+            job = self._tx(_tx)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return job
+
+        return await self._run(lambda: _erase(self._connection()))
+
     async def counts(self) -> dict[str, int]:
         def _q() -> dict[str, int]:
             rows = self._connection().execute("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").fetchall()

@@ -69,7 +69,7 @@ def test_cli_json_lines(tmp_path, capsys):
     jpeg, truth = generated(31, "clean")
     path = tmp_path / "card.jpg"
     path.write_bytes(jpeg)
-    assert main(["extract", "--json", str(path)]) == 0
+    assert main(["extract", "--json", "--show-nik", str(path)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1
     payload = json.loads(lines[0])
@@ -77,9 +77,13 @@ def test_cli_json_lines(tmp_path, capsys):
     assert payload["ktp_detected"] is True
     assert payload["fields"]["nik"]["value"] == truth["fields"]["nik"]
 
+    # Masked unless --show-nik (like every other command), in the table and in --json.
+    assert main(["extract", "--json", str(path)]) == 0
+    masked = json.loads(capsys.readouterr().out)
+    assert masked["fields"]["nik"]["value"] == truth["fields"]["nik"][:6] + "******" + truth["fields"]["nik"][-4:]
     assert main(["extract", str(path)]) == 0
     table = capsys.readouterr().out
-    assert "nik" in table
+    assert "nik" in table and truth["fields"]["nik"] not in table
     assert "image_quality" in table
 
 

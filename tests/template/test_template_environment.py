@@ -16,8 +16,10 @@ COMMON = {"jobs_table_name", "jobs_pending_index", "retention_days", "pending_sh
 PROVIDER_SIDE = {"provider_base_url", "provider_secret_id", "callback_url", "validate_quality", "image_transport"}
 REQUIRED = {
     "SubmitFunction": COMMON | PROVIDER_SIDE,
-    "CallbackFunction": COMMON | {"callback_secret_id"},
-    "PollerFunction": COMMON | PROVIDER_SIDE | {"job_deadline_seconds", "result_grace_seconds", "poller_max_concurrency"},
+    "CallbackFunction": COMMON | {"callback_secret_id", "nik_hash_secret_id"},
+    "PollerFunction": COMMON | PROVIDER_SIDE | {"job_deadline_seconds", "result_grace_seconds", "poller_max_concurrency",
+                                                "nik_hash_secret_id"},
+    "EraseFunction": COMMON | {"provider_base_url", "provider_secret_id", "nik_hash_secret_id"},
 }
 
 # Setting -> the template parameter it carries.
@@ -104,7 +106,12 @@ def test_layer_settings_parse_what_the_template_sets(cfn, function):
     assert settings.jobs_pending_index == "pending-by-next-check"
     assert settings.retention_days == 45
     assert settings.pending_shards == 6
-    if function != "CallbackFunction":
+    if function in ("CallbackFunction", "PollerFunction", "EraseFunction"):
+        assert settings.nik_hash_secret_id == "<NikHashSecret>"
+    if function == "EraseFunction":
+        assert settings.provider_base_url == "https://provider.example"
+        assert settings.provider_secret_id == "<ProviderSecret>"
+    elif function != "CallbackFunction":
         assert settings.validate_quality is True
         assert settings.image_transport == "presigned_url"
         assert settings.provider_base_url == "https://provider.example"

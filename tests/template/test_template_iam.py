@@ -37,6 +37,7 @@ EXPECTED_GRANTS = {
         ("dynamodb:PutItem", "<JobsTable.Arn>"),
         ("dynamodb:UpdateItem", "<JobsTable.Arn>"),
         ("secretsmanager:GetSecretValue", "<CallbackSecret>"),
+        ("secretsmanager:GetSecretValue", "<NikHashSecret>"),
     },
     "PollerFunction": XRAY
     | {
@@ -49,6 +50,22 @@ EXPECTED_GRANTS = {
         ("s3:GetObjectVersion", "<UploadBucket.Arn>/*"),
         ("s3:ListBucket", "<UploadBucket.Arn>"),
         ("secretsmanager:GetSecretValue", "<ProviderSecret>"),
+        ("secretsmanager:GetSecretValue", "<NikHashSecret>"),
+    },
+    # Erasure: a Query on the NIK-hash index only (no Scan), version-named deletes only (no
+    # s3:DeleteObject, no GetObject: it never reads an image).
+    "EraseFunction": XRAY
+    | {
+        ("logs:CreateLogStream", "<EraseLogGroup.Arn>"),
+        ("logs:PutLogEvents", "<EraseLogGroup.Arn>"),
+        ("dynamodb:Query", "<JobsTable.Arn>/index/by-nik-hash"),
+        ("dynamodb:GetItem", "<JobsTable.Arn>"),
+        ("dynamodb:UpdateItem", "<JobsTable.Arn>"),
+        ("dynamodb:PutItem", "<JobsTable.Arn>"),
+        ("s3:ListBucketVersions", "<UploadBucket.Arn>"),
+        ("s3:DeleteObjectVersion", "<UploadBucket.Arn>/*"),
+        ("secretsmanager:GetSecretValue", "<ProviderSecret>"),
+        ("secretsmanager:GetSecretValue", "<NikHashSecret>"),
     },
 }
 

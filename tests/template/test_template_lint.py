@@ -24,6 +24,7 @@ DOCUMENTED_IGNORES = {
     ("WS1004", "SubmitFunction"): "log group is wired through LoggingConfig.LogGroup, which the rule does not read",
     ("WS1004", "CallbackFunction"): "same as SubmitFunction",
     ("WS1004", "PollerFunction"): "same as SubmitFunction",
+    ("WS1004", "EraseFunction"): "same as SubmitFunction",
     ("ES6000", "SubmitFailureQueue"): "terminal on-failure destination; a redrive queue would only move the alarm",
     ("ES6000", "PollerDeadLetterQueue"): "terminal dead-letter queue of the schedule",
     ("ES6000", "CompletionEventsDeadLetterQueue"): "terminal dead-letter queue of the completion-events Pipe",

@@ -302,7 +302,8 @@ def test_layer_is_built_by_sam_for_python313_arm64(sam_template):
 
 def test_every_log_group_has_retention(resources):
     groups = {name: res for name, res in resources.items() if res["Type"] == "AWS::Logs::LogGroup"}
-    assert set(groups) == {"SubmitLogGroup", "CallbackLogGroup", "PollerLogGroup", "HttpApiAccessLogGroup"}
+    assert set(groups) == {"SubmitLogGroup", "CallbackLogGroup", "PollerLogGroup", "EraseLogGroup",
+                           "HttpApiAccessLogGroup"}
     assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups.values())
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from .dynamo_values import from_item, to_attribute
 from .models import ExtractionResult, JobRecord, JobStatus
+from .nik_hash import NIK_HASH_ATTRIBUTE, NikHasher
 from .observability import logger
 from .outcomes import Outcome
 from .stored_result import RESULT_TOO_LARGE, stored_result
@@ -39,8 +40,11 @@ def _record(item: Mapping[str, Any]) -> JobRecord:
 
 class JobStore:
     def __init__(self, client: Any, table_name: str, pending_index: str = "pending-by-next-check", *,
-                 shards: int = 4, retention_days: int = 30, clock: Callable[[], float] = time.time) -> None:
+                 shards: int = 4, retention_days: int = 30, clock: Callable[[], float] = time.time,
+                 nik_hasher: NikHasher | None = None) -> None:
         self._client = client
+        # Erasure (erasure.py): a stored NIK also gets its keyed hash, the key of the by-nik-hash GSI.
+        self._nik_hasher = nik_hasher
         self._table = table_name
         self._pending_index = pending_index
         self.shards = shards
@@ -160,14 +164,15 @@ class JobStore:
 
     def finish(self, reference_id: str, status: JobStatus, *, reason: str, error_code: str | None = None,
                result: dict[str, Any] | None = None, status_code: str | None = None,
-               result_source: str | None = None, allow_orphan: bool = False) -> Outcome:
+               result_source: str | None = None, allow_orphan: bool = False,
+               nik_hash: str | None = None) -> Outcome:
         """Move a pending job to a terminal status; never touches an item that is already terminal.
         `allow_orphan`: when no item exists and the table lets `status` start from nothing, store one
         flagged `orphan_callback` (a callback for an id we never saw must not be lost)."""
         op = FINISHING_OP[status]
         now = self.now()
         optional = {"error_code": error_code, "result": result, "status_code": status_code,
-                    "result_source": result_source}
+                    "result_source": result_source, NIK_HASH_ATTRIBUTE: nik_hash}
         sets = {"status_reason": reason, "updated_at": iso(now), "completed_at": iso(now),
                 "expires_at": int(now) + self._retention_seconds,
                 **{k: v for k, v in optional.items() if v is not None}}
@@ -204,5 +209,7 @@ class JobStore:
         stored = stored_result(result)
         if stored.error_code == RESULT_TOO_LARGE:
             logger.warning("result too large to store; the job fails", extra={"reference_id": ref})
+        hashed = self._nik_hasher.of_result(stored.result) if self._nik_hasher is not None else None
         return self.finish(ref, stored.status, reason=stored.reason, error_code=stored.error_code, result=stored.result,
-                           status_code=stored.status_code, result_source=source, allow_orphan=allow_orphan)
+                           status_code=stored.status_code, result_source=source, allow_orphan=allow_orphan,
+                           nik_hash=hashed)

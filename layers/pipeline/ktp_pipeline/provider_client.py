@@ -98,6 +98,20 @@ class ProviderClient:
             raise ProviderTransientError(response.status_code, "UNREADABLE_RESULT", "result body is not a JSON object")
         return ExtractionResult.parse(payload)
 
+    def delete_result(self, reference_id: str) -> str:
+        """Erase the provider's copy of a job (our extractor's DELETE extension of the contract):
+        "deleted", "not_found" (404: unknown, or already gone) or "not_supported" (405/501: a provider
+        without the extension, such as the commercial API). Other failures raise ProviderError."""
+        try:
+            self._send("DELETE", RESULT_PATH, retry_reads=True, params={"reference_id": reference_id})
+        except ResultNotFound:
+            return "not_found"
+        except ProviderError as error:
+            if error.http_status in (405, 501):
+                return "not_supported"
+            raise
+        return "deleted"
+
     def _headers(self) -> dict[str, str]:
         try:
             creds = self._credentials() if callable(self._credentials) else self._credentials

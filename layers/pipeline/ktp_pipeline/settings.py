@@ -32,6 +32,8 @@ class Settings(BaseModel):
     provider_base_url: str = "https://api.verihubs.com"
     provider_secret_id: str = ""
     callback_secret_id: str = ""
+    # The HMAC key of the by-nik-hash index (nik_hash.py): set for the functions that store results or erase.
+    nik_hash_secret_id: str = ""
     callback_url: str = ""
     validate_quality: bool = False
     image_transport: Literal["base64", "presigned_url"] = "base64"

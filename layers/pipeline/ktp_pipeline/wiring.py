@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     import httpx
 
     from .callback_receiver import CallbackReceiver
+    from .erasure import Eraser
     from .job_store import JobStore
+    from .nik_hash import NikHasher
     from .poller import Poller
     from .provider_client import ProviderClient
     from .settings import Settings
@@ -48,12 +50,33 @@ def s3_client() -> Any:
 
 
 @cache
+def nik_hasher() -> NikHasher | None:
+    """None when the function has no NIK_HASH_SECRET_ID (the submitter stores no results)."""
+    settings = get_settings()
+    if not settings.nik_hash_secret_id:
+        return None
+    from .nik_hash import NikHasher, load_key
+
+    return NikHasher(lambda: load_key(settings.nik_hash_secret_id))
+
+
+@cache
 def job_store() -> JobStore:
     from .job_store import JobStore
 
     settings = get_settings()
     return JobStore(dynamodb_client(), settings.jobs_table_name, settings.jobs_pending_index,
-                    shards=settings.pending_shards, retention_days=settings.retention_days)
+                    shards=settings.pending_shards, retention_days=settings.retention_days,
+                    nik_hasher=nik_hasher())
+
+
+@cache
+def eraser() -> Eraser:
+    from .erasure import Eraser
+
+    settings = get_settings()
+    return Eraser(job_store(), dynamodb_client(), settings.jobs_table_name, s3_client(), provider_client(),
+                  nik_hasher())
 
 
 @cache
@@ -94,5 +117,5 @@ def poller() -> Poller:
 def reset() -> None:
     """Forget every built object (after tests change the environment or the transport)."""
     for builder in (get_settings, dynamodb_client, s3_client, job_store, provider_client, submitter,
-                    callback_receiver, poller):
+                    callback_receiver, poller, nik_hasher, eraser):
         builder.cache_clear()
