@@ -45,6 +45,7 @@ TEMPLATE_PATH = REPO_ROOT / "serverless_extractor" / "template.yaml"
 ACCOUNT_ID = "123456789012"
 API_ID = "localextractor"
 POLL_WAIT_SECONDS = 1
+DEFAULT_ROUTE_PATH = "/$default"
 _PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV")
 
 
@@ -141,20 +142,20 @@ class ServerlessExtractor:
 
     # -- functions ----------------------------------------------------------------------------------
 
+    def _value(self, value: Any) -> str:
+        """A property that is a literal, a parameter Ref (override or default) or a resource Ref."""
+        if isinstance(value, dict) and "Ref" in value:
+            ref = value["Ref"]
+            parameter = (self.cfn.get("Parameters") or {}).get(ref)
+            if parameter is not None:
+                return str(self.options.parameters.get(ref, parameter.get("Default", "")))
+            return self.names[ref]
+        return str(value)
+
     def _environment(self, logical_id: str) -> dict[str, str]:
         props = self.resources[logical_id]["Properties"]
-        resolved = {}
-        for key, value in ((props.get("Environment") or {}).get("Variables") or {}).items():
-            if isinstance(value, dict) and "Ref" in value:
-                ref = value["Ref"]
-                parameter = (self.cfn.get("Parameters") or {}).get(ref)
-                if parameter is not None:
-                    resolved[key] = str(self.options.parameters.get(ref, parameter.get("Default", "")))
-                else:
-                    resolved[key] = self.names[ref]
-            else:
-                resolved[key] = str(value)
-        return resolved
+        variables = (props.get("Environment") or {}).get("Variables") or {}
+        return {key: self._value(value) for key, value in variables.items()}
 
     def _function(self, logical_id: str, max_concurrency: int) -> LocalFunction:
         props = self.resources[logical_id]["Properties"]
@@ -163,7 +164,8 @@ class ServerlessExtractor:
         spec = FunctionSpec(
             logical_id=logical_id, code_dir=code_dir, handler_module=handler_module, handler_function=handler_function,
             layer_dirs=(*layer_dirs, *self.options.extra_layer_dirs), environment=self._environment(logical_id),
-            timeout_seconds=int(props.get("Timeout", 3)), memory_mb=int(props.get("MemorySize", 128)),
+            timeout_seconds=int(self._value(props.get("Timeout", 3))),
+            memory_mb=int(self._value(props.get("MemorySize", 128))),
         )
         name = f"local-extractor-{logical_id}"
         environment = {key: os.environ[key] for key in _PASSTHROUGH_ENV if key in os.environ}
@@ -196,8 +198,9 @@ class ServerlessExtractor:
             body=handler.rfile.read(length) if length else b"",
         )
         routes = [(r.method, r.path) for r in http_routes(self.cfn, "ApiFunction")]
-        matched = match_route([r for r in routes if r[1] != "$default"], request.method, path)
-        if matched is None and any(p == "$default" for _, p in routes):
+        # The $default route (SAM writes it as the path "/$default") takes what no other route matches.
+        matched = match_route([r for r in routes if r[1] != DEFAULT_ROUTE_PATH], request.method, path)
+        if matched is None and any(p == DEFAULT_ROUTE_PATH for _, p in routes):
             matched = ("$default", {})
         if matched is None:
             response = error_response(404, "Not Found")
@@ -337,6 +340,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--ready-file", type=Path, default=None, help="written with the URL once serving")
     args = parser.parse_args(list(argv) if argv is not None else None)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     function_env = dict(item.split("=", 1) for item in args.env)
     if args.engine:
         function_env["KTP_ENGINE_MODULE"] = args.engine
@@ -354,8 +358,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     url = extractor.start()
     try:
         if args.ready_file:
+            # What a test needs to look inside: the URL, moto's endpoint and the resource names.
+            info = {"url": url, "endpoint_url": extractor.moto.endpoint_url, "region": options.region,
+                    "names": extractor.names}
             temp = args.ready_file.with_suffix(".tmp")
-            temp.write_text(url)
+            temp.write_text(json.dumps(info))
             temp.replace(args.ready_file)
         log.info("serverless extractor serving at %s", url)
         stopped.wait()
