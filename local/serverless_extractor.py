@@ -46,6 +46,7 @@ ACCOUNT_ID = "123456789012"
 API_ID = "localextractor"
 POLL_WAIT_SECONDS = 1
 DEFAULT_ROUTE_PATH = "/$default"
+APPS_ENV = "KTP_SERVERLESS_APPS"  # comma-separated APP_ID:API_KEY[:CALLBACK_USER:CALLBACK_PASSWORD]
 _PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV")
 
 
@@ -344,8 +345,12 @@ def main(argv: Iterable[str] | None = None) -> int:
     function_env = dict(item.split("=", 1) for item in args.env)
     if args.engine:
         function_env["KTP_ENGINE_MODULE"] = args.engine
+    # Credentials may come in the environment instead of the command line (visible to every user).
+    specs = [*args.app, *filter(None, os.environ.pop(APPS_ENV, "").split(","))]
+    if not specs:
+        parser.error(f"give at least one --app (or {APPS_ENV})")
     options = ExtractorOptions(
-        applications=[parse_application(spec) for spec in args.app], port=args.port, data_dir=args.data_dir,
+        applications=[parse_application(spec) for spec in specs], port=args.port, data_dir=args.data_dir,
         worker_concurrency=args.workers, work_visibility_seconds=args.work_visibility,
         callback_visibility_seconds=args.callback_visibility,
         extra_layer_dirs=tuple(path.resolve() for path in args.engine_path), function_env=function_env,
