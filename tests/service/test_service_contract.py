@@ -39,7 +39,10 @@ def gate(tmp_path_factory):
 
 
 @pytest.fixture(scope="module", params=["serve", "serverless"])
-def service(request, tmp_path_factory, gate):
+def service(request, tmp_path_factory, gate, listener):
+    # One listener serves both homes' runs: start each with no callbacks recorded by the other.
+    listener.received.clear()
+    listener.statuses.clear()
     data_dir = tmp_path_factory.mktemp(f"contract-{request.param}") / "data"
     if request.param == "serve":
         svc = Service(
