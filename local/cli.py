@@ -84,6 +84,8 @@ def _stack_options(parser: argparse.ArgumentParser) -> None:
                         help="run the poller this often instead of the template's PollRate")
     parser.add_argument("--template", type=Path, default=None, help="template to read (default: the repo's template.yaml)")
     parser.add_argument("--extractor-workers", type=int, default=1, help="OCR worker processes of the extractor")
+    parser.add_argument("--extractor", choices=("serve", "serverless"), default="serve",
+                        help="the local provider: `ktp serve` (default) or the serverless extractor's handlers on moto")
     parser.add_argument("--no-persist", action="store_true", help="do not restore/snapshot the AWS state in the data dir")
 
 
@@ -142,6 +144,7 @@ def _build_stack(args: argparse.Namespace):
         port_base=args.port_base,
         poll_seconds=args.poll_seconds,
         extractor_workers=args.extractor_workers,
+        extractor_kind=args.extractor,
         persist=not args.no_persist,
     )
 

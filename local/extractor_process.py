@@ -26,6 +26,9 @@ STARTUP_TIMEOUT_SECONDS = 240.0
 # The supervisor gives up when the extractor died this many times within the window.
 MAX_RESTARTS, RESTART_WINDOW_SECONDS = 3, 60.0
 SUPERVISE_INTERVAL_SECONDS = 0.5
+# `serve`: ktp serve (SQLite, files, worker processes); `serverless`: the serverless extractor's
+# handlers on their own moto (local/serverless_extractor.py).
+EXTRACTOR_KINDS = ("serve", "serverless")
 
 
 def free_port() -> int:
@@ -44,7 +47,11 @@ class ExtractorProcess:
         log_path: Path,
         workers: int = 1,
         extra_args: tuple[str, ...] = (),
+        kind: str = "serve",
     ) -> None:
+        if kind not in EXTRACTOR_KINDS:
+            raise ValueError(f"extractor kind must be one of {EXTRACTOR_KINDS}")
+        self.kind = kind
         self.data_dir = data_dir
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -71,16 +78,24 @@ class ExtractorProcess:
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = [
-            sys.executable, "-m", "local.lifeline", "ktp", "serve", "--local",
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--data-dir", str(self.data_dir), "--workers", str(self._workers),
-            *self._extra_args,
-        ]
+        if self.kind == "serve":
+            command = [
+                sys.executable, "-m", "local.lifeline", "ktp", "serve", "--local",
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--data-dir", str(self.data_dir), "--workers", str(self._workers),
+                *self._extra_args,
+            ]
+            apps_env = "KTP_SERVE_APPS"
+        else:
+            command = [
+                sys.executable, "-m", "local.lifeline", "local.serverless_extractor", "--port", str(self.port),
+                "--data-dir", str(self.data_dir), "--workers", str(self._workers), *self._extra_args,
+            ]
+            apps_env = "KTP_SERVERLESS_APPS"
         lifeline_env, pass_fds = lifeline.child_options()
         # The app spec holds credentials: pass it in the environment, not on the command line
         # where any user could read it from the process list.
-        env = {**os.environ, **lifeline_env, "KTP_SERVE_APPS": self._app_spec}
+        env = {**os.environ, **lifeline_env, apps_env: self._app_spec}
         with self._lock:
             if self._closed.is_set():
                 raise RuntimeError("the extractor is closed")
@@ -103,13 +118,20 @@ class ExtractorProcess:
                 if not self.running:
                     raise RuntimeError(f"extractor exited during startup; see {self._log_path}")
                 try:
-                    if http.get(f"{self.url}/health").status_code == 200:
+                    if self._healthy(http):
                         return
                 except httpx.TransportError:
                     pass
                 time.sleep(0.25)
         self.stop()
         raise TimeoutError(f"extractor not healthy after {STARTUP_TIMEOUT_SECONDS:.0f}s; see {self._log_path}")
+
+    def _healthy(self, http: httpx.Client) -> bool:
+        if self.kind == "serve":
+            return http.get(f"{self.url}/health").status_code == 200
+        # The serverless extractor has no health route: an unauthenticated read answered by the
+        # API function (the contract's 401) shows the HTTP API and the function are up.
+        return http.get(f"{self.url}/ktp/id/extract-async/result").status_code == 401
 
     def _take(self) -> subprocess.Popen[bytes] | None:
         """Detach the process from this object first, so the supervisor never restarts a stop."""

@@ -80,6 +80,7 @@ class LocalStack:
         parameter_overrides: dict[str, Any] | None = None,
         extractor_workers: int = 1,
         extractor_args: tuple[str, ...] = (),
+        extractor_kind: str = "serve",
         tap_provider: bool = False,
         persist: bool = True,
         stack_name: str = "ktp-local",
@@ -96,6 +97,7 @@ class LocalStack:
         self.parameter_overrides = dict(parameter_overrides or {})
         self.extractor_workers = extractor_workers
         self.extractor_args = extractor_args
+        self.extractor_kind = extractor_kind
         self.tap_provider = tap_provider
         self.persist = persist
         self.stack_name = stack_name
@@ -166,6 +168,7 @@ class LocalStack:
             log_path=logs / "extractor.log",
             workers=self.extractor_workers,
             extra_args=self.extractor_args,
+            kind=self.extractor_kind,
         )
         background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extractor-start")
         extractor_started = background.submit(self.extractor.start)

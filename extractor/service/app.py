@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +19,7 @@ from extractor.service import sandbox
 from extractor.service.auth import authenticate
 from extractor.service.callbacks import CallbackSender
 from extractor.service.errors import AuthorizationFailed, ContractError, ErrorCode
-from extractor.service.images import check_image, decode_base64_image, is_url
+from extractor.service.intake import accept_job, read_result
 from extractor.service.logs import get_logger
 from extractor.service.middleware import GuardMiddleware
 from extractor.service.models import (
@@ -35,11 +33,10 @@ from extractor.service.models import (
 )
 from extractor.service.net_guard import NetPolicy, guarded_client, verify_guard
 from extractor.service.processing import JobProcessor
-from extractor.service.results import processing_body
 from extractor.service.settings import AppCredentials, ServiceSettings
-from extractor.service.store import QuotaExhausted, ReferenceExists, Store
-from extractor.service.submission import MAX_BODY_BYTES, Submission, check_reference_id_query, parse_submission
-from extractor.service.url_fetch import fetch_image
+from extractor.service.store import QuotaExhausted, Store
+from extractor.service.storage import FileImageStore, WakeUpQueue
+from extractor.service.submission import MAX_BODY_BYTES, Submission, parse_submission
 from extractor.service.workers import WorkerPool
 
 log = get_logger()
@@ -146,14 +143,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             canned = sandbox.result_body(reference_id)
             if canned is not None:
                 return JSONResponse(canned[1])
-        check_reference_id_query(reference_id)
-        job = await state.store.get_job(app_credentials.app_id, reference_id)
-        cutoff = time.time() - state.settings.retention_hours * 3600
-        if job is None or (job.finished_at is not None and job.finished_at < cutoff):
-            raise ContractError(ErrorCode.INVALID_PAYLOAD_REFERENCE_ID_NOT_FOUND)
-        if job.result is None:
-            return JSONResponse(processing_body(job.reference_id, job.state, job.validate_quality))
-        return JSONResponse(job.result)
+        return JSONResponse(await read_result(state.store, state.settings, app_credentials.app_id, reference_id))
 
     @app.delete(
         RESULT_PATH,
@@ -248,64 +238,11 @@ async def _accept_sandbox(state: ServiceState, app: AppCredentials, submission: 
 
 
 async def _accept_job(state: ServiceState, app: AppCredentials, submission: Submission) -> str:
-    settings = state.settings
-    reference_id = submission.reference_id or str(uuid.uuid4())
-    # Cheap refusals first, before any download or decode.
-    if not await state.store.quota_left(app.app_id, settings.quota):
-        raise ContractError(ErrorCode.INSUFFICIENT_QUOTA)
-    if submission.reference_id and await state.store.reference_exists(app.app_id, reference_id):
-        raise ContractError(ErrorCode.INVALID_PAYLOAD_REFERENCE_ID_EXISTS)
-
-    source = "url" if is_url(submission.image) else "base64"
-    if source == "url":
-        assert state.fetch_client is not None
-        data = await fetch_image(
-            state.fetch_client, state.policy, submission.image, settings.fetch_timeout_seconds, settings.fetch_max_redirects
-        )
-    else:
-        data = await asyncio.to_thread(decode_base64_image, submission.image)
-    async with state.decode_slots:
-        info = await asyncio.to_thread(check_image, data)
-
-    image_path = await asyncio.to_thread(_write_image, settings.images_dir, data, info.format)
-    try:
-        await state.store.insert_job(
-            app.app_id, reference_id, submission.validate_quality, submission.callback_url, str(image_path), settings.quota
-        )
-    except BaseException as exc:
-        image_path.unlink(missing_ok=True)
-        if isinstance(exc, ReferenceExists):
-            raise ContractError(ErrorCode.INVALID_PAYLOAD_REFERENCE_ID_EXISTS) from None
-        if isinstance(exc, QuotaExhausted):
-            raise ContractError(ErrorCode.INSUFFICIENT_QUOTA) from None
-        raise
-    log.info(
-        "job_accepted", app_id=app.app_id, reference_id=reference_id, source=source, bytes=len(data),
-        width=info.width, height=info.height, format=info.format, validate_quality=submission.validate_quality,
-        callback=submission.callback_url is not None,
+    return await accept_job(
+        settings=state.settings, store=state.store, images=FileImageStore(state.settings.images_dir),
+        queue=WakeUpQueue(state.processor.notify if state.processor else None), policy=state.policy,
+        fetch_client=state.fetch_client, app=app, submission=submission, decode_slots=state.decode_slots,
     )
-    if state.processor:
-        state.processor.notify()
-    return reference_id
-
-
-def _write_image(folder: Path, data: bytes, image_format: str) -> Path:
-    """Write durably (temp file, fsync, rename): an accepted job's image must survive a crash.
-    File names are random, never derived from client input."""
-    suffix = ".jpg" if image_format == "JPEG" else ".png"
-    final = folder / f"{uuid.uuid4().hex}{suffix}"
-    temp = final.with_suffix(".tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, final)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return final
 
 
 async def _start(state: ServiceState) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import Request, Security
 from fastapi.security import APIKeyHeader
 
+from extractor.service.credentials import match_application
 from extractor.service.errors import AuthorizationFailed
 from extractor.service.settings import AppCredentials, ServiceSettings
 
@@ -16,17 +15,7 @@ api_key_header = APIKeyHeader(name="API-Key", auto_error=False, scheme_name="Api
 
 
 def verify_credentials(settings: ServiceSettings, app_id: str | None, api_key: str | None) -> AppCredentials | None:
-    """Compare against every configured application without stopping early, so the time taken
-    says nothing about which App-ID exists or how much of a key matched."""
-    given_id = (app_id or "").encode()
-    given_key = (api_key or "").encode()
-    match = None
-    for app in settings.apps:
-        id_ok = hmac.compare_digest(app.app_id.encode(), given_id)
-        key_ok = hmac.compare_digest(app.api_key.encode(), given_key)
-        if id_ok & key_ok:
-            match = app
-    return match
+    return match_application(settings.apps, app_id, api_key)
 
 
 async def authenticate(

@@ -17,7 +17,7 @@ import time
 import httpx
 
 from extractor.service.logs import get_logger
-from extractor.service.settings import ServiceSettings
+from extractor.service.settings import AppCredentials, ServiceSettings
 from extractor.service.store import Delivery, Store
 
 log = get_logger()
@@ -34,6 +34,27 @@ def basic_auth_header(user: str, password: str) -> str:
 def backoff_delay(settings: ServiceSettings, attempts_made: int) -> float:
     """Delay before the next attempt after ``attempts_made`` failed ones."""
     return min(settings.callback_max_backoff_seconds, settings.callback_backoff_seconds * 2 ** (attempts_made - 1))
+
+
+def callback_headers(app: AppCredentials | None) -> dict[str, str]:
+    """The headers of every callback POST: JSON, and Basic auth when the application has a pair."""
+    headers = {"Content-Type": "application/json", "User-Agent": "ktp-extractor"}
+    if app is not None and app.callback_user is not None:
+        headers["Authorization"] = basic_auth_header(app.callback_user, app.callback_password or "")
+    return headers
+
+
+async def post_callback(
+    client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], timeout: float
+) -> tuple[int | None, str | None]:
+    """One delivery attempt: (HTTP status or None, error or None); only 2xx counts as delivered."""
+    try:
+        response = await client.post(url, content=body, headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        return None, type(exc).__name__
+    if not response.is_success:
+        return response.status_code, f"HTTP {response.status_code}"
+    return response.status_code, None
 
 
 class CallbackSender:
@@ -98,22 +119,10 @@ class CallbackSender:
             self._wake.set()
 
     async def _attempt(self, delivery: Delivery) -> None:
-        headers = {"Content-Type": "application/json", "User-Agent": "ktp-extractor"}
-        app = self._settings.app(delivery.app_id)
-        if app is not None and app.callback_user is not None:
-            headers["Authorization"] = basic_auth_header(app.callback_user, app.callback_password or "")
-        status: int | None = None
-        error: str | None = None
-        try:
-            response = await self._client.post(
-                delivery.url, content=delivery.body_json.encode(), headers=headers,
-                timeout=self._settings.callback_timeout_seconds,
-            )
-            status = response.status_code
-            if not response.is_success:
-                error = f"HTTP {status}"
-        except httpx.HTTPError as exc:
-            error = type(exc).__name__
+        status, error = await post_callback(
+            self._client, delivery.url, delivery.body_json.encode(),
+            callback_headers(self._settings.app(delivery.app_id)), self._settings.callback_timeout_seconds,
+        )
         delivered = error is None
         attempts_made = delivery.attempts + 1
         next_at = None

@@ -12,10 +12,10 @@ import contextlib
 import time
 from pathlib import Path
 
-from extractor.result import KtpExtraction
 from extractor.service.errors import JobErrorCode
 from extractor.service.logs import get_logger
-from extractor.service.results import extraction_body, failure_body
+from extractor.service.outcome import abandoned_result, job_result
+from extractor.service.results import failure_body
 from extractor.service.store import Job, Store
 from extractor.service.workers import WorkerCrashed, WorkerPool
 
@@ -86,7 +86,7 @@ class JobProcessor:
     async def _process_job(self, job: Job) -> None:
         if job.processing_attempts > self._max_attempts or not job.image_path:
             log.error("job_abandoned", reference_id=job.reference_id, app_id=job.app_id, attempts=job.processing_attempts)
-            await self._finish(job, JobErrorCode.INTERNAL_SERVER_ERROR, failure_body(job.reference_id, JobErrorCode.INTERNAL_SERVER_ERROR))
+            await self._finish(job, *abandoned_result(job))
             return
         started = time.time()
         try:
@@ -98,16 +98,7 @@ class JobProcessor:
         finished = time.time()
         if not outcome["ok"]:
             log.error("job_engine_failure", reference_id=job.reference_id, failure=outcome["failure"])
-            await self._finish(job, JobErrorCode.INTERNAL_SERVER_ERROR, failure_body(job.reference_id, JobErrorCode.INTERNAL_SERVER_ERROR))
-            return
-        extraction = KtpExtraction.model_validate(outcome["extraction"])
-        timings = {
-            "queued_seconds": max(0.0, started - job.created_at),
-            "processing_seconds": finished - started,
-            "engine_seconds": extraction.seconds,
-            "total_seconds": finished - job.created_at,
-        }
-        error_code, body = extraction_body(job.reference_id, extraction, job.validate_quality, timings)
+        error_code, body = job_result(job, outcome, started, finished)
         await self._finish(job, error_code, body)
 
     async def _finish(self, job: Job, error_code: JobErrorCode | None, body: dict) -> None:

@@ -25,6 +25,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from extractor.service.outcome import run_engine
+
 _engine: ModuleType | None = None
 
 THREADS_ENV = "KTP_OCR_THREADS"  # read by extractor.engine.backends
@@ -68,26 +70,13 @@ def _ready() -> bool:
 
 
 def run_extraction(image_path: str) -> dict[str, Any]:
-    """Runs in a worker. Returns a plain dict (always picklable): either the extraction or the
-    name of the failure, never the exception itself (engine exceptions may not pickle, and their
-    messages could carry card text)."""
+    """Runs in a worker: the shared engine call (outcome.run_engine) on the image file."""
     assert _engine is not None, "worker not initialised"
-    started = time.perf_counter()
     try:
         data = Path(image_path).read_bytes()
     except OSError as exc:
         return {"ok": False, "failure": f"image unreadable: {type(exc).__name__}"}
-    try:
-        extraction = _engine.extract(data)
-    except ValueError as exc:  # ImageDecodeError is a ValueError
-        return {"ok": False, "failure": f"engine rejected image: {type(exc).__name__}"}
-    except Exception as exc:  # noqa: BLE001 - any engine fault becomes a failed job, not a dead loop
-        return {"ok": False, "failure": f"engine error: {type(exc).__name__}"}
-    return {
-        "ok": True,
-        "extraction": extraction.model_dump(mode="json"),
-        "worker_seconds": time.perf_counter() - started,
-    }
+    return run_engine(_engine, data)
 
 
 class WorkerCrashed(Exception):

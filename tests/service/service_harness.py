@@ -134,6 +134,25 @@ class Service:
     def client(self, **kwargs) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30.0, trust_env=False, **kwargs)
 
+    # The same questions are asked of either home (ServerlessService answers them from moto).
+
+    def is_up(self) -> bool:
+        return httpx.get(f"{self.url}/health", timeout=5.0, trust_env=False).status_code == 200
+
+    def stored_images(self) -> list[str]:
+        return [path.name for path in (self.data_dir / "images").iterdir()]
+
+    def callback_attempts(self, reference_id: str) -> list[tuple[int, int | None, str | None, str]]:
+        """(attempt, http_status, error, delivery state) of the job's callback, oldest first."""
+        import sqlite3
+
+        with sqlite3.connect(f"file:{self.data_dir / 'extractor.sqlite3'}?mode=ro", uri=True) as db:
+            return db.execute(
+                "SELECT a.attempt, a.http_status, a.error, d.state FROM delivery_attempts a JOIN deliveries d"
+                " ON d.id = a.delivery_id WHERE d.reference_id = ? ORDER BY a.attempt",
+                (reference_id,),
+            ).fetchall()
+
 
 def _children(pid: int) -> list[int]:
     """Direct and indirect child pids (Linux /proc), so a simulated crash leaves no stray worker."""
@@ -215,3 +234,108 @@ class Listener:
 
 def expected_basic_auth() -> str:
     return "Basic " + base64.b64encode(f"{CB_USER}:{CB_PASSWORD}".encode()).decode()
+
+
+@dataclass
+class ServerlessService:
+    """The serverless extractor's real handlers on moto (``python -m local.serverless_extractor``),
+    with the same options as :class:`Service` where both homes have them."""
+
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)  # given to every function
+    engine: str = "fake_ktp_engine"
+    workers: int = 1
+    work_visibility_seconds: int = 2
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+    info: dict | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerlessService:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KTP_", "AWS_"))}
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "layers" / "pipeline")])
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.data_dir / "runner.log"
+        ready = self.data_dir / "ready.json"
+        args = [
+            sys.executable, "-m", "local.serverless_extractor", "--port", str(self.port), "--data-dir", str(self.data_dir),
+            "--workers", str(self.workers), "--engine", self.engine, "--engine-path", str(HERE),
+            "--work-visibility", str(self.work_visibility_seconds), "--callback-visibility", "2",
+            "--app", f"{APP_ID}:{API_KEY}:{CB_USER}:{CB_PASSWORD}", "--app", f"{APP2_ID}:{API2_KEY}",
+            "--ready-file", str(ready),
+        ]
+        for name, value in self.env.items():
+            args += ["--env", f"{name}={value}"]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"serverless extractor exited with {self.process.returncode}: "
+                                   f"{self.log_path.read_text(errors='replace')[-3000:]}")
+            if ready.exists():
+                self.info = json.loads(ready.read_text())
+                return self
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError("serverless extractor did not start")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            children = _children(self.process.pid)
+            self.process.kill()
+            self.process.wait(timeout=10)
+            for pid in children:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    stop = kill
+
+    def aws(self, service: str):
+        import boto3
+
+        assert self.info is not None
+        return boto3.client(
+            service, endpoint_url=self.info["endpoint_url"], region_name=self.info["region"],
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+
+    def logs(self) -> str:
+        """What the functions logged (their log groups, locally one file per function)."""
+        folder = self.data_dir / "logs"
+        return "".join(path.read_text(errors="replace") for path in sorted(folder.glob("*.log")))
+
+    def client(self, **kwargs) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30.0, trust_env=False, **kwargs)
+
+    def is_up(self) -> bool:
+        answer = httpx.get(f"{self.url}/ktp/id/extract-async/result", params={"reference_id": "is-up-probe"},
+                           headers=AUTH, timeout=10.0, trust_env=False)
+        return self.process is not None and self.process.poll() is None and answer.status_code == 404
+
+    def stored_images(self) -> list[str]:
+        listing = self.aws("s3").list_objects_v2(Bucket=self.info["names"]["ImageBucket"])
+        return [item["Key"] for item in listing.get("Contents", [])]
+
+    def job_item(self, reference_id: str, app_id: str = APP_ID) -> dict:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        answer = self.aws("dynamodb").get_item(
+            TableName=self.info["names"]["JobsTable"],
+            Key={"app_id": {"S": app_id}, "reference_id": {"S": reference_id}}, ConsistentRead=True,
+        )
+        return {k: TypeDeserializer().deserialize(v) for k, v in answer.get("Item", {}).items()}
+
+    def callback_attempts(self, reference_id: str) -> list[tuple[int, int | None, str | None, str]]:
+        item = self.job_item(reference_id)
+        state = item.get("callback_state")
+        return [
+            (n, int(a["http_status"]) if a.get("http_status") is not None else None, a.get("error"), state)
+            for n, a in enumerate(item.get("callback_attempts", []), start=1)
+        ]

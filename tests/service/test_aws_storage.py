@@ -1,0 +1,134 @@
+"""The DynamoDB / S3 / SQS adapters (extractor/service/aws_storage.py) on moto, in process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+from service_harness import b64, jpeg
+
+from extractor.service.aws_storage import DynamoJobStore, S3ImageStore, SqsQueue
+from extractor.service.errors import ContractError, ErrorCode
+from extractor.service.intake import accept_job, read_result
+from extractor.service.net_guard import NetPolicy
+from extractor.service.settings import AppCredentials, ServiceSettings
+from extractor.service.store import QuotaExhausted, ReferenceExists
+from extractor.service.submission import Submission
+
+REGION = "ap-southeast-3"
+APP = AppCredentials(app_id="app-a", api_key="k")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        ddb.create_table(
+            TableName="jobs", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "app_id", "AttributeType": "S"},
+                                  {"AttributeName": "reference_id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "app_id", "KeyType": "HASH"}, {"AttributeName": "reference_id", "KeyType": "RANGE"}],
+        )
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="images", CreateBucketConfiguration={"LocationConstraint": REGION})
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="work")["QueueUrl"]
+        yield ddb, s3, sqs, url
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_insert_is_conditional_per_application_and_counts_the_quota(aws):
+    ddb, *_ = aws
+    store = DynamoJobStore(ddb, "jobs", retention_hours=1)
+    run(store.insert_job("app-a", "ref-0001", False, None, "images/x.jpg", quota=2))
+    with pytest.raises(ReferenceExists):
+        run(store.insert_job("app-a", "ref-0001", False, None, "images/y.jpg", quota=2))
+    run(store.insert_job("app-b", "ref-0001", False, None, "images/z.jpg", quota=2))  # another application
+    run(store.insert_job("app-a", "ref-0002", True, "https://cb.example/x", "images/w.jpg", quota=2))
+    assert not run(store.quota_left("app-a", 2))
+    with pytest.raises(QuotaExhausted):
+        run(store.insert_job("app-a", "ref-0003", False, None, "images/v.jpg", quota=2))
+    assert run(store.get_job("app-a", "ref-0003")) is None  # the refused transaction wrote nothing
+    job = run(store.get_job("app-a", "ref-0002"))
+    assert (job.state, job.validate_quality, job.callback_url, job.image_path) == ("queued", True, "https://cb.example/x", "images/w.jpg")
+
+
+def test_a_result_is_stored_once_and_expires_with_the_retention(aws):
+    ddb, *_ = aws
+    clock = Clock()
+    store = DynamoJobStore(ddb, "jobs", retention_hours=1, clock=clock)
+    run(store.insert_job("app-a", "ref-0001", False, "https://cb.example/x", "images/x.jpg", quota=None))
+    claimed = run(store.claim("app-a", "ref-0001"))
+    assert (claimed.state, claimed.processing_attempts) == ("processing", 1)
+    assert run(store.finish_job(claimed, "completed", None, {"message": "success"})) is True
+    assert run(store.finish_job(claimed, "failed", "INTERNAL_SERVER_ERROR", {"message": "x"})) is False
+    assert run(store.claim("app-a", "ref-0001")) is None
+    job = run(store.get_job("app-a", "ref-0001"))
+    assert (job.state, job.result, job.image_path) == ("completed", {"message": "success"}, None)
+    assert run(store.delivery("app-a", "ref-0001")) == ("pending", 0)
+    item = ddb.get_item(TableName="jobs", Key={"app_id": {"S": "app-a"}, "reference_id": {"S": "ref-0001"}})["Item"]
+    assert int(item["expires_at"]["N"]) == int(clock.now + 3600)
+    clock.now += 3601  # TTL deletion lags; reads must not serve the expired item meanwhile
+    assert run(store.get_job("app-a", "ref-0001")) is None
+
+
+def test_attempts_are_appended_to_the_job(aws):
+    ddb, *_ = aws
+    store = DynamoJobStore(ddb, "jobs", retention_hours=1)
+    run(store.insert_job("app-a", "ref-0001", False, "https://cb.example/x", "images/x.jpg", quota=None))
+    run(store.record_attempt("app-a", "ref-0001", 500, "HTTP 500", "pending"))
+    run(store.record_attempt("app-a", "ref-0001", 200, None, "delivered"))
+    assert run(store.delivery("app-a", "ref-0001")) == ("delivered", 2)
+
+
+class FailingQueue:
+    async def enqueue(self, app_id: str, reference_id: str) -> None:
+        raise ConnectionError("queue down")
+
+
+@pytest.mark.parametrize("queue_works", [True, False])
+def test_accept_job_stores_image_job_and_message_or_ends_the_job(aws, queue_works):
+    ddb, s3, sqs, url = aws
+    store, images = DynamoJobStore(ddb, "jobs", retention_hours=1), S3ImageStore(s3, "images")
+    queue = SqsQueue(sqs, url) if queue_works else FailingQueue()
+    submission = Submission(image=b64(jpeg()), validate_quality=False, reference_id="ref-0001", callback_url=None)
+
+    async def accept():
+        return await accept_job(
+            settings=ServiceSettings(apps=(APP,)), store=store, images=images, queue=queue,
+            policy=NetPolicy(allow_loopback=False), fetch_client=None, app=APP, submission=submission,
+        )
+
+    if queue_works:
+        assert run(accept()) == "ref-0001"
+        (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
+        assert json.loads(message["Body"]) == {"app_id": "app-a", "reference_id": "ref-0001"}
+        (obj,) = s3.list_objects_v2(Bucket="images")["Contents"]
+        assert s3.head_object(Bucket="images", Key=obj["Key"])["ServerSideEncryption"] == "AES256"
+        assert run(read_result(store, ServiceSettings(), "app-a", "ref-0001"))["message"] == "processing"
+    else:
+        with pytest.raises(ConnectionError):
+            run(accept())
+        # Never left queued with no worker told: the job is failed and its image gone.
+        body = run(read_result(store, ServiceSettings(), "app-a", "ref-0001"))
+        assert body["error_code"] == "INTERNAL_SERVER_ERROR"
+        assert "Contents" not in s3.list_objects_v2(Bucket="images")
+    with pytest.raises(ContractError) as refused:
+        run(accept())
+    assert refused.value.code == ErrorCode.INVALID_PAYLOAD_REFERENCE_ID_EXISTS
