@@ -1,7 +1,7 @@
 """Cold start (import + model load) and per-card time of the serverless OCR worker's code path.
 
 Each sample is a fresh interpreter with only the worker's packages importable (pillow, fastapi,
-httpx... hidden, as in serverless_extractor/ocr_worker/requirements.txt). It times, with
+httpx... hidden, as in serverless_extractor/functions/ocr_worker/requirements.txt). It times, with
 perf_counter: the engine's import, ``warm_up()`` (both bundled models, the region register, one
 first inference), then ``extract()`` on N generated cards. ``KTP_OCR_THREADS`` stands in for the
 Lambda memory size: Lambda gives 1 vCPU at 1,769 MB and CPU in proportion to memory, so 1 thread

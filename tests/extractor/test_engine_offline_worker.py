@@ -1,7 +1,7 @@
 """The OCR worker's code path runs with only the worker's requirements, no network and no writable home.
 
 The serverless OCR worker ships the engine without pillow, fastapi or httpx
-(serverless_extractor/ocr_worker/requirements.txt), on a read-only code folder, with nothing
+(serverless_extractor/functions/ocr_worker/requirements.txt), on a read-only code folder, with nothing
 downloaded at run time. A fresh interpreter blocks those imports and every socket, points HOME and
 the cache folders at an empty directory, then loads the bundled models and reads a card.
 """
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Installed for development, absent from the worker's package.
 NOT_IN_WORKER = ("PIL", "fastapi", "starlette", "uvicorn", "httpx", "httpcore", "moto", "fontpkg",
-                 "rapidocr", "onnxruntime", "extractor.synth")
+                 "rapidocr", "onnxruntime", "aws_lambda_powertools", "aws_xray_sdk", "extractor.synth")
 
 CHILD = """
 import json, socket, sys
@@ -39,6 +39,9 @@ socket.socket.connect_ex = refuse
 socket.create_connection = refuse
 socket.getaddrinfo = refuse
 
+import importlib.util
+if importlib.util.find_spec("extractor.serverless") is not None:
+    import extractor.serverless.config, extractor.serverless.worker  # the handler's imports (boto3: the runtime's)
 from extractor.engine import pipeline
 pipeline.warm_up()
 with open(sys.argv[1], "rb") as handle:

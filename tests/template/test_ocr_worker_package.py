@@ -1,6 +1,6 @@
 """`sam build` of the serverless extractor's OCR worker: an arm64 zip, without Docker, within Lambda's limit.
 
-Builds OcrWorkerFunction alone (BuildMethod: makefile, serverless_extractor/ocr_worker/Makefile) into a
+Builds OcrWorkerFunction alone (BuildMethod: makefile, serverless_extractor/functions/ocr_worker/Makefile) into a
 temporary --build-dir. pip downloads the pinned manylinux aarch64 wheels from PyPI into a wheel cache
 inside the repository's build folder (.aws-sam/, git-ignored), so a second run reads them from disk.
 Deselect with -m "not sam".
@@ -24,7 +24,7 @@ from template_tools import REPO_ROOT
 pytestmark = pytest.mark.sam
 
 EXTRACTOR_TEMPLATE = REPO_ROOT / "serverless_extractor" / "template.yaml"
-WORKER_DIR = REPO_ROOT / "serverless_extractor" / "ocr_worker"
+WORKER_DIR = REPO_ROOT / "serverless_extractor" / "functions" / "ocr_worker"
 WORKER_REQUIREMENTS = WORKER_DIR / "requirements.txt"
 PIP_CACHE = REPO_ROOT / ".aws-sam" / "cache" / "ocr-worker-pip"
 
@@ -41,9 +41,10 @@ STANDALONE_TEMPLATE = textwrap.dedent(
         Type: AWS::Serverless::Function
         Properties:
           CodeUri: {code_uri}
-          Handler: serverless_extractor.ocr_worker.app.handler
+          Handler: app.lambda_handler
           Runtime: python3.13
           Architectures: [arm64]
+          MemorySize: 1769
         Metadata:
           BuildMethod: makefile
     """
@@ -94,8 +95,9 @@ def worker_build(tmp_path_factory) -> tuple[Path, dict]:
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
     )
     assert completed.returncode == 0, f"sam build failed:\n{completed.stdout[-4000:]}\n{completed.stderr[-4000:]}"
-    function = yaml_parse((build_dir / "template.yaml").read_text(encoding="utf-8"))["Resources"]["OcrWorkerFunction"]
-    return build_dir / function["Properties"]["CodeUri"], function
+    built = yaml_parse((build_dir / "template.yaml").read_text(encoding="utf-8"))
+    function = built["Resources"]["OcrWorkerFunction"]
+    return build_dir / function["Properties"]["CodeUri"], function, (built.get("Globals") or {}).get("Function") or {}
 
 
 def _unzipped_bytes(folder: Path) -> int:
@@ -112,25 +114,26 @@ def _installed(folder: Path) -> dict[str, str]:
 
 @pytest.mark.timeout(900)
 def test_the_worker_is_an_arm64_zip_package_without_layers(worker_build):
-    artifact, function = worker_build
-    properties = function["Properties"]
+    artifact, function, globals_ = worker_build
+    properties = {**globals_, **function["Properties"]}
     assert properties.get("PackageType", "Zip") == "Zip"
     assert properties["Architectures"] == ["arm64"]
-    # Layers would count toward the same 250 MB; the worker carries everything itself.
-    assert not properties.get("Layers")
+    # Layers would count toward the same 250 MB; the worker carries everything itself. (SAM appends
+    # a function's Layers to the Globals' ones, so neither may have any.)
+    assert not globals_.get("Layers") and not function["Properties"].get("Layers")
     assert artifact.is_dir()
 
 
 @pytest.mark.timeout(900)
 def test_the_built_worker_is_within_lambdas_unzipped_limit(worker_build):
-    artifact, _ = worker_build
+    artifact, _, _ = worker_build
     size = _unzipped_bytes(artifact)
     assert size <= LAMBDA_UNZIPPED_LIMIT_BYTES, f"{size / 1024 / 1024:.1f} MB unzipped > 250 MB"
 
 
 @pytest.mark.timeout(900)
 def test_the_worker_holds_every_pin_at_its_version_for_aarch64(worker_build):
-    artifact, _ = worker_build
+    artifact, _, _ = worker_build
     installed = _installed(artifact)
     for line in WORKER_REQUIREMENTS.read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
@@ -146,7 +149,7 @@ def test_the_worker_holds_every_pin_at_its_version_for_aarch64(worker_build):
 
 @pytest.mark.timeout(900)
 def test_the_worker_carries_its_code_but_not_the_service_or_test_tooling(worker_build):
-    artifact, _ = worker_build
+    artifact, _, _ = worker_build
     assert (artifact / "extractor" / "engine" / "pipeline.py").is_file()
     assert (artifact / "extractor" / "result.py").is_file()
     assert (artifact / "ktp_pipeline" / "contract.py").is_file()
@@ -162,15 +165,17 @@ def test_the_worker_carries_its_code_but_not_the_service_or_test_tooling(worker_
 @pytest.mark.timeout(900)
 def test_the_worker_ships_bytecode_for_the_runtimes_python(worker_build):
     # Lambda's code folder is read-only: without these every cold start compiles numpy and the engine.
-    artifact, _ = worker_build
+    artifact, _, _ = worker_build
     assert (artifact / "extractor" / "engine" / "__pycache__" / "pipeline.cpython-313.pyc").is_file()
     assert list((artifact / "numpy" / "_core" / "__pycache__").glob("*.cpython-313.pyc"))
 
 
 @pytest.mark.timeout(900)
-def test_the_handler_module_is_in_the_package(worker_build):
-    artifact, function = worker_build
-    module, _, _ = function["Properties"]["Handler"].rpartition(".")
-    if not (REPO_ROOT / Path(*module.split("."))).with_suffix(".py").is_file():
-        pytest.skip(f"the handler module {module} is not on this branch yet")
-    assert (artifact / Path(*module.split("."))).with_suffix(".py").is_file()
+def test_the_handler_and_the_serverless_code_are_in_the_package(worker_build):
+    artifact, function, _ = worker_build
+    assert function["Properties"]["Handler"] == "app.lambda_handler"
+    if not (WORKER_DIR / "app.py").is_file():
+        pytest.skip("the OCR worker's handler (serverless_extractor/functions/ocr_worker/app.py) is not on this branch")
+    assert (artifact / "app.py").read_bytes() == (WORKER_DIR / "app.py").read_bytes()
+    assert (artifact / "extractor" / "serverless" / "worker.py").is_file()
+    assert (artifact / "extractor" / "service" / "aws_storage.py").is_file()

@@ -11,7 +11,7 @@ from packaging.utils import canonicalize_name
 from template_tools import REPO_ROOT
 
 LAYER_REQUIREMENTS = REPO_ROOT / "layers" / "pipeline" / "requirements.txt"
-OCR_WORKER_REQUIREMENTS = REPO_ROOT / "serverless_extractor" / "ocr_worker" / "requirements.txt"
+OCR_WORKER_REQUIREMENTS = REPO_ROOT / "serverless_extractor" / "functions" / "ocr_worker" / "requirements.txt"
 DEV_REQUIREMENTS = REPO_ROOT / "requirements-dev.txt"
 SHIPPED = pytest.mark.parametrize("shipped", [LAYER_REQUIREMENTS, OCR_WORKER_REQUIREMENTS], ids=["layer", "ocr-worker"])
 

@@ -14,18 +14,21 @@ import shutil
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 # (source folder or file in the repository, destination inside the package)
 SOURCES: tuple[tuple[str, str], ...] = (
+    # The thin handler (Handler: app.lambda_handler) and the code behind it.
+    ("serverless_extractor/functions/ocr_worker/app.py", "app.py"),
     ("extractor/__init__.py", "extractor/__init__.py"),
     ("extractor/result.py", "extractor/result.py"),
     ("extractor/engine", "extractor/engine"),
-    # Result building and error codes are shared with `ktp serve` (pure Python, no fastapi import).
+    ("extractor/serverless", "extractor/serverless"),
+    # Storage adapters, outcomes, results, error codes: shared with `ktp serve`. Only the modules the
+    # worker imports run; fastapi/PIL-importing ones are never imported here.
     ("extractor/service", "extractor/service"),
     # The contract constants (signatures, size limits) are the pipeline's, one module for both.
     ("layers/pipeline/ktp_pipeline", "ktp_pipeline"),
-    ("serverless_extractor", "serverless_extractor"),
 )
 
 # Folders no import at run time reaches: numpy's own test suites (only numpy.test() reads them).
@@ -36,7 +39,7 @@ def copy_sources(artifacts: Path) -> None:
     for source, destination in SOURCES:
         origin = REPO / source
         if not origin.exists():
-            continue  # serverless_extractor/ is absent on a branch that only builds the engine
+            continue  # the handler and extractor/serverless/ arrive with the serverless extractor's branch
         target = artifacts / destination
         if origin.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
