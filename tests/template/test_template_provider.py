@@ -8,7 +8,9 @@ nested stack's URL. external keeps the vendor's URL and the placeholder secret t
 from __future__ import annotations
 
 import pytest
-from template_tools import IntrinsicEvaluator, find_cycle, dependency_graph, load_sam_template
+from template_tools import REPO_ROOT, IntrinsicEvaluator, dependency_graph, find_cycle, load_sam_template
+
+from local.template import load_template
 
 from ktp_pipeline.settings import Settings
 
@@ -40,6 +42,16 @@ def test_the_nested_application_is_the_extractor_template_in_this_repository():
     assert properties["Location"] == "serverless_extractor/template.yaml"
 
 
+def test_the_nested_extractor_declares_what_the_pipeline_passes_and_reads(resources):
+    extractor_template = REPO_ROOT / "serverless_extractor" / "template.yaml"
+    if not extractor_template.is_file():
+        pytest.skip("serverless_extractor/template.yaml is not on this branch")
+    extractor = load_template(extractor_template)
+    passed = set(resources[NESTED]["Properties"]["Parameters"])
+    assert passed <= set(extractor["Parameters"]), sorted(passed - set(extractor["Parameters"]))
+    assert "ExtractorUrl" in extractor["Outputs"]
+
+
 def test_builtin_hands_the_pipelines_own_secrets_to_the_extractor(resources, cfn):
     parameters = _evaluated(cfn, "builtin").evaluate(resources[NESTED]["Properties"]["Parameters"])
     assert parameters["PipelineCredentialsSecretArn"] == "<ProviderSecret>"
@@ -49,7 +61,7 @@ def test_builtin_hands_the_pipelines_own_secrets_to_the_extractor(resources, cfn
 @pytest.mark.parametrize("function", CALLING_FUNCTIONS)
 def test_functions_call_the_nested_extractor_with_builtin(resources, cfn, function):
     env = _evaluated(cfn, "builtin").evaluate(resources[function]["Properties"]["Environment"]["Variables"])
-    assert env[VAR["provider_base_url"]] == f"<{NESTED}.Outputs.ApiUrl>"
+    assert env[VAR["provider_base_url"]] == f"<{NESTED}.Outputs.ExtractorUrl>"
     assert env[VAR["provider_secret_id"]] == "<ProviderSecret>"
 
 
@@ -84,7 +96,7 @@ def test_callback_pair_is_generated_in_both_modes(resources, cfn):
 
 def test_provider_url_output_follows_the_mode(cfn):
     output = cfn["Outputs"]["ProviderUrl"]["Value"]
-    assert _evaluated(cfn, "builtin").evaluate(output) == f"<{NESTED}.Outputs.ApiUrl>"
+    assert _evaluated(cfn, "builtin").evaluate(output) == f"<{NESTED}.Outputs.ExtractorUrl>"
     assert IntrinsicEvaluator(cfn, {"Provider": "external", "ProviderBaseUrl": "https://vendor.example"}).evaluate(
         output) == "https://vendor.example"
 
