@@ -50,6 +50,14 @@ def test_the_nested_extractor_declares_what_the_pipeline_passes_and_reads(resour
     passed = set(resources[NESTED]["Properties"]["Parameters"])
     assert passed <= set(extractor["Parameters"]), sorted(passed - set(extractor["Parameters"]))
     assert "ExtractorUrl" in extractor["Outputs"]
+    # A value the pipeline accepts must be one the nested stack accepts too, or the deploy fails late.
+    pipeline_parameters = load_sam_template()["Parameters"]
+    for name, value in resources[NESTED]["Properties"]["Parameters"].items():
+        source = value.get("Ref") if isinstance(value, dict) else None
+        allowed = pipeline_parameters.get(source, {}).get("AllowedValues")
+        if allowed is not None:
+            theirs = {str(v) for v in extractor["Parameters"][name].get("AllowedValues", allowed)}
+            assert {str(v) for v in allowed} <= theirs, (name, sorted({str(v) for v in allowed} - theirs))
 
 
 def test_builtin_hands_the_pipelines_own_secrets_to_the_extractor(resources, cfn):
