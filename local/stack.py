@@ -184,7 +184,12 @@ class LocalStack:
         self.moto = MotoServer(self._port(0))
         endpoint = self.moto.start()
         log.info("moto listening at %s", endpoint)
-        cfn = self.cfn = translate(load_template(self.template_path), self.parameter_overrides, region=self.region)
+        template = load_template(self.template_path)
+        if "Provider" in (template.get("Parameters") or {}):
+            # This stack runs its own extractor and points the functions at it (PROVIDER_BASE_URL below);
+            # the nested serverless extractor of Provider=builtin is for AWS (moto cannot nest a local template).
+            self.parameter_overrides.setdefault("Provider", "external")
+        cfn = self.cfn = translate(template, self.parameter_overrides, region=self.region)
         routes = http_routes(cfn, CALLBACK)  # a template the local stack cannot serve fails before anything starts
         s3, dynamodb, sqs = (client(name, endpoint, self.region) for name in ("s3", "dynamodb", "sqs"))
 

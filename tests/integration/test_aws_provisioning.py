@@ -30,9 +30,11 @@ def moto_endpoint():
 
 def fresh(endpoint: str, stack_name: str, before_notification=None):
     # moto's state is process-wide: a stack name per test keeps resources apart.
-    cfn = translate(load_template(REPO / "template.yaml"), region=REGION)
+    # Provider=external, as the local stack runs it: moto cannot create the nested extractor stack.
+    overrides = {"Provider": "external"}
+    cfn = translate(load_template(REPO / "template.yaml"), overrides, region=REGION)
     return cfn, provision(cfn, endpoint, SECRETS, root=REPO, stack_name=stack_name, region=REGION,
-                          before_notification=before_notification)
+                          parameter_values=overrides, before_notification=before_notification)
 
 
 def receive_all(sqs, url: str) -> list[dict]:

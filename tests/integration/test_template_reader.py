@@ -221,8 +221,11 @@ def test_cron_is_refused_with_a_clear_message() -> None:
 @pytest.fixture(scope="module")
 def real(moto_endpoint: str) -> tuple[dict, dict, ProvisionedResources]:
     document = load_template(REPO / "template.yaml")
-    cfn = translate(document, region=REGION)
-    resources = provision(cfn, moto_endpoint, {}, root=REPO, stack_name="reader-real", region=REGION)
+    # Provider=external, as the local stack runs it: moto cannot create the nested extractor stack.
+    overrides = {"Provider": "external"}
+    cfn = translate(document, overrides, region=REGION)
+    resources = provision(cfn, moto_endpoint, {}, root=REPO, stack_name="reader-real", region=REGION,
+                          parameter_values=overrides)
     return document, cfn, resources
 
 

@@ -1,15 +1,19 @@
-"""The layer ships the versions the tests ran with: every layer pin is pinned identically for development."""
+"""What ships runs the versions the tests ran with: every pin of the pipeline layer and of the
+serverless extractor's OCR worker is pinned identically for development."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from template_tools import REPO_ROOT
 
 LAYER_REQUIREMENTS = REPO_ROOT / "layers" / "pipeline" / "requirements.txt"
+OCR_WORKER_REQUIREMENTS = REPO_ROOT / "serverless_extractor" / "functions" / "ocr_worker" / "requirements.txt"
 DEV_REQUIREMENTS = REPO_ROOT / "requirements-dev.txt"
+SHIPPED = pytest.mark.parametrize("shipped", [LAYER_REQUIREMENTS, OCR_WORKER_REQUIREMENTS], ids=["layer", "ocr-worker"])
 
 
 def _requirements(path: Path) -> dict[str, Requirement]:
@@ -29,19 +33,21 @@ def _exact_version(requirement: Requirement) -> str | None:
     return None
 
 
-def test_layer_requirements_are_exact_pins():
-    layer = _requirements(LAYER_REQUIREMENTS)
-    assert layer, "the layer has no requirements"
-    for name, requirement in layer.items():
-        assert _exact_version(requirement), f"{name} is not pinned with == in {LAYER_REQUIREMENTS.name}"
+@SHIPPED
+def test_shipped_requirements_are_exact_pins(shipped):
+    pins = _requirements(shipped)
+    assert pins, f"{shipped} has no requirements"
+    for name, requirement in pins.items():
+        assert _exact_version(requirement), f"{name} is not pinned with == in {shipped}"
 
 
-def test_every_layer_pin_has_the_same_version_and_extras_in_requirements_dev():
+@SHIPPED
+def test_every_shipped_pin_has_the_same_version_and_extras_in_requirements_dev(shipped):
     dev = _requirements(DEV_REQUIREMENTS)
-    for name, requirement in _requirements(LAYER_REQUIREMENTS).items():
-        assert name in dev, f"{name} is in the layer but not in requirements-dev.txt"
+    for name, requirement in _requirements(shipped).items():
+        assert name in dev, f"{name} is in {shipped} but not in requirements-dev.txt"
         assert _exact_version(dev[name]) == _exact_version(requirement), (
-            f"{name}: layer {requirement.specifier} vs requirements-dev.txt {dev[name].specifier}"
+            f"{name}: {shipped.parent.name} {requirement.specifier} vs requirements-dev.txt {dev[name].specifier}"
         )
         # Extras pull in code too (e.g. powertools[tracer] -> aws-xray-sdk); tests must have it as well.
         assert requirement.extras <= dev[name].extras, f"{name}: extras {sorted(requirement.extras - dev[name].extras)}"

@@ -48,7 +48,8 @@ def test_three_environments(samconfig):
 def test_each_environment_deploys_its_own_stack_in_jakarta(samconfig, env):
     deploy = _deploy(samconfig, env)
     assert deploy["region"] == "ap-southeast-3"
-    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    # IAM for the functions' roles; AUTO_EXPAND for the nested extractor's own SAM transform (Provider=builtin).
+    assert deploy["capabilities"].split() == ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
     assert deploy["resolve_s3"] is True
     assert deploy["stack_name"].endswith({"default": "-dev"}.get(env, f"-{env}"))
 
@@ -73,6 +74,14 @@ def test_overrides_name_template_parameters_with_acceptable_values(samconfig, sa
         if (env, name) == ("prod", "AlarmTopicArn"):
             continue  # deliberately unset, see the next test
         assert _accepts(parameters[name], value), f"{env}: {name}={value!r} violates the template's constraints"
+
+
+def test_samconfig_shows_both_providers(samconfig):
+    providers = {env: _overrides(samconfig, env).get("Provider") for env in ENVIRONMENTS}
+    assert set(providers.values()) == {"builtin", "external"}, providers
+    for env, provider in providers.items():
+        if provider == "external":
+            assert _overrides(samconfig, env)["ProviderBaseUrl"].startswith("https://"), env
 
 
 def test_prod_refuses_to_deploy_until_an_alarm_topic_is_set(samconfig, sam_template):

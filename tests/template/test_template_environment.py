@@ -22,9 +22,8 @@ REQUIRED = {
     "EraseFunction": COMMON | {"provider_base_url", "provider_secret_id", "nik_hash_secret_id"},
 }
 
-# Setting -> the template parameter it carries.
+# Setting -> the template parameter it carries (provider_base_url depends on Provider: test_template_provider.py).
 FROM_PARAMETER = {
-    "provider_base_url": "ProviderBaseUrl",
     "validate_quality": "ValidateQuality",
     "image_transport": "ImageTransport",
     "job_deadline_seconds": "JobDeadlineSeconds",
@@ -99,7 +98,7 @@ def test_layer_settings_parse_what_the_template_sets(cfn, function):
     """The layer reads these variables; a value it cannot parse would crash every cold start."""
     parameters = {"ValidateQuality": "true", "ImageTransport": "presigned_url", "JobDeadlineSeconds": "7200",
                   "ResultGraceSeconds": "120", "ResultRetentionDays": "45", "PendingShards": "6",
-                  "PollerMaxConcurrency": "3", "ProviderBaseUrl": "https://provider.example/"}
+                  "PollerMaxConcurrency": "3", "ProviderBaseUrl": "https://provider.example/", "Provider": "external"}
     env = IntrinsicEvaluator(cfn, parameters).evaluate(_variables(cfn["Resources"], function))
     settings = Settings.from_env(env)
     assert settings.jobs_table_name == "<JobsTable>"

@@ -318,10 +318,15 @@ def test_callback_password_is_generated_by_cloudformation(resources):
     assert "SecretString" not in resources["CallbackSecret"]["Properties"]
 
 
-def test_provider_secret_holds_placeholders_with_the_settings_keys(resources):
-    value = json.loads(resources["ProviderSecret"]["Properties"]["SecretString"])
+def test_provider_secret_holds_the_settings_keys_in_both_provider_modes(cfn, resources):
+    # external: placeholders to replace; builtin: app_id fixed, api_key generated (test_template_provider.py).
+    external = IntrinsicEvaluator(cfn, {"Provider": "external"}).evaluate(resources["ProviderSecret"]["Properties"])
+    value = json.loads(external["SecretString"])
     assert set(value) == {"app_id", "api_key"}
     assert all(v.startswith("REPLACE_WITH_") for v in value.values())
+    builtin = IntrinsicEvaluator(cfn, {"Provider": "builtin"}).evaluate(resources["ProviderSecret"]["Properties"])
+    generated = builtin["GenerateSecretString"]
+    assert set(json.loads(generated["SecretStringTemplate"])) | {generated["GenerateStringKey"]} == {"app_id", "api_key"}
 
 
 # --------------------------------------------------------------------------- alarms and outputs

@@ -1,0 +1,181 @@
+"""`sam build` of the serverless extractor's OCR worker: an arm64 zip, without Docker, within Lambda's limit.
+
+Builds OcrWorkerFunction alone (BuildMethod: makefile, serverless_extractor/functions/ocr_worker/Makefile) into a
+temporary --build-dir. pip downloads the pinned manylinux aarch64 wheels from PyPI into a wheel cache
+inside the repository's build folder (.aws-sam/, git-ignored), so a second run reads them from disk.
+Deselect with -m "not sam".
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from samtranslator.yaml_helper import yaml_parse
+from template_tools import REPO_ROOT
+
+pytestmark = pytest.mark.sam
+
+EXTRACTOR_TEMPLATE = REPO_ROOT / "serverless_extractor" / "template.yaml"
+WORKER_DIR = REPO_ROOT / "serverless_extractor" / "functions" / "ocr_worker"
+WORKER_REQUIREMENTS = WORKER_DIR / "requirements.txt"
+PIP_CACHE = REPO_ROOT / ".aws-sam" / "cache" / "ocr-worker-pip"
+
+# Lambda's limit for a function's unzipped deployment package (layers included): 250 MB.
+LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
+
+# The OcrWorkerFunction lines this build owns, used when the extractor template is not on the branch.
+STANDALONE_TEMPLATE = textwrap.dedent(
+    """\
+    AWSTemplateFormatVersion: "2010-09-09"
+    Transform: AWS::Serverless-2016-10-31
+    Resources:
+      OcrWorkerFunction:
+        Type: AWS::Serverless::Function
+        Properties:
+          CodeUri: {code_uri}
+          Handler: app.lambda_handler
+          Runtime: python3.13
+          Architectures: [arm64]
+          MemorySize: 1769
+        Metadata:
+          BuildMethod: makefile
+    """
+)
+
+
+def _sam_executable() -> str | None:
+    beside_python = Path(sys.executable).parent / "sam"
+    return shutil.which("sam") or (str(beside_python) if beside_python.exists() else None)
+
+
+def _python313_runs() -> bool:
+    if shutil.which("python3.13") is None:
+        return False
+    probe = subprocess.run(["python3.13", "--version"], cwd=REPO_ROOT, capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def _template(work: Path) -> Path:
+    if EXTRACTOR_TEMPLATE.is_file():
+        return EXTRACTOR_TEMPLATE
+    standalone = work / "template.yaml"
+    standalone.write_text(STANDALONE_TEMPLATE.format(code_uri=f"{WORKER_DIR}/"), encoding="utf-8")
+    return standalone
+
+
+@pytest.fixture(scope="session")
+def worker_build(tmp_path_factory) -> tuple[Path, dict]:
+    sam = _sam_executable()
+    if sam is None:
+        pytest.skip("the `sam` CLI is not installed (pip install -r requirements-dev.txt provides it)")
+    if not _python313_runs():
+        pytest.skip("the OCR worker's build byte-compiles with python3.13 (the runtime); none on PATH")
+    work = tmp_path_factory.mktemp("ocr-worker")
+    build_dir = work / "build"
+    PIP_CACHE.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "SAM_CLI_TELEMETRY": "0",
+        "SAM_CLI_DISABLE_UPDATE_CHECK": "1",
+        # pip of the interpreter running the tests (it has pip; a bare system python3 may not).
+        "PYTHON": sys.executable,
+        "PIP_CACHE_DIR": str(PIP_CACHE),
+    }
+    completed = subprocess.run(
+        [sam, "build", "OcrWorkerFunction", "--template-file", str(_template(work)), "--build-dir", str(build_dir),
+         "--no-cached", "--cache-dir", str(work / "cache")],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )
+    assert completed.returncode == 0, f"sam build failed:\n{completed.stdout[-4000:]}\n{completed.stderr[-4000:]}"
+    built = yaml_parse((build_dir / "template.yaml").read_text(encoding="utf-8"))
+    function = built["Resources"]["OcrWorkerFunction"]
+    return build_dir / function["Properties"]["CodeUri"], function, (built.get("Globals") or {}).get("Function") or {}
+
+
+def _unzipped_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file() and not path.is_symlink())
+
+
+def _installed(folder: Path) -> dict[str, str]:
+    installed = {}
+    for dist_info in folder.glob("*.dist-info"):
+        name, version = dist_info.name[: -len(".dist-info")].rsplit("-", 1)
+        installed[canonicalize_name(name)] = version
+    return installed
+
+
+@pytest.mark.timeout(900)
+def test_the_worker_is_an_arm64_zip_package_without_layers(worker_build):
+    artifact, function, globals_ = worker_build
+    properties = {**globals_, **function["Properties"]}
+    assert properties.get("PackageType", "Zip") == "Zip"
+    assert properties["Architectures"] == ["arm64"]
+    # Layers would count toward the same 250 MB; the worker carries everything itself. (SAM appends
+    # a function's Layers to the Globals' ones, so neither may have any.)
+    assert not globals_.get("Layers") and not function["Properties"].get("Layers")
+    assert artifact.is_dir()
+
+
+@pytest.mark.timeout(900)
+def test_the_built_worker_is_within_lambdas_unzipped_limit(worker_build):
+    artifact, _, _ = worker_build
+    size = _unzipped_bytes(artifact)
+    assert size <= LAMBDA_UNZIPPED_LIMIT_BYTES, f"{size / 1024 / 1024:.1f} MB unzipped > 250 MB"
+
+
+@pytest.mark.timeout(900)
+def test_the_worker_holds_every_pin_at_its_version_for_aarch64(worker_build):
+    artifact, _, _ = worker_build
+    installed = _installed(artifact)
+    for line in WORKER_REQUIREMENTS.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            requirement = Requirement(line)
+            (pin,) = requirement.specifier
+            assert installed.get(canonicalize_name(requirement.name)) == pin.version, requirement.name
+    extensions = [path.name for path in artifact.rglob("*.so")]
+    assert any(name.startswith("faster_paddle") for name in extensions)
+    assert all("x86_64" not in name for name in extensions), [n for n in extensions if "x86_64" in n]
+    assert all("aarch64" in name for name in extensions if "cpython" in name)
+
+
+@pytest.mark.timeout(900)
+def test_the_worker_carries_its_code_but_not_the_service_or_test_tooling(worker_build):
+    artifact, _, _ = worker_build
+    assert (artifact / "extractor" / "engine" / "pipeline.py").is_file()
+    assert (artifact / "extractor" / "result.py").is_file()
+    assert (artifact / "ktp_pipeline" / "contract.py").is_file()
+    assert not (artifact / "extractor" / "synth").exists()
+    installed = _installed(artifact)
+    for heavy in ("fastapi", "uvicorn", "moto", "pillow", "boto3", "botocore", "rapidocr", "onnxruntime"):
+        assert heavy not in installed, heavy
+    assert not [name for name in installed if name.startswith("fontpkg")]
+    # Trimmed: numpy's own test suites.
+    assert not list((artifact / "numpy").glob("**/tests"))
+
+
+@pytest.mark.timeout(900)
+def test_the_worker_ships_bytecode_for_the_runtimes_python(worker_build):
+    # Lambda's code folder is read-only: without these every cold start compiles numpy and the engine.
+    artifact, _, _ = worker_build
+    assert (artifact / "extractor" / "engine" / "__pycache__" / "pipeline.cpython-313.pyc").is_file()
+    assert list((artifact / "numpy" / "_core" / "__pycache__").glob("*.cpython-313.pyc"))
+
+
+@pytest.mark.timeout(900)
+def test_the_handler_and_the_serverless_code_are_in_the_package(worker_build):
+    artifact, function, _ = worker_build
+    assert function["Properties"]["Handler"] == "app.lambda_handler"
+    if not (WORKER_DIR / "app.py").is_file():
+        pytest.skip("the OCR worker's handler (serverless_extractor/functions/ocr_worker/app.py) is not on this branch")
+    assert (artifact / "app.py").read_bytes() == (WORKER_DIR / "app.py").read_bytes()
+    assert (artifact / "extractor" / "serverless" / "worker.py").is_file()
+    assert (artifact / "extractor" / "service" / "aws_storage.py").is_file()
