@@ -51,6 +51,10 @@ _BEARINGS = {
     "H": (82, 82), "I": (92, 93), "J": (16, 75), "K": (82, 12), "L": (82, 33), "M": (82, 82), "N": (82, 81),
     "O": (47, 48), "P": (82, 53), "Q": (47, 48), "R": (82, 46), "S": (46, 46), "T": (22, 24), "U": (77, 78),
     "V": (5, 5), "W": (5, 4), "X": (23, 21), "Y": (23, 22), "Z": (32, 31),
+    # Arial's period and comma stand in the middle of their advance; digits have small bearings
+    # (the 1 a wide right one). Needed for the gap after an abbreviation's period (`NO.36`).
+    ".": (91, 91), ",": (85, 85), "0": (42, 42), "1": (109, 183), "2": (30, 41), "3": (43, 41),
+    "4": (10, 50), "5": (43, 40), "6": (38, 40), "7": (50, 40), "8": (44, 42), "9": (42, 42),
 }
 _DEFAULT_BEARING = 60
 # Arial's cap height in em: converts the bearings to cap heights, the unit gaps are measured in.
@@ -188,6 +192,12 @@ def _choose_boundary(text: str, piece_start: int, candidates: list[int], end: in
     """
     best, best_score = None, -1
     for boundary in candidates:
+        if 0 < boundary < end and text[boundary - 1] in ".," and text[boundary].isalnum():
+            # After an abbreviation's period (`NO.36`, `KP.KRAJAN`): the pixels show whether the
+            # card prints a space there, and only a clear gap counts.
+            if boundary - piece_start >= 3 and _surplus(gap, text[boundary - 1], text[boundary]) >= SPACE_SURPLUS:
+                return boundary
+            continue
         trailing_numeral = _NUMERAL.fullmatch(text[boundary:end]) is not None
         leading_numeral = (
             _NUMERAL.fullmatch(text[piece_start:boundary]) is not None and _HOUSE_NUMBER.fullmatch(text[boundary:end])
@@ -259,7 +269,8 @@ def _line_em(text: str, segments: list[tuple[int, int]], cap: float) -> float:
 
 def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
     text = box.text
-    if sum(ch.isupper() for ch in text) < 4:
+    # A wrapped address line may hold just `NO.36`: letters and digits count alike.
+    if sum(ch.isalnum() for ch in text) < 4 or not any(ch.isupper() for ch in text):
         return text
     h, w = grey.shape[:2]
     x0, x1 = max(0, int(box.x0)), min(w, int(round(box.x1)))

@@ -107,4 +107,12 @@ def test_wide_letter_pairs_are_not_word_gaps(printed):
 def test_roman_numeral_glued_to_the_house_number():
     grey, box = rendered("JALAN KARTINI GG. TELUK BETUNG I NO. 91")
     read = box.with_text("JALAN KARTINI GG. TELUK BETUNG INO.91")
-    assert restore_spaces(grey, read) == "JALAN KARTINI GG. TELUK BETUNG I NO.91"
+    assert restore_spaces(grey, read) == "JALAN KARTINI GG. TELUK BETUNG I NO. 91"
+
+
+def test_space_after_a_period_comes_from_the_pixels():
+    # Printed with a space: the dropped space is restored; printed without one: left alone.
+    grey, box = rendered("JL. MERDEKA NO. 36")
+    assert restore_spaces(grey, box.with_text("JL.MERDEKA NO.36")) == "JL. MERDEKA NO. 36"
+    grey, box = rendered("JL.MERDEKA NO.36")
+    assert restore_spaces(grey, box) == "JL.MERDEKA NO.36"
