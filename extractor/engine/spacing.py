@@ -28,6 +28,9 @@ from extractor.engine.thresholds import (
     MAX_OFFSET,
     NUMERAL_GAP,
     SPACE_SURPLUS,
+    SPURIOUS_SURPLUS,
+    SPURIOUS_WINDOW,
+    CLEAR_SPACE_SURPLUS,
     WEAK_GAP,
     WEAK_SURPLUS,
     WIDE_GAP,
@@ -236,6 +239,10 @@ def _choose_boundary(text: str, piece_start: int, candidates: list[int], end: in
             # The reading is already a known word and a piece is not: the gap is a wide letter pair.
             if is_word(joined) and not (is_word(left) and is_word(right[:right_letters])):
                 continue
+            # A known word (PALOPO) splits only at a gap that is wide in pixels too: a face wider
+            # than Arial leaves a larger blank inside a letter pair than the bearings explain.
+            if is_word(joined) and gap < WIDE_GAP:
+                continue
             score = is_word(left) + any(is_word(right[:n]) for n in range(len(right), 2, -1))
             # A gap narrow in pixels but wide for its letter pair (A A) needs one known word: blur
             # also opens gaps beside thin strokes (the bar of a T).
@@ -267,10 +274,54 @@ def _line_em(text: str, segments: list[tuple[int, int]], cap: float) -> float:
     return by_line if abs(by_line / by_cap - 1) <= LINE_EM_TOLERANCE else by_cap
 
 
+def _blank_run(columns: np.ndarray, start: float, end: float) -> int:
+    """The longest run of columns without ink between ``start`` and ``end`` (pixels)."""
+    window = ~columns[max(0, int(start)):max(0, int(round(end)))]
+    best = run = 0
+    for blank in window:
+        run = run + 1 if blank else 0
+        best = max(best, run)
+    return best
+
+
+def drop_spurious_spaces(text: str, columns: np.ndarray, cap: float, ink_start: int, ink_end: int) -> str:
+    """Remove spaces the recogniser put between two letters that the pixels show touching.
+
+    Each space is placed along the line by the characters' advances; where no blank near it is
+    wider than the letter pair's own side bearings explain (``SPURIOUS_SURPLUS``), the card prints
+    no space there (`KALIMAN TAN`). Only on lines whose other spaces show clear gaps: on a blurred
+    line every gap closes, real ones too.
+    """
+    spaces = [k for k in range(1, len(text) - 1) if text[k] == " " and text[k - 1].isupper() and text[k + 1].isupper()]
+    if not spaces:
+        return text
+    # The em from the text's own ink extent: a condensed or wide face keeps Arial's proportions
+    # roughly, not its widths.
+    units = sum(_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) for ch in text)
+    units -= _BEARINGS.get(text[0], (_DEFAULT_BEARING, 0))[0] + _BEARINGS.get(text[-1], (0, _DEFAULT_BEARING))[1]
+    em = (ink_end - ink_start) / max(units, 1) * 1000
+    widths = [_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) * em / 1000 for ch in text]
+    origin = ink_start - _BEARINGS.get(text[0], (_DEFAULT_BEARING, 0))[0] * em / 1000
+    starts = np.concatenate([[0.0], np.cumsum(widths)]) + origin
+    surplus: dict[int, float] = {}
+    for k in (k for k in range(1, len(text) - 1) if text[k] == " "):
+        centre = (starts[k] + starts[k + 1]) / 2
+        blank = _blank_run(columns, centre - SPURIOUS_WINDOW * em, centre + SPURIOUS_WINDOW * em) / cap
+        surplus[k] = _surplus(blank, text[k - 1], text[k + 1]) if text[k - 1].isupper() and text[k + 1].isupper() else blank
+    drop = set()
+    for k in spaces:
+        others = [v for j, v in surplus.items() if j != k]
+        if surplus[k] < SPURIOUS_SURPLUS and others and max(others) >= CLEAR_SPACE_SURPLUS:
+            drop.add(k)
+    return "".join(ch for i, ch in enumerate(text) if i not in drop)
+
+
 def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
     text = box.text
-    # A wrapped address line may hold just `NO.36`: letters and digits count alike.
-    if sum(ch.isalnum() for ch in text) < 4 or not any(ch.isupper() for ch in text):
+    # A wrapped address line may hold just `NO.36`: there letters and digits count alike; a
+    # mixed-case line (a label) needs four capitals.
+    upper = sum(ch.isupper() for ch in text)
+    if upper == 0 or sum(ch.isalnum() for ch in text) < 4 or (upper < 4 and any(ch.islower() for ch in text)):
         return text
     h, w = grey.shape[:2]
     x0, x1 = max(0, int(box.x0)), min(w, int(round(box.x1)))
@@ -283,6 +334,14 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
         return text
     segments = _segments(columns, WEAK_GAP * cap)
     em = _line_em(text, segments, cap)
+    value = text.lstrip(" :：")
+    if segments and ":" not in value and "：" not in value:
+        # Positions are laid out from the value's first letter: a leading colon sits apart from
+        # the value by however the card spaces its label column.
+        first = 1 if value != text else 0
+        if len(segments) > first and (not first or segments[0][1] - segments[0][0] <= 0.35 * cap):
+            cut = len(text) - len(value)
+            text = text[:cut] + drop_spurious_spaces(value, columns, cap, segments[first][0], segments[-1][1])
     tokens = _tokens(text)
     numerals = [i for i, (a, b) in enumerate(tokens) if re.fullmatch(r"I{1,3}", text[a:b])]
     if len(segments) <= len(tokens) and not numerals:
