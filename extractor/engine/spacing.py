@@ -97,9 +97,16 @@ def _segments(columns: np.ndarray, min_gap: float) -> list[tuple[int, int]]:
 
 
 def _tokens(text: str) -> list[tuple[int, int]]:
-    """(start, end) character spans of the tokens: words between spaces, each colon on its own."""
+    """(start, end) character spans of the tokens: words between spaces, each colon on its own.
+
+    A colon glued to the word after it (`:TABEAK`) belongs to that word: its ink touches the
+    first letter, so no gap separates them.
+    """
     spans, start = [], None
     for i, ch in enumerate(text + " "):
+        if ch in ":：" and start is None and i + 1 < len(text) and text[i + 1] not in " :：":
+            start = i
+            continue
         if ch in " :：":
             if start is not None:
                 spans.append((start, i))

@@ -131,3 +131,8 @@ def test_a_space_the_pixels_do_not_show_is_dropped():
 def test_a_known_word_is_not_split_at_a_narrow_gap():
     grey, box = rendered("PALOPO, 14-11-2008")
     assert restore_spaces(grey, box) == "PALOPO, 14-11-2008"
+
+
+def test_a_colon_glued_to_the_value_does_not_stop_the_numeral_count():
+    grey, box = rendered(":TABEAK BLAU I")
+    assert restore_spaces(grey, box.with_text(":TABEAK BLAUI")) == ":TABEAK BLAU I"
