@@ -18,11 +18,19 @@ ALL_FIELDS: tuple[str, ...] = CONTRACT_FIELDS + EXTRA_FIELDS
 
 
 class FieldReading(BaseModel):
-    """One field: the snapped value, the OCR text it came from, and how sure we are."""
+    """One field: the value as printed, the OCR text it came from, and how sure we are.
+
+    ``value`` is what the card prints: the OCR text with only OCR confusions repaired (digits in
+    digit fields, a misread letter in a closed-vocabulary word). When a vocabulary or the region
+    register matched, ``snapped`` is true and ``canonical`` holds the listed form, which may differ
+    from the printed one (a renamed village, another spelling); ``value`` is never replaced by it.
+    """
 
     value: str | None = None
     raw: str | None = None
     confidence: float = Field(0.0, ge=0.0, le=1.0)
+    canonical: str | None = None
+    snapped: bool = False
 
 
 class ImageQuality(BaseModel):

@@ -15,23 +15,88 @@ _DIGITISH = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "l"
                            "Z": "2", "S": "5", "G": "6", "b": "6", "B": "8", "T": "7"})
 
 
-# Cards print upper case only: a lower-case "l" from the OCR is an "I", never an "L".
-_LOWER_L = str.maketrans({"l": "I", "|": "I"})
-# In fields that never hold digits (names, places), digits are misread letters.
+# A digit inside a word of letters is a misread letter; a word of digits (`20 ILIR`) stays digits.
 _LETTERISH = str.maketrans({"1": "I", "0": "O", "5": "S", "8": "B", "6": "G", "2": "Z", "4": "A"})
+# Shapes the recogniser confuses: the only differences a register form may repair in a printed
+# place name (one group per family of look-alikes).
+_CONFUSABLE = ("IL1JT", "ODQC0G", "UV", "MNH", "EF", "PR", "B8", "S5", "Z2", "KX")
+
+
+def _case_confusions(text: str) -> str:
+    """``l`` and ``I`` look alike in sans faces: decide from the case of the text around them.
+
+    In upper-case text a lower-case ``l`` is an ``I``. In mixed-case text (`Jl. Melati`) an ``I``
+    after a lower-case letter, or closing a two-letter word after a capital (`JI.`), is an ``l``.
+    """
+    if not any(ch.islower() for ch in text.replace("l", "")):
+        return text.replace("l", "I").replace("|", "I")
+    text = re.sub(r"(?<=[a-z])I", "l", text)
+    text = re.sub(r"\b([A-Z])I\b(?=\.|\s|$)", r"\1l", text)
+    return text.replace("|", "I")
 
 
 def _clean_text(text: str) -> str:
-    text = text.translate(_LOWER_L).upper().replace("：", ":")
+    text = _case_confusions(text).upper().replace("：", ":")
     text = re.sub(r"\s+", " ", text)
     return text.strip(" :;.,_|-'\"")
 
 
-def _reading(value: str | None, raw: RawField | None, factor: float = 1.0) -> FieldReading:
+def _letters_in_words(text: str) -> str:
+    """Digits inside words that hold letters become the letters they were misread for."""
+    return re.sub(r"\S+", lambda m: m.group(0).translate(_LETTERISH) if re.search(r"[A-Z]", m.group(0)) else m.group(0), text)
+
+
+def _confusable(a: str, b: str) -> bool:
+    return any(a in group and b in group for group in _CONFUSABLE)
+
+
+def repair_from_register(printed: str, listed: str) -> str | None:
+    """``printed`` with the letters where ``listed`` differs by a look-alike replaced, or None.
+
+    Only same-position substitutions between confusable shapes count; the printed spaces,
+    punctuation and digit words stay as they are. None when anything else differs (another
+    spelling, a renamed place, a numeral written out): the printed text then wins as it is.
+    """
+    positions = [i for i, ch in enumerate(printed) if ch.isalnum()]
+    letters = [ch for ch in listed if ch.isalnum()]
+    if len(positions) != len(letters):
+        return None
+    out = list(printed)
+    changes = 0
+    for i, want in zip(positions, letters):
+        have = printed[i]
+        if have == want:
+            continue
+        if not _confusable(have, want):
+            return None
+        out[i] = want
+        changes += 1
+    if changes > allowed_edits(len(letters)):
+        return None
+    return "".join(out)
+
+
+def _with_register(reading: FieldReading, listed: str | None) -> FieldReading:
+    """The reading with the register's form beside it; the value repaired only where it allows."""
+    if not listed or not reading.value:
+        return reading
+    repaired = repair_from_register(reading.value, listed)
+    update = {"canonical": listed, "snapped": True}
+    if repaired is not None:
+        update["value"] = repaired
+    else:
+        # The register knows this place under another form: the printed text is unconfirmed.
+        update["confidence"] = round(min(reading.confidence, 0.6 * reading.confidence + 0.2), 4)
+    return reading.model_copy(update=update)
+
+
+def _reading(value: str | None, raw: RawField | None, factor: float = 1.0, canonical: str | None = None) -> FieldReading:
+    """``canonical``: the vocabulary form that matched (marks the reading ``snapped``)."""
+    snapped = {"canonical": canonical, "snapped": True} if canonical and value else {}
     if raw is None:
-        return FieldReading(value=value, raw=None, confidence=0.0)
+        return FieldReading(value=value, raw=None, confidence=0.0, **snapped)
     confidence = max(0.0, min(1.0, raw.confidence * factor)) if value else 0.0
-    return FieldReading(value=value or None, raw=raw.text, confidence=round(confidence, 4))
+    return FieldReading(value=value or None, raw=raw.text, confidence=round(confidence, 4), **snapped)
 
 
 def _snap_factor(result: Snap | None, length: int) -> float:
@@ -69,7 +134,7 @@ def normalize_nik(raw: RawField | None) -> FieldReading:
 
 
 def normalize_name(text: str) -> str:
-    text = _clean_text(text).translate(_LETTERISH)
+    text = _letters_in_words(_clean_text(text))
     text = re.sub(r"[^A-Z0-9 .,'-]", "", text)
     return re.sub(r"\s+", " ", text).strip()
 
@@ -115,10 +180,10 @@ def normalize_choice(raw: RawField | None, choices, fallback_clean: bool = True)
     for candidate in (text, _TRAILING_DATE.sub("", text)):
         result = snap(candidate, choices)
         if result:
-            return _reading(result.value, raw, _snap_factor(result, len(squash(candidate))))
+            return _reading(result.value, raw, _snap_factor(result, len(squash(candidate))), result.value)
     prefixed = _prefix_choice(text, choices)
     if prefixed:
-        return _reading(prefixed, raw, 0.5)
+        return _reading(prefixed, raw, 0.5, prefixed)
     return _reading(text if fallback_clean and text else None, raw, 0.4)
 
 
@@ -133,7 +198,7 @@ def normalize_gender(raw: RawField | None) -> FieldReading:
     distances = {g: levenshtein(key, squash(g)) for g in vocab.GENDERS}
     best = min(distances, key=distances.get)
     if distances[best] <= len(squash(best)) // 2 and distances[best] < min(v for g, v in distances.items() if g != best):
-        return _reading(best, raw, 0.4)
+        return _reading(best, raw, 0.4, best)
     return reading
 
 
@@ -169,28 +234,29 @@ def normalize_rt_rw(raw: RawField | None) -> FieldReading:
 
 
 def normalize_address(text: str) -> str:
-    """Restore the spaces OCR drops around address abbreviations (`NO.20`, `GG.GRIYA`, `BLOKA10`)."""
+    """The address as printed; a comma read for an abbreviation's period (`GG, SULTAN`) is repaired.
+
+    Spaces come from the image (spacing.py), never from here: `NO 100` and `NO. 100` are both
+    printed forms.
+    """
     text = _clean_text(text)
-    # A comma read for the period of an abbreviation ("GG, SULTAN AGUNG").
     text = re.sub(r"\b(GG|JL|JLN|KP|KOMP|NO)\s*,", r"\1.", text)
-    text = re.sub(r"\.(?=[A-Z0-9])", ". ", text)
-    text = re.sub(r"(?<=[0-9])NO\b\.?", " NO.", text)
-    text = re.sub(r"\bNO\.?\s*(?=\d)", "NO. ", text)
-    text = re.sub(r"(?<=[A-Z])BLOK\b", " BLOK", text)
-    text = re.sub(r"\bBLOK(?=[A-Z]{1,2}\d)", "BLOK ", text)
     return re.sub(r"\s+", " ", text).strip()
 
 
 def normalize_place(raw: RawField | None, snapper=None, **context) -> FieldReading:
+    """A place as printed; the register's form beside it when one matches (see ``_with_register``)."""
     if raw is None:
         return _reading(None, None)
     text = normalize_name(raw.text)
+    reading = _reading(text, raw, 0.9)
     if snapper is not None and text:
         snapped = snapper(text, **context)
         if snapped is not None:
             value, distance = snapped
-            return _reading(value, raw, max(0.5, 1.0 - distance / max(4, len(text))))
-    return _reading(text, raw, 0.9)
+            reading = _reading(text, raw, max(0.5, 1.0 - distance / max(4, len(text))))
+            return _with_register(reading, value)
+    return reading
 
 
 def normalize_state(raw: RawField | None) -> FieldReading:
@@ -209,8 +275,9 @@ def normalize_state(raw: RawField | None) -> FieldReading:
         if snapped is not None and (best is None or snapped[1] < best[1]):
             best = snapped
     if best is not None:
+        # The 38 provinces are a closed vocabulary: the listed name is what the card prints.
         value, distance = best
-        return _reading(value, raw, max(0.5, 1.0 - distance / max(4, len(value))))
+        return _reading(value, raw, max(0.5, 1.0 - distance / max(4, len(value))), value)
     return _reading(candidates[0], raw, 0.9)
 
 
@@ -225,7 +292,7 @@ def _issue_city_from_card_city(issue: FieldReading, city: str | None) -> FieldRe
     close = levenshtein(key, target, allowed_edits(len(target))) <= allowed_edits(len(target))
     tail = len(key) >= 5 and target.endswith(key)  # the start was cut off ("AWE UTARA")
     if close or tail:
-        return issue.model_copy(update={"value": bare, "confidence": round(issue.confidence * 0.8, 4)})
+        return _with_register(issue.model_copy(update={"confidence": round(issue.confidence * 0.8, 4)}), bare)
     return issue
 
 
@@ -238,7 +305,7 @@ def normalize_fields(raw: dict[str, RawField]) -> dict[str, FieldReading]:
     if fields["place_of_birth"].value:
         bare = snap_bare_city(fields["place_of_birth"].value, fuzzy=True)
         if bare:
-            fields["place_of_birth"] = fields["place_of_birth"].model_copy(update={"value": bare[0]})
+            fields["place_of_birth"] = _with_register(fields["place_of_birth"], bare[0])
     fields["gender"] = normalize_gender(raw.get("gender"))
     fields["blood_type"] = normalize_blood(raw.get("blood_type"))
     address = raw.get("address")

@@ -28,6 +28,9 @@ from extractor.engine.thresholds import (
     MAX_OFFSET,
     NUMERAL_GAP,
     SPACE_SURPLUS,
+    SPURIOUS_SURPLUS,
+    SPURIOUS_WINDOW,
+    CLEAR_SPACE_SURPLUS,
     WEAK_GAP,
     WEAK_SURPLUS,
     WIDE_GAP,
@@ -51,6 +54,10 @@ _BEARINGS = {
     "H": (82, 82), "I": (92, 93), "J": (16, 75), "K": (82, 12), "L": (82, 33), "M": (82, 82), "N": (82, 81),
     "O": (47, 48), "P": (82, 53), "Q": (47, 48), "R": (82, 46), "S": (46, 46), "T": (22, 24), "U": (77, 78),
     "V": (5, 5), "W": (5, 4), "X": (23, 21), "Y": (23, 22), "Z": (32, 31),
+    # Arial's period and comma stand in the middle of their advance; digits have small bearings
+    # (the 1 a wide right one). Needed for the gap after an abbreviation's period (`NO.36`).
+    ".": (91, 91), ",": (85, 85), "0": (42, 42), "1": (109, 183), "2": (30, 41), "3": (43, 41),
+    "4": (10, 50), "5": (43, 40), "6": (38, 40), "7": (50, 40), "8": (44, 42), "9": (42, 42),
 }
 _DEFAULT_BEARING = 60
 # Arial's cap height in em: converts the bearings to cap heights, the unit gaps are measured in.
@@ -90,9 +97,16 @@ def _segments(columns: np.ndarray, min_gap: float) -> list[tuple[int, int]]:
 
 
 def _tokens(text: str) -> list[tuple[int, int]]:
-    """(start, end) character spans of the tokens: words between spaces, each colon on its own."""
+    """(start, end) character spans of the tokens: words between spaces, each colon on its own.
+
+    A colon glued to the word after it (`:TABEAK`) belongs to that word: its ink touches the
+    first letter, so no gap separates them.
+    """
     spans, start = [], None
     for i, ch in enumerate(text + " "):
+        if ch in ":：" and start is None and i + 1 < len(text) and text[i + 1] not in " :：":
+            start = i
+            continue
         if ch in " :：":
             if start is not None:
                 spans.append((start, i))
@@ -188,6 +202,12 @@ def _choose_boundary(text: str, piece_start: int, candidates: list[int], end: in
     """
     best, best_score = None, -1
     for boundary in candidates:
+        if 0 < boundary < end and text[boundary - 1] in ".," and text[boundary].isalnum():
+            # After an abbreviation's period (`NO.36`, `KP.KRAJAN`): the pixels show whether the
+            # card prints a space there, and only a clear gap counts.
+            if boundary - piece_start >= 3 and _surplus(gap, text[boundary - 1], text[boundary]) >= SPACE_SURPLUS:
+                return boundary
+            continue
         trailing_numeral = _NUMERAL.fullmatch(text[boundary:end]) is not None
         leading_numeral = (
             _NUMERAL.fullmatch(text[piece_start:boundary]) is not None and _HOUSE_NUMBER.fullmatch(text[boundary:end])
@@ -226,6 +246,10 @@ def _choose_boundary(text: str, piece_start: int, candidates: list[int], end: in
             # The reading is already a known word and a piece is not: the gap is a wide letter pair.
             if is_word(joined) and not (is_word(left) and is_word(right[:right_letters])):
                 continue
+            # A known word (PALOPO) splits only at a gap that is wide in pixels too: a face wider
+            # than Arial leaves a larger blank inside a letter pair than the bearings explain.
+            if is_word(joined) and gap < WIDE_GAP:
+                continue
             score = is_word(left) + any(is_word(right[:n]) for n in range(len(right), 2, -1))
             # A gap narrow in pixels but wide for its letter pair (A A) needs one known word: blur
             # also opens gaps beside thin strokes (the bar of a T).
@@ -257,9 +281,54 @@ def _line_em(text: str, segments: list[tuple[int, int]], cap: float) -> float:
     return by_line if abs(by_line / by_cap - 1) <= LINE_EM_TOLERANCE else by_cap
 
 
+def _blank_run(columns: np.ndarray, start: float, end: float) -> int:
+    """The longest run of columns without ink between ``start`` and ``end`` (pixels)."""
+    window = ~columns[max(0, int(start)):max(0, int(round(end)))]
+    best = run = 0
+    for blank in window:
+        run = run + 1 if blank else 0
+        best = max(best, run)
+    return best
+
+
+def drop_spurious_spaces(text: str, columns: np.ndarray, cap: float, ink_start: int, ink_end: int) -> str:
+    """Remove spaces the recogniser put between two letters that the pixels show touching.
+
+    Each space is placed along the line by the characters' advances; where no blank near it is
+    wider than the letter pair's own side bearings explain (``SPURIOUS_SURPLUS``), the card prints
+    no space there (`KALIMAN TAN`). Only on lines whose other spaces show clear gaps: on a blurred
+    line every gap closes, real ones too.
+    """
+    spaces = [k for k in range(1, len(text) - 1) if text[k] == " " and text[k - 1].isupper() and text[k + 1].isupper()]
+    if not spaces:
+        return text
+    # The em from the text's own ink extent: a condensed or wide face keeps Arial's proportions
+    # roughly, not its widths.
+    units = sum(_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) for ch in text)
+    units -= _BEARINGS.get(text[0], (_DEFAULT_BEARING, 0))[0] + _BEARINGS.get(text[-1], (0, _DEFAULT_BEARING))[1]
+    em = (ink_end - ink_start) / max(units, 1) * 1000
+    widths = [_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) * em / 1000 for ch in text]
+    origin = ink_start - _BEARINGS.get(text[0], (_DEFAULT_BEARING, 0))[0] * em / 1000
+    starts = np.concatenate([[0.0], np.cumsum(widths)]) + origin
+    surplus: dict[int, float] = {}
+    for k in (k for k in range(1, len(text) - 1) if text[k] == " "):
+        centre = (starts[k] + starts[k + 1]) / 2
+        blank = _blank_run(columns, centre - SPURIOUS_WINDOW * em, centre + SPURIOUS_WINDOW * em) / cap
+        surplus[k] = _surplus(blank, text[k - 1], text[k + 1]) if text[k - 1].isupper() and text[k + 1].isupper() else blank
+    drop = set()
+    for k in spaces:
+        others = [v for j, v in surplus.items() if j != k]
+        if surplus[k] < SPURIOUS_SURPLUS and others and max(others) >= CLEAR_SPACE_SURPLUS:
+            drop.add(k)
+    return "".join(ch for i, ch in enumerate(text) if i not in drop)
+
+
 def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
     text = box.text
-    if sum(ch.isupper() for ch in text) < 4:
+    # A wrapped address line may hold just `NO.36`: there letters and digits count alike; a
+    # mixed-case line (a label) needs four capitals.
+    upper = sum(ch.isupper() for ch in text)
+    if upper == 0 or sum(ch.isalnum() for ch in text) < 4 or (upper < 4 and any(ch.islower() for ch in text)):
         return text
     h, w = grey.shape[:2]
     x0, x1 = max(0, int(box.x0)), min(w, int(round(box.x1)))
@@ -272,6 +341,14 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
         return text
     segments = _segments(columns, WEAK_GAP * cap)
     em = _line_em(text, segments, cap)
+    value = text.lstrip(" :：")
+    if segments and ":" not in value and "：" not in value:
+        # Positions are laid out from the value's first letter: a leading colon sits apart from
+        # the value by however the card spaces its label column.
+        first = 1 if value != text else 0
+        if len(segments) > first and (not first or segments[0][1] - segments[0][0] <= 0.35 * cap):
+            cut = len(text) - len(value)
+            text = text[:cut] + drop_spurious_spaces(value, columns, cap, segments[first][0], segments[-1][1])
     tokens = _tokens(text)
     numerals = [i for i, (a, b) in enumerate(tokens) if re.fullmatch(r"I{1,3}", text[a:b])]
     if len(segments) <= len(tokens) and not numerals:

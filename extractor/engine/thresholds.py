@@ -102,6 +102,13 @@ SPACE_SURPLUS = 0.15
 WEAK_SURPLUS = 0.10
 # A gap this wide is a word gap whatever the lexicon says, if its pair allows it. Seed 555.
 WIDE_GAP = 0.33
+# A recogniser's space between two letters is dropped when the blank found within
+# SPURIOUS_WINDOW em of where it should sit exceeds the pair's side bearings by less than
+# SPURIOUS_SURPLUS cap heights (a printed space leaves 0.39), and only on a line where another
+# space shows at least CLEAR_SPACE_SURPLUS (a sharp line). Set from Arial's metrics, not tuned.
+SPURIOUS_WINDOW = 0.6
+SPURIOUS_SURPLUS = 0.08
+CLEAR_SPACE_SURPLUS = 0.2
 # Strokes of a roman numeral sit closer than this; a wider gap ends the numeral. Seed 555.
 NUMERAL_GAP = 0.33
 # How far (relative) the line-width em may stray from the cap-height em and still be trusted.

@@ -107,4 +107,32 @@ def test_wide_letter_pairs_are_not_word_gaps(printed):
 def test_roman_numeral_glued_to_the_house_number():
     grey, box = rendered("JALAN KARTINI GG. TELUK BETUNG I NO. 91")
     read = box.with_text("JALAN KARTINI GG. TELUK BETUNG INO.91")
-    assert restore_spaces(grey, read) == "JALAN KARTINI GG. TELUK BETUNG I NO.91"
+    assert restore_spaces(grey, read) == "JALAN KARTINI GG. TELUK BETUNG I NO. 91"
+
+
+def test_space_after_a_period_comes_from_the_pixels():
+    # Printed with a space: the dropped space is restored; printed without one: left alone.
+    grey, box = rendered("JL. MERDEKA NO. 36")
+    assert restore_spaces(grey, box.with_text("JL.MERDEKA NO.36")) == "JL. MERDEKA NO. 36"
+    grey, box = rendered("JL.MERDEKA NO.36")
+    assert restore_spaces(grey, box) == "JL.MERDEKA NO.36"
+
+
+def test_a_space_the_pixels_do_not_show_is_dropped():
+    grey, box = rendered("KALIMANTAN BARAT")
+    assert restore_spaces(grey, box.with_text("KALIMAN TAN BARAT")) == "KALIMANTAN BARAT"
+    grey, box = rendered("RIZKA HAMZAH")
+    assert restore_spaces(grey, box.with_text("RIZKA HAM ZAH")) == "RIZKA HAMZAH"
+    # Printed spaces stay.
+    grey, box = rendered("TITI RANTAI BARU")
+    assert restore_spaces(grey, box) == "TITI RANTAI BARU"
+
+
+def test_a_known_word_is_not_split_at_a_narrow_gap():
+    grey, box = rendered("PALOPO, 14-11-2008")
+    assert restore_spaces(grey, box) == "PALOPO, 14-11-2008"
+
+
+def test_a_colon_glued_to_the_value_does_not_stop_the_numeral_count():
+    grey, box = rendered(":TABEAK BLAU I")
+    assert restore_spaces(grey, box.with_text(":TABEAK BLAUI")) == ":TABEAK BLAU I"
