@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "extractor.synth.cli",  # ktp synth
     "extractor.service.cli",  # ktp serve
     "local.cli",  # ktp up, demo, upload, status, results, watch
+    "local.redrive_cli",  # ktp redrive
 ]
 
 
