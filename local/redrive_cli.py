@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="every job in these statuses (any of " + ",".join(REDRIVE_STATUSES) + ", any case)")
     redrive.add_argument("--since", type=_since, default=None, metavar="WHEN",
                          help="with --status: only jobs last written since then: 30m, 2h, 1d, or ISO-8601 UTC")
+    redrive.add_argument("--failed-submits", action="store_true",
+                         help="also send the S3 events waiting on SubmitFailureQueue to the submit function again")
     redrive.set_defaults(func=cmd_redrive)
 
 
@@ -53,14 +55,22 @@ def cmd_redrive(args: argparse.Namespace) -> int:
     from local.cli import _console, _target
     from local.state import NoRunningStack
 
-    if not args.reference_ids and not args.status:
-        raise SystemExit("ktp redrive: give reference ids or --status (with --since)")
+    if not args.reference_ids and not args.status and not args.failed_submits:
+        raise SystemExit("ktp redrive: give reference ids, --status (with --since) or --failed-submits")
     if args.since is not None and not args.status:
         raise SystemExit("ktp redrive: --since goes with --status")
     try:
         info = _target(args)
     except NoRunningStack as error:
         raise SystemExit(f"ktp: {error}") from None
+    if args.failed_submits:
+        from local.failed_submits import replay_failed_submits
+
+        replayed = replay_failed_submits(info)
+        kept = f"; {replayed.kept} message(s) without an S3 event left on the queue" if replayed.kept else ""
+        print(f"SubmitFailureQueue: {replayed.sent} S3 event(s) sent to the submit function again{kept}")
+        if not args.reference_ids and not args.status:
+            return 0
     store = JobStore(client("dynamodb", info.endpoint_url, info.region), info.table)
     ids = list(args.reference_ids)
     if args.status:
