@@ -72,8 +72,13 @@ def replay_failed_submits(info: StackInfo, *, limit: int = 1000) -> ReplayCount:
     sqs = client("sqs", info.endpoint_url, info.region)
 
     def physical(logical_id: str) -> str:
-        detail = cloudformation.describe_stack_resource(StackName=info.stack_name, LogicalResourceId=logical_id)
-        return detail["StackResourceDetail"]["PhysicalResourceId"]
+        if info.kind != "local":
+            detail = cloudformation.describe_stack_resource(StackName=info.stack_name, LogicalResourceId=logical_id)
+            return detail["StackResourceDetail"]["PhysicalResourceId"]
+        # moto 5.2.5 answers DescribeStackResource (and a LogicalResourceId filter) with a 500, as one
+        # of its resources has no LogicalResourceId: list them all (fewer than 100 here) and pick.
+        found = cloudformation.describe_stack_resources(StackName=info.stack_name)["StackResources"]
+        return next(r["PhysicalResourceId"] for r in found if r.get("LogicalResourceId") == logical_id)
 
     if info.kind == "local":
         events_queue = sqs.get_queue_url(QueueName=f"{info.stack_name}-{EVENTS_QUEUE_SUFFIX}")["QueueUrl"]
