@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "extractor.service.cli",  # ktp serve
     "local.cli",  # ktp up, demo, upload, status, results, watch
     "local.erase_cli",  # ktp erase
+    "local.redrive_cli",  # ktp redrive
 ]
 
 

@@ -43,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     status = subparsers.add_parser("status", help="show one job record")
     _target_options(status)
-    status.add_argument("reference_id", help="a job's reference_id or any unique prefix of it")
+    status.add_argument("reference_id", nargs="?", help="a job's reference_id or any unique prefix of it")
+    status.add_argument("--object", metavar="s3://BUCKET/KEY",
+                        help="instead of an id: every attempt of this object (the by-object index), newest last")
     status.add_argument("--json", action="store_true", help="print the record as JSON")
     status.add_argument("--show-nik", action="store_true", help="print the NIK unmasked")
     status.set_defaults(func=cmd_status)
@@ -359,6 +361,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     from local.jobs import AmbiguousPrefix
     from local.render import record_detail, redact
 
+    if args.object:  # lookup by object (local/object_lookup.py)
+        from local.object_lookup import show_object
+
+        return show_object(args, _target(args))
+    if not args.reference_id:
+        raise SystemExit("ktp status: give a reference_id (or a prefix) or --object s3://bucket/key")
     jobs = _jobs(args)
     try:
         record = jobs.find(args.reference_id)

@@ -254,6 +254,15 @@ def test_jobs_table_keys_gsi_ttl_pitr_sse(resources):
     # Listing by status must not copy the extracted KTP fields (personal data) into a second place.
     assert by_status["Projection"]["ProjectionType"] == "INCLUDE"
     assert "result" not in by_status["Projection"]["NonKeyAttributes"]
+    # Lookup by object: every attempt of (object_key, bucket), with no personal data projected.
+    by_object = indexes["by-object"]
+    assert by_object["KeySchema"] == [
+        {"AttributeName": "object_key", "KeyType": "HASH"},
+        {"AttributeName": "bucket", "KeyType": "RANGE"},
+    ]
+    assert by_object["Projection"]["ProjectionType"] == "INCLUDE"
+    assert set(by_object["Projection"]["NonKeyAttributes"]) <= {
+        "status", "error_code", "created_at", "updated_at", "attempt", "predecessor_id", "successor_id"}
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert properties["SSESpecification"]["SSEEnabled"] is True

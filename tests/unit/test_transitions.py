@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from ktp_pipeline.attempts import start_next_attempt
 from ktp_pipeline.job_store import JobStore
 from ktp_pipeline.models import JobStatus
 from ktp_pipeline.outcomes import Outcome
@@ -74,6 +75,12 @@ def _attempt(store, op):
         return store.mark_retry(REF, "HTTP_503", "retry", 60)
     if op is Op.RESCHEDULE:
         return store.reschedule(REF, 60)
+    if op is Op.SUPERSEDE:
+        job = store.get(REF)
+        # A stale view claiming a failed status: the transaction's condition, not the caller, decides.
+        view = job and job.model_copy(update={"status": JobStatus.FAILED, "bucket": "b", "object_key": "k",
+                                              "object_etag": "e"})
+        return view is not None and start_next_attempt(store, view, cause="redrive", claim_seconds=0) is not None
     target = TRANSITIONS[op].target
     outcome = store.finish(REF, target, reason="done", error_code="X", allow_orphan=True)
     return outcome in (Outcome.reached(target), Outcome.ORPHAN_STORED)
@@ -92,5 +99,5 @@ def test_each_write_is_allowed_from_exactly_its_table_sources(stack, store, op, 
         return
     expected = TRANSITIONS[op].target or start
     assert after["status"]["S"] == expected.value
-    if expected.terminal:
+    if TRANSITIONS[op].target is not None and expected.terminal:  # a write reaching terminal
         assert "next_check_at" not in after  # out of the poller's sparse index

@@ -23,6 +23,7 @@ from .stored_result import RESULT_TOO_LARGE, stored_result
 from .transitions import FINISHING_OP, NEW, TRANSITIONS, Op, condition
 
 BY_STATUS_INDEX = "by-status"
+BY_OBJECT_INDEX = "by-object"  # object_key + bucket → the job's attempts (keys and non-personal attributes)
 _INDEX_KEYS = ("pending_shard", "next_check_at")
 
 
@@ -50,6 +51,14 @@ class JobStore:
         self.shards = shards
         self._retention_seconds = retention_days * 86400
         self.now = clock  # the time source, called as store.now(); tests pass a fake clock
+
+    @property
+    def client(self) -> Any:  # attempts.py writes its two-item transaction on the same client
+        return self._client
+
+    @property
+    def table_name(self) -> str:
+        return self._table
 
     # --- the two kinds of write ----------------------------------------------------------------------
 
@@ -113,14 +122,34 @@ class JobStore:
         )
         return [_record(item) for item in page.get("Items", [])]
 
+    def list_by_object(self, bucket: str, key: str) -> list[JobRecord]:
+        """Every attempt of one object (oldest first), from the `by-object` GSI: no hash to re-derive."""
+        pages = self._client.get_paginator("query").paginate(
+            TableName=self._table, IndexName=BY_OBJECT_INDEX,
+            KeyConditionExpression="#object_key = :key AND #bucket = :bucket",
+            ExpressionAttributeNames={"#object_key": "object_key", "#bucket": "bucket"},
+            ExpressionAttributeValues={":key": {"S": key}, ":bucket": {"S": bucket}},
+        )
+        found = [_record(item) for page in pages for item in page.get("Items", [])]
+        return sorted(found, key=lambda r: (r.attempt, r.created_at or ""))
+
     # --- pending transitions -----------------------------------------------------------------------
 
     def create_received(self, reference_id: str, *, bucket: str, key: str, version_id: str | None,
-                        etag: str | None, size: int | None, claim_seconds: int) -> bool:
+                        etag: str | None, size: int | None, claim_seconds: int, sequencer: str | None = None) -> bool:
         """Claim a new job. False when the item already exists (duplicate event, or a callback won)."""
+        return self._put_new(self.received_item(reference_id, bucket=bucket, key=key, version_id=version_id,
+                                                etag=etag, size=size, claim_seconds=claim_seconds,
+                                                sequencer=sequencer))
+
+    def received_item(self, reference_id: str, *, bucket: str, key: str, version_id: str | None,
+                      etag: str | None, size: int | None, claim_seconds: int, sequencer: str | None = None,
+                      **extra: Any) -> dict[str, Any]:
+        """The item of a new RECEIVED job (also attempts.py's successor, with `extra` attempt links)."""
         now = self.now()
-        optional = {"object_version_id": version_id, "object_etag": etag, "object_size": size}
-        return self._put_new({
+        optional = {"object_version_id": version_id, "object_etag": etag, "object_size": size,
+                    "object_sequencer": sequencer, **extra}
+        return {
             "reference_id": reference_id, "status": TRANSITIONS[Op.CREATE].target,
             "status_reason": "Upload received; checking the image.", "bucket": bucket, "object_key": key,
             "created_at": iso(now), "updated_at": iso(now), "created_epoch": int(now),
@@ -130,7 +159,7 @@ class JobStore:
             "next_check_at": int(now) + claim_seconds,
             "expires_at": int(now) + self._retention_seconds,
             **{k: v for k, v in optional.items() if v is not None},
-        })
+        }
 
     def claim_for_submit(self, record: JobRecord, lease_seconds: int) -> bool:
         """Poller: take a RECEIVED/RETRY job for resubmission, optimistic on the `next_check_at` it saw."""

@@ -138,3 +138,9 @@ class JobRecord(_Tolerant):
     pending_shard: str | None = None
     next_check_at: int | None = None
     expires_at: int | None = None
+    # Attempts (docs/job-record.md, "Attempts"): absent on attempt 1 records written before them.
+    attempt: int = 1
+    predecessor_id: str | None = None
+    successor_id: str | None = None
+    attempt_cause: str | None = None
+    object_sequencer: str | None = None

@@ -13,6 +13,7 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 
+from .attempts import reupload_attempt
 from .backoff import SUBMIT_CLAIM_SECONDS, retry_delay
 from .image_checks import FORMAT, MAX_IMAGE_BYTES, SIZE, check_image, too_large
 from .job_store import JobStore
@@ -77,11 +78,21 @@ class Submitter:
         reference_id = reference_id_for(bucket, key, obj.version_id, obj.etag)
         logger.set_correlation_id(reference_id)
         tracer.put_annotation(key="reference_id", value=reference_id)  # find a job's trace by its id
+        sequencer = obj.get("sequencer")
         created = self._store.create_received(
             reference_id, bucket=bucket, key=key, version_id=obj.version_id, etag=obj.etag or None,
-            size=obj.get("size"), claim_seconds=SUBMIT_CLAIM_SECONDS,
+            size=obj.get("size"), claim_seconds=SUBMIT_CLAIM_SECONDS, sequencer=sequencer,
         )
         if not created:
+            # The same bytes again after a failed last attempt: a new attempt (attempts.py), billed
+            # because the user uploaded again; a duplicated event of a known upload is not one.
+            successor = reupload_attempt(self._store, reference_id, version_id=obj.version_id, sequencer=sequencer,
+                                         size=obj.get("size"), claim_seconds=SUBMIT_CLAIM_SECONDS)
+            if successor is not None:
+                logger.set_correlation_id(successor)
+                logger.info("re-upload after a failed attempt: new attempt",
+                            extra={"reference_id": successor, "predecessor_id": reference_id})
+                return self._check_and_send(successor, bucket, key, obj.version_id, obj.get("size"), retry_count=0)
             # Submitted, terminal, or claimed by a live submitter (the poller covers a dead one).
             logger.info("duplicate upload event: job exists, no provider call", extra={"reference_id": reference_id})
             return SubmitOutcome(reference_id, Outcome.DUPLICATE)

@@ -24,6 +24,7 @@ class Op(StrEnum):
     FAIL = "fail"  # a result with an error_code, or one we cannot store
     REJECT = "reject"  # the image or the request was refused before processing
     TIME_OUT = "time_out"  # no result within the deadline
+    SUPERSEDE = "supersede"  # a failed attempt gets its successor (re-drive / re-upload; status unchanged)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ TRANSITIONS: dict[Op, Transition] = {
     # Refusals come from our own checks or the submit answer, so only before the provider has it.
     Op.REJECT: Transition(frozenset({_R, _T}), JobStatus.REJECTED),
     Op.TIME_OUT: Transition(frozenset({_R, _S, _T}), JobStatus.TIMED_OUT),
+    # Only a failed attempt may be tried again (attempts.py adds "and it has no successor yet"); a
+    # COMPLETED job is never billed twice, and a pending one is still being worked on.
+    Op.SUPERSEDE: Transition(frozenset({JobStatus.FAILED, JobStatus.REJECTED, JobStatus.TIMED_OUT}), None),
 }
 
 FINISHING_OP: dict[JobStatus, Op] = {
