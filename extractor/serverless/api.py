@@ -1,5 +1,6 @@
-"""The HTTP API function: the contract's two routes from API Gateway (HTTP API, payload 2.0)
-events, answered with the same bodies, status codes and JSON bytes as `ktp serve`.
+"""The HTTP API function: the contract's two routes, plus the erasure extension (DELETE on the
+result path), from API Gateway (HTTP API, payload 2.0) events, answered with the same bodies,
+status codes and JSON bytes as `ktp serve`.
 
 Order of checks as in `ktp serve`: route and method, then App-ID / API-Key, then the body."""
 
@@ -14,7 +15,7 @@ from urllib.parse import parse_qsl
 from extractor.serverless.config import Runtime
 from extractor.service.credentials import match_application
 from extractor.service.errors import ContractError, ErrorCode
-from extractor.service.intake import accept_job, read_result
+from extractor.service.intake import accept_job, erase_job, read_result
 from extractor.service.logs import get_logger
 from extractor.service.net_guard import NetPolicy, guarded_client, verify_guard
 from extractor.service.settings import AppCredentials
@@ -24,7 +25,8 @@ log = get_logger()
 
 SUBMIT_PATH = "/ktp/id/extract-async"
 RESULT_PATH = "/ktp/id/extract-async/result"
-ROUTES = {SUBMIT_PATH: "POST", RESULT_PATH: "GET"}
+# Allowed methods per path (the first is what a 405's Allow header names first, as Starlette does).
+ROUTES = {SUBMIT_PATH: ("POST",), RESULT_PATH: ("GET", "DELETE")}
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -72,10 +74,10 @@ async def _handle(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     expected = ROUTES.get(path)
     if expected is None:
         return json_response({"message": "Not Found", "error_code": ErrorCode.NOT_FOUND.value}, 404)
-    if method != expected:
+    if method not in expected:
         return json_response(
             {"message": "Method Not Allowed", "error_code": ErrorCode.METHOD_NOT_ALLOWED.value}, 405,
-            {"allow": expected},
+            {"allow": ", ".join(expected)},
         )
     app = match_application(runtime.settings.apps, headers.get("app-id"), headers.get("api-key"))
     if app is None:
@@ -83,6 +85,8 @@ async def _handle(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     try:
         if path == SUBMIT_PATH:
             return await _submit(runtime, app, body)
+        if method == "DELETE":
+            return json_response(await erase_job(runtime.store, runtime.images, app.app_id, query.get("reference_id")))
         return json_response(await read_result(runtime.store, runtime.settings, app.app_id, query.get("reference_id")))
     except ContractError as error:
         return json_response(error.body(), error.status)

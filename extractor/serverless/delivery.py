@@ -28,7 +28,11 @@ async def deliver(runtime: Runtime, app_id: str, reference_id: str) -> float | N
     """One attempt; returns the delay before the next one, or None when nothing is left to do."""
     settings = runtime.settings
     job = await runtime.store.get_job(app_id, reference_id)
-    if job is None or job.result is None or not job.callback_url:
+    if job is None:
+        # Erased (DELETE on the result path) or expired: its callback goes with it.
+        log.info("callback_dropped", reference_id=reference_id, app_id=app_id, reason="job_gone")
+        return None
+    if job.result is None or not job.callback_url:
         return None
     state, attempts = await runtime.store.delivery(app_id, reference_id)
     if state != "pending":

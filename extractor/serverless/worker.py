@@ -2,6 +2,7 @@
 
 Outcomes per message:
 - the job is finished (result stored once, image deleted, callback queued): the message is done;
+- the job is gone (erased by DELETE, or expired): the message is done, nothing is written;
 - anything raised (a store or S3 fault): the message is reported as failed and SQS redelivers it;
 - the process dies (out of memory, a segfault, the timeout): SQS redelivers after the visibility
   timeout. Every delivery starts one more processing attempt; past ``max_processing_attempts``
@@ -48,7 +49,11 @@ async def process(runtime: Runtime, engine: ModuleType, app_id: str, reference_i
         # Terminal already (a redelivery). If the process died between storing the result and
         # queueing its callback, queue it now; a duplicate message is dropped by the delivery.
         existing = await runtime.store.get_job(app_id, reference_id)
-        if existing is not None and existing.callback_url:
+        if existing is None:
+            # Erased (DELETE on the result path) or expired: nothing to do, the message is done.
+            log.info("job_gone", reference_id=reference_id, app_id=app_id)
+            return
+        if existing.callback_url:
             state, attempts = await runtime.store.delivery(app_id, reference_id)
             if state == "pending" and attempts == 0:
                 await runtime.callbacks.enqueue(app_id, reference_id)

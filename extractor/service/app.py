@@ -19,7 +19,7 @@ from extractor.service import sandbox
 from extractor.service.auth import authenticate
 from extractor.service.callbacks import CallbackSender
 from extractor.service.errors import AuthorizationFailed, ContractError, ErrorCode
-from extractor.service.intake import accept_job, read_result
+from extractor.service.intake import accept_job, erase_job, read_result
 from extractor.service.logs import get_logger
 from extractor.service.middleware import GuardMiddleware
 from extractor.service.models import (
@@ -160,17 +160,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         # can only erase its own jobs. A job still processing is erased too: the worker's write
         # finds no row and nothing is delivered.
         state: ServiceState = request.app.state.service
-        if not reference_id:
-            raise ContractError(ErrorCode.INVALID_PAYLOAD_REFERENCE_ID_NOT_FOUND)
-        check_reference_id_query(reference_id)
-        job = await state.store.delete_job(app_credentials.app_id, reference_id)
-        if job is None:
-            raise ContractError(ErrorCode.INVALID_PAYLOAD_REFERENCE_ID_NOT_FOUND)
-        if job.image_path:
-            with contextlib.suppress(FileNotFoundError):
-                Path(job.image_path).unlink()
-        log.info("job_erased", app_id=app_credentials.app_id, reference_id=job.reference_id)
-        return JSONResponse({"message": "deleted", "data": {"reference_id": job.reference_id}})
+        body = await erase_job(state.store, FileImageStore(state.settings.images_dir), app_credentials.app_id, reference_id)
+        return JSONResponse(body)
 
     @app.get("/health", response_model=HealthResponse, summary="Liveness and queue depth")
     async def health(request: Request) -> HealthResponse:

@@ -188,6 +188,23 @@ class DynamoJobStore:
             raise
         return True
 
+    async def delete_job(self, app_id: str, reference_id: str) -> Job | None:
+        # Conditional on a job item (never the usage item), expired or not: an item TTL has not
+        # removed yet still holds the result, so erasing it is a real deletion.
+        try:
+            answer = self._client.delete_item(
+                TableName=self._table,
+                Key=self._key(app_id, reference_id),
+                ConditionExpression="attribute_exists(reference_id) AND attribute_exists(#state)",
+                ExpressionAttributeNames={"#state": "state"},
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if _conditional_failure(error):
+                return None
+            raise
+        return job_from_item(_python(answer["Attributes"]))
+
     # -- the serverless worker and callback delivery ----------------------------------------------
 
     async def claim(self, app_id: str, reference_id: str) -> Job | None:
@@ -221,14 +238,19 @@ class DynamoJobStore:
         """Append one attempt to the job; ``outcome`` is the delivery's state afterwards
         (pending, delivered or abandoned)."""
         attempt: dict[str, Any] = {"at": _number(self._clock()), "http_status": http_status, "error": error}
-        self._client.update_item(
-            TableName=self._table,
-            Key=self._key(app_id, reference_id),
-            UpdateExpression="SET callback_attempts = list_append(if_not_exists(callback_attempts, :empty), :attempt),"
-            " callback_state = :outcome",
-            ConditionExpression="attribute_exists(reference_id)",
-            ExpressionAttributeValues=_dynamo({":empty": [], ":attempt": [attempt], ":outcome": outcome}),
-        )
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(app_id, reference_id),
+                UpdateExpression="SET callback_attempts = list_append(if_not_exists(callback_attempts, :empty), :attempt),"
+                " callback_state = :outcome",
+                ConditionExpression="attribute_exists(reference_id)",
+                ExpressionAttributeValues=_dynamo({":empty": [], ":attempt": [attempt], ":outcome": outcome}),
+            )
+        except ClientError as error_:
+            if not _conditional_failure(error_):
+                raise
+            # Erased during the attempt: nothing to record on, and nothing is recreated.
 
 
 class S3ImageStore:
@@ -249,7 +271,19 @@ class S3ImageStore:
         return self._client.get_object(Bucket=self._bucket, Key=reference)["Body"].read()
 
     async def delete(self, reference: str) -> None:
-        self._client.delete_object(Bucket=self._bucket, Key=reference)
+        answer = self._client.delete_object(Bucket=self._bucket, Key=reference)
+        if answer.get("DeleteMarker") or answer.get("VersionId"):
+            # A versioned bucket keeps the bytes as a noncurrent version behind a delete marker:
+            # remove every version so the image is really gone (the template's bucket is not
+            # versioned; this needs s3:ListBucketVersions and s3:DeleteObjectVersion where it is).
+            self._delete_versions(reference)
+
+    def _delete_versions(self, key: str) -> None:
+        pages = self._client.get_paginator("list_object_versions").paginate(Bucket=self._bucket, Prefix=key)
+        for page in pages:
+            for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                if entry["Key"] == key:
+                    self._client.delete_object(Bucket=self._bucket, Key=key, VersionId=entry["VersionId"])
 
 
 class SqsQueue:

@@ -99,3 +99,23 @@ async def read_result(store: JobStore, settings: ServiceSettings, app_id: str, r
     if job.result is None:
         return processing_body(job.reference_id, job.state, job.validate_quality)
     return job.result
+
+
+async def erase_job(store: JobStore, images: ImageStore, app_id: str, reference_id: str | None) -> dict[str, Any]:
+    """The body of DELETE .../result (the erasure extension): the job, its result, its pending
+    callback and its image are gone for this App-ID, or NOT_FOUND when it holds no such job."""
+    if not reference_id:
+        raise ContractError(ErrorCode.INVALID_PAYLOAD_REFERENCE_ID_NOT_FOUND)
+    check_reference_id_query(reference_id)
+    # The image first: if deleting it fails, the job is still there and a retried DELETE finds it
+    # again, instead of answering NOT_FOUND while the image remains.
+    before = await store.get_job(app_id, reference_id)
+    if before is not None and before.image_path:
+        await images.delete(before.image_path)
+    job = await store.delete_job(app_id, reference_id)
+    if job is None:
+        raise ContractError(ErrorCode.INVALID_PAYLOAD_REFERENCE_ID_NOT_FOUND)
+    if job.image_path and (before is None or job.image_path != before.image_path):
+        await images.delete(job.image_path)
+    log.info("job_erased", app_id=app_id, reference_id=job.reference_id)
+    return {"message": "deleted", "data": {"reference_id": job.reference_id}}

@@ -41,6 +41,12 @@ class JobStore(Protocol):
         reference and, for a job with a callback URL, make its delivery pending."""
         ...
 
+    async def delete_job(self, app_id: str, reference_id: str) -> Job | None:
+        """Erase the job with its result and pending callback (the erasure extension); the deleted
+        job, so the caller can delete its image, or None when there was none. Later writes for the
+        job (a worker finishing it, a callback attempt) find nothing and change nothing."""
+        ...
+
 
 class ImageStore(Protocol):
     """Accepted images until the worker is done with them (``Job.image_path`` is the reference)."""

@@ -146,3 +146,38 @@ def test_worker_killed_mid_job_is_retried_and_completes_once(
     # The killed start and the one that finished; the result was stored (and billed) once.
     assert int(item["processing_attempts"]["N"]) == 2
     assert serverless_stack.tap.submits()[reference_id] == 1
+
+
+def test_erasure_deletes_the_serverless_extractors_copy(serverless_stack: LocalStack, card_factory) -> None:
+    """`ktp erase` through the EraseFunction: the serverless extractor's DELETE route removes its
+    copy (recorded as deleted, not not_found), and a second erasure finds nothing there."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    image, _ = card_factory(444)
+    reference_id = serverless_stack.jobs.upload_bytes(image, "serverless/erase me.jpg").reference_id
+    record = serverless_stack.jobs.wait_terminal([reference_id], timeout_seconds=OCR_TIMEOUT)[reference_id]
+    assert record is not None and record["status"] == "COMPLETED", record and record.get("status")
+    credentials = json.loads((serverless_stack.data_dir / "credentials.json").read_text())
+    extractor = httpx.Client(base_url=serverless_stack.info.extractor_url, trust_env=False, timeout=30,
+                             headers={"App-ID": credentials["app_id"], "API-Key": credentials["api_key"]})
+    result_path = "/ktp/id/extract-async/result"
+    assert extractor.get(result_path, params={"reference_id": reference_id}).status_code == 200
+
+    def erase() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "ktp", "erase", "--reference-id", reference_id, "--json",
+             "--data-dir", str(serverless_stack.data_dir)],
+            capture_output=True, text=True, timeout=300, check=False, env={**os.environ, "COLUMNS": "200"},
+        )
+
+    first = erase()
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert json.loads(first.stdout)["provider_copies"] == {"deleted": 1}
+    gone = extractor.get(result_path, params={"reference_id": reference_id})
+    assert gone.status_code == 404 and gone.json()["error_code"] == "INVALID_PAYLOAD_REFERENCE_ID_NOT_FOUND"
+    again = erase()
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout)["provider_copies"] == {"not_found": 1}

@@ -142,6 +142,16 @@ class Service:
     def stored_images(self) -> list[str]:
         return [path.name for path in (self.data_dir / "images").iterdir()]
 
+    def job_records(self, reference_id: str) -> int:
+        """Rows that still hold the job (its job row and its deliveries)."""
+        import sqlite3
+
+        with sqlite3.connect(f"file:{self.data_dir / 'extractor.sqlite3'}?mode=ro", uri=True) as db:
+            return sum(
+                db.execute(f"SELECT count(*) FROM {table} WHERE reference_id = ?", (reference_id,)).fetchone()[0]
+                for table in ("jobs", "deliveries")
+            )
+
     def callback_attempts(self, reference_id: str) -> list[tuple[int, int | None, str | None, str]]:
         """(attempt, http_status, error, delivery state) of the job's callback, oldest first."""
         import sqlite3
@@ -331,6 +341,10 @@ class ServerlessService:
             Key={"app_id": {"S": app_id}, "reference_id": {"S": reference_id}}, ConsistentRead=True,
         )
         return {k: TypeDeserializer().deserialize(v) for k, v in answer.get("Item", {}).items()}
+
+    def job_records(self, reference_id: str) -> int:
+        """Items that still hold the job (the job item carries its callback state too)."""
+        return 1 if self.job_item(reference_id) else 0
 
     def callback_attempts(self, reference_id: str) -> list[tuple[int, int | None, str | None, str]]:
         item = self.job_item(reference_id)

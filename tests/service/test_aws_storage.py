@@ -132,3 +132,110 @@ def test_accept_job_stores_image_job_and_message_or_ends_the_job(aws, queue_work
     with pytest.raises(ContractError) as refused:
         run(accept())
     assert refused.value.code == ErrorCode.INVALID_PAYLOAD_REFERENCE_ID_EXISTS
+
+
+def _runtime(aws, callback_url: str | None = None):
+    import time
+
+    from extractor.serverless.config import Runtime
+
+    ddb, s3, sqs, url = aws
+    callbacks_url = sqs.create_queue(QueueName="callbacks")["QueueUrl"]
+    return Runtime(
+        settings=ServiceSettings(apps=(APP,), local=True), store=DynamoJobStore(ddb, "jobs", retention_hours=1),
+        images=S3ImageStore(s3, "images"), work=SqsQueue(sqs, url), callbacks=SqsQueue(sqs, callbacks_url), sqs=sqs,
+        loaded_at=time.monotonic(),
+    )
+
+
+def _message(reference_id: str) -> dict:
+    body = json.dumps({"app_id": "app-a", "reference_id": reference_id})
+    return {"Records": [{"messageId": "m-1", "receiptHandle": "r-1", "body": body}]}
+
+
+def _table_items(ddb) -> list[str]:
+    return [item["reference_id"]["S"] for item in ddb.scan(TableName="jobs")["Items"]]
+
+
+def test_delete_job_removes_the_job_item_only_and_returns_it(aws):
+    ddb, *_ = aws
+    clock = Clock()
+    store = DynamoJobStore(ddb, "jobs", retention_hours=1, clock=clock)
+    run(store.insert_job("app-a", "ref-0001", False, "https://cb.example/x", "images/x.jpg", quota=5))
+    assert run(store.delete_job("app-b", "ref-0001")) is None  # another application's key
+    job = run(store.delete_job("app-a", "ref-0001"))
+    assert (job.reference_id, job.image_path, job.callback_url) == ("ref-0001", "images/x.jpg", "https://cb.example/x")
+    assert run(store.delete_job("app-a", "ref-0001")) is None
+    assert run(store.delete_job("app-a", "#usage")) is None  # the quota count is not a job
+    assert _table_items(ddb) == ["#usage"]
+    # Later writes for the erased job recreate nothing.
+    run(store.record_attempt("app-a", "ref-0001", 500, "HTTP 500", "pending"))
+    assert run(store.claim("app-a", "ref-0001")) is None
+    assert _table_items(ddb) == ["#usage"]
+    # An expired item TTL has not removed yet still holds data: erasing it is a real deletion.
+    run(store.insert_job("app-a", "ref-0002", False, None, "images/y.jpg", quota=5))
+    clock.now += 30 * 24 * 3600
+    assert run(store.get_job("app-a", "ref-0002")) is None
+    assert run(store.delete_job("app-a", "ref-0002")).reference_id == "ref-0002"
+    assert _table_items(ddb) == ["#usage"]
+
+
+@pytest.mark.parametrize("versioned", [False, True])
+def test_image_delete_leaves_no_version_behind(aws, versioned):
+    _, s3, *_ = aws
+    if versioned:
+        s3.put_bucket_versioning(Bucket="images", VersioningConfiguration={"Status": "Enabled"})
+    images = S3ImageStore(s3, "images")
+    key = run(images.put(jpeg(), "JPEG"))
+    run(images.put(jpeg(), "JPEG"))  # another job's image stays
+    run(images.delete(key))
+    listing = s3.list_object_versions(Bucket="images")
+    left = [v["Key"] for v in [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]]
+    assert key not in left and len(left) == 1
+
+
+def test_erase_then_work_message_is_acknowledged_and_leaves_nothing_behind(aws):
+    import fake_ktp_engine
+
+    from extractor.serverless import delivery, worker
+    from extractor.service.intake import erase_job
+
+    ddb, s3, sqs, url = aws
+    runtime = _runtime(aws)
+    submission = Submission(image=b64(jpeg()), validate_quality=False, reference_id="ref-0001",
+                            callback_url="http://127.0.0.1:9/cb")
+    run(accept_job(settings=runtime.settings, store=runtime.store, images=runtime.images, queue=runtime.work,
+                   policy=NetPolicy(allow_loopback=True), fetch_client=None, app=APP, submission=submission))
+    assert s3.list_objects_v2(Bucket="images").get("Contents")
+    assert run(erase_job(runtime.store, runtime.images, "app-a", "ref-0001")) == {
+        "message": "deleted", "data": {"reference_id": "ref-0001"}}
+    # The work message queued at submit still arrives: acknowledged (no batch-item failure), no
+    # result written, no callback queued, no image.
+    assert worker.handle(runtime, fake_ktp_engine, _message("ref-0001")) == {"batchItemFailures": []}
+    assert delivery.handle(runtime, _message("ref-0001")) == {"batchItemFailures": []}
+    assert _table_items(ddb) == ["#usage"]
+    assert "Contents" not in s3.list_objects_v2(Bucket="images")
+    assert "Messages" not in sqs.receive_message(QueueUrl=runtime.callbacks.url, WaitTimeSeconds=0)
+    with pytest.raises(ContractError) as unknown:
+        run(erase_job(runtime.store, runtime.images, "app-a", "ref-0001"))
+    assert unknown.value.code == ErrorCode.INVALID_PAYLOAD_REFERENCE_ID_NOT_FOUND
+
+
+def test_a_job_erased_while_processing_is_not_written_back(aws):
+    import fake_ktp_engine
+
+    from extractor.serverless import worker
+    from extractor.service.intake import erase_job
+
+    ddb, s3, *_ = aws
+    runtime = _runtime(aws)
+    image = run(runtime.images.put(jpeg(), "JPEG"))
+    run(runtime.store.insert_job("app-a", "ref-0001", False, "http://127.0.0.1:9/cb", image, quota=None))
+    claimed = run(runtime.store.claim("app-a", "ref-0001"))
+    run(erase_job(runtime.store, runtime.images, "app-a", "ref-0001"))
+    # The worker's finish after the erasure: nothing stored, nothing queued, nothing recreated.
+    run(worker._finish(runtime, claimed, None, {"message": "success"}))
+    assert _table_items(ddb) == ["#usage"]
+    assert "Contents" not in s3.list_objects_v2(Bucket="images")
+    assert "Messages" not in runtime.sqs.receive_message(QueueUrl=runtime.callbacks.url, WaitTimeSeconds=0)
+    assert worker.handle(runtime, fake_ktp_engine, _message("ref-0001")) == {"batchItemFailures": []}

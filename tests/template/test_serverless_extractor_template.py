@@ -73,8 +73,29 @@ def test_sam_validate_lint_passes():
 def test_http_api_serves_the_contract_routes_and_everything_else_through_the_function(sam):
     events = sam["Resources"]["ApiFunction"]["Properties"]["Events"]
     assert {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values()} == {
-        ("POST", "/ktp/id/extract-async"), ("GET", "/ktp/id/extract-async/result"), ("ANY", "$default"),
+        ("POST", "/ktp/id/extract-async"), ("GET", "/ktp/id/extract-async/result"),
+        ("DELETE", "/ktp/id/extract-async/result"), ("ANY", "$default"),
     }
+
+
+def _actions(resources: dict, role: str) -> set[str]:
+    return {
+        action
+        for policy in resources[role]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in statement["Action"]
+    }
+
+
+def test_only_the_api_role_may_erase_jobs_and_the_bucket_is_not_versioned(sam, resources):
+    # Erasure deletes the job item and the image; with versioning on, DeleteObject would leave the
+    # image behind as a noncurrent version (and need DeleteObjectVersion).
+    assert {"dynamodb:DeleteItem", "s3:DeleteObject"} <= _actions(resources, "ApiFunctionRole")
+    for role in ("OcrWorkerFunctionRole", "CallbackFunctionRole"):
+        assert "dynamodb:DeleteItem" not in _actions(resources, role)
+    assert not any("DeleteObjectVersion" in a for name in ("ApiFunctionRole", "OcrWorkerFunctionRole",
+                   "CallbackFunctionRole") for a in _actions(resources, name))
+    assert "VersioningConfiguration" not in sam["Resources"]["ImageBucket"]["Properties"]
 
 
 def test_worker_retries_end_in_the_worker_not_the_dead_letter_queue(sam):
