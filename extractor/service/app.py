@@ -36,7 +36,7 @@ from extractor.service.processing import JobProcessor
 from extractor.service.settings import AppCredentials, ServiceSettings
 from extractor.service.store import QuotaExhausted, Store
 from extractor.service.storage import FileImageStore, WakeUpQueue
-from extractor.service.submission import MAX_BODY_BYTES, Submission, check_reference_id_query, parse_submission
+from extractor.service.submission import MAX_BODY_BYTES, Submission, parse_submission
 from extractor.service.workers import WorkerPool
 
 log = get_logger()
