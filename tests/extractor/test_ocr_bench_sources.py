@@ -134,7 +134,7 @@ def _rows(out: str) -> dict[tuple[str, str, str], list[str]]:
     rows = {}
     for line in out.splitlines():
         cells = line.split()
-        if len(cells) == 12 and cells[3].isdigit():
+        if len(cells) == 13 and cells[3].isdigit():
             rows[(cells[0], cells[1], cells[2])] = cells
     return rows
 
