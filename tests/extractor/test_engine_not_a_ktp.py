@@ -64,6 +64,10 @@ def test_a_blurred_or_dark_card_is_a_retake_not_a_missing_ktp():
     # read) too.
     assert not too_poor_to_read(header_only, ImageQuality(), card_outline=True)
     assert not too_poor_to_read(nothing_read, blurred, card_outline=True)
+    # Nothing read, but an outline holding lines of print: a KTP blurred past reading.
+    lines = ImageQuality(blur=True, scores={"text_rows": 12.0})
+    assert too_poor_to_read(nothing_read, lines, card_outline=True)
+    assert not too_poor_to_read(nothing_read, lines, card_outline=False)  # a desk's grain, no card
 
 
 def test_the_service_answers_fail_on_1_for_an_unreadable_card():
