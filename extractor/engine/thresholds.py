@@ -30,7 +30,7 @@ ANCHOR_HEADER_EDITS = 2
 
 # Besides labels and an anchor, a KTP needs its PROVINSI header (within ANCHOR_HEADER_EDITS) and no
 # number of this many digits or more (a NIK has 16; OCR rarely adds two digits to one, a 20-digit
-# parody "NIK" has four more). Set in the i9-flags branch from ktp-facts.md (16 digits), checked on
+# parody "NIK" has four more). Set in the i9-flags branch from the NIK's 16 digits, checked on
 # the synthetic look-alikes of extractor/synth/lookalikes.py and the tuned styles, never on real-v1.
 NIK_MAX_DIGITS = 18
 
