@@ -20,7 +20,7 @@ from extractor.engine.interpretation import Reading, interpret
 from extractor.engine.ocr_pass import Attempt, detected, has_ktp_anchor, has_ktp_header, read_card
 from extractor.engine.preprocess import prepare
 from extractor.engine.second_reading import needs_whole_card, read_unread_rows, second_opinion, whole_card_again
-from extractor.engine.thresholds import GOOD_LABELS, MIN_LABELS_DETECTED, MIN_TEXT_ROWS
+from extractor.engine.thresholds import GOOD_LABELS, MIN_LABELS_DETECTED
 from extractor.result import ImageQuality, KtpExtraction
 
 _backend: OcrBackend | None = None
@@ -102,18 +102,17 @@ def with_stronger_model(models: Models, first: Attempt, image_quality: ImageQual
 
 
 def too_poor_to_read(attempt: Attempt, image_quality: ImageQuality, card_outline: bool) -> bool:
-    """A card the photo's blur or darkness hides: reported as such (a retake), never as "no KTP".
+    """A KTP the photo's blur or darkness hides: reported as such (a retake), not as "no KTP".
 
-    Flagged blur or dark, and either something of a KTP was read (a row label, the NIK, the PROVINSI
-    header) or a card outline holds lines of print (quality.text_rows): a blank card has an outline
-    but no lines, a desk's grain has lines but no outline. A sharp, well-lit image that fails the
-    KTP test stays "not a KTP".
+    Flagged blur or dark, and something only a KTP prints was read: the NIK or the PROVINSI
+    header. A row label alone is not enough (a blurred member card prints Nama), nor an outline
+    holding lines (a blank card's background print has as many as a blurred KTP: measured on the
+    synthetic look-alikes), so a KTP blurred past reading even its header is still
+    KTP_NOT_DETECTED. ``card_outline`` is kept for the caller's record.
     """
     if not (image_quality.blur or image_quality.dark):
         return False
-    if attempt.hits > 0 or has_ktp_anchor(attempt.boxes) or has_ktp_header(attempt.boxes):
-        return True
-    return card_outline and image_quality.scores.get("text_rows", 0) >= MIN_TEXT_ROWS
+    return has_ktp_anchor(attempt.boxes) or has_ktp_header(attempt.boxes)
 
 
 def _output(models: Models, settled: Settled, image_quality: ImageQuality, started: float,

@@ -81,29 +81,6 @@ def _off_the_edge(blown: np.ndarray) -> np.ndarray:
     return (~drop[labels]).astype(np.uint8)
 
 
-def text_rows(grey: np.ndarray) -> int:
-    """How many lines of print the card's left column holds, even blurred or dim beyond reading.
-
-    Dark-on-light strokes (black-hat) at MEASURE_WIDTH px, averaged along each row of the label and
-    value columns (the left 70 %): every printed line is a peak of that profile. A blank card has
-    none; a KTP front has about 15 (header, NIK, 12 rows).
-    """
-    scale = MEASURE_WIDTH / grey.shape[1]
-    small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    strokes = cv2.morphologyEx(small, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9)))
-    profile = strokes[:, : int(0.7 * small.shape[1])].astype(np.float32).mean(axis=1)
-    profile = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
-    floor, top = float(np.median(profile)), float(profile.max())
-    if top - floor < 0.5:
-        return 0
-    level = floor + 0.25 * (top - floor)
-    peaks, last = 0, -10
-    for y in range(1, len(profile) - 1):
-        if profile[y] >= level and profile[y] >= profile[y - 1] and profile[y] > profile[y + 1] and y - last >= 4:
-            peaks, last = peaks + 1, y
-    return peaks
-
-
 def measure(card_bgr: np.ndarray) -> ImageQuality:
     grey = cv2.cvtColor(card_bgr, cv2.COLOR_BGR2GRAY)
     mean = float(grey.mean())
@@ -127,7 +104,6 @@ def measure(card_bgr: np.ndarray) -> ImageQuality:
         "dark_p95": round(p95, 2),
         "flashlight": round(glare, 5),
         "grayscale": round(spread, 3),
-        "text_rows": float(text_rows(grey)),
     }
     return ImageQuality(
         blur=sharpness < THRESHOLDS["blur"],

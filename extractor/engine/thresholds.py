@@ -34,12 +34,6 @@ ANCHOR_HEADER_EDITS = 2
 # the synthetic look-alikes of extractor/synth/lookalikes.py and the tuned styles, never on real-v1.
 NIK_MAX_DIGITS = 18
 
-# A flagged (blurred/dark) card outline with nothing read is still a card to retake when it holds at
-# least this many lines of print (quality.text_rows): a KTP front has about 15, blank cards of the
-# synthetic look-alikes 1-2, member cards 4-5, generated cards 3x past the hard level's blur 9-13
-# (i9-flags, tuned-style synthetic cards only).
-MIN_TEXT_ROWS = 8
-
 # The fast model's reading is good enough to build on (second opinion, strips) from this many of
 # the 13 row labels; below it the stronger model reads the whole card. Since 06ed98e; no record of
 # the cards it was chosen on (first round).

@@ -59,15 +59,15 @@ def test_a_blurred_or_dark_card_is_a_retake_not_a_missing_ktp():
     header_only = _attempt(header=("PROVINSI JAWA BARAT",), rows=())
     assert too_poor_to_read(header_only, blurred, card_outline=True)
     assert too_poor_to_read(header_only, ImageQuality(dark=True), card_outline=False)
-    assert too_poor_to_read(_attempt(header=()), blurred, card_outline=False)  # labels read, no header
+    assert too_poor_to_read(_attempt(header=()), blurred, card_outline=False)  # the NIK read, no header
+    labels_only = _attempt(header=(), rows=(("Nama", ": SITI"), ("Alamat", ": JL. MAWAR")))
+    assert not too_poor_to_read(labels_only, blurred, card_outline=True)  # a blurred member card
     # Sharp and well lit: a failed KTP test stays "not a KTP"; a flagged blank card (outline, nothing
     # read) too.
     assert not too_poor_to_read(header_only, ImageQuality(), card_outline=True)
     assert not too_poor_to_read(nothing_read, blurred, card_outline=True)
-    # Nothing read, but an outline holding lines of print: a KTP blurred past reading.
-    lines = ImageQuality(blur=True, scores={"text_rows": 12.0})
-    assert too_poor_to_read(nothing_read, lines, card_outline=True)
-    assert not too_poor_to_read(nothing_read, lines, card_outline=False)  # a desk's grain, no card
+    # An outline alone is not enough: a blurred blank card has one.
+    assert not too_poor_to_read(nothing_read, ImageQuality(blur=True, dark=True), card_outline=True)
 
 
 def test_the_service_answers_fail_on_1_for_an_unreadable_card():
