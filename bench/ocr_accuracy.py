@@ -117,6 +117,8 @@ class LevelScore:
     warm_up_seconds: float | None = None
     # Raw quality scores grouped by what was applied ("none", "blur", "dark", "flashlight"), for calibration.
     quality_scores: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    # Raw quality scores of readable and of unreadable cards: what a retake flag must separate.
+    readability_scores: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     errors: list[tuple[str, str, str, str | None]] = field(default_factory=list)
 
     def add(self, card: Card, reading: Reading) -> None:
@@ -144,12 +146,16 @@ class LevelScore:
         retake = any(reading.flags[p] for p in PROBLEMS)
         self.any_problem += retake
         self.any_flag += any(reading.flags.values())
-        if scored and (len(scored) - len(wrong)) / len(scored) >= READABLE:
+        readable = bool(scored) and (len(scored) - len(wrong)) / len(scored) >= READABLE
+        if readable:
             self.readable += 1
             self.readable_flagged += retake
         else:
             self.unreadable += 1
             self.unreadable_flagged += retake
+        for name, value in reading.scores.items():
+            group = self.readability_scores.setdefault("readable" if readable else "unreadable", {})
+            group.setdefault(name, []).append(float(value))
         applied = [p for p in PROBLEMS if card.quality.get(p)]
         for group in applied or ["none"]:
             for name, value in reading.scores.items():
@@ -201,6 +207,10 @@ class LevelScore:
                 group: {name: _spread(values) for name, values in by_name.items()}
                 for group, by_name in self.quality_scores.items()
             },
+            "quality_scores_by_readability": {
+                group: {name: _spread(values) for name, values in by_name.items()}
+                for group, by_name in self.readability_scores.items()
+            },
             "seconds_median": _median(self.seconds),
             "seconds_p90": _p90(self.seconds),
             "pinned_seconds_median": _median(self.pinned_seconds),
@@ -214,7 +224,9 @@ def _median(values: list[float]) -> float | None:
 
 def _spread(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
-    return {"min": ordered[0], "median": statistics.median(ordered), "max": ordered[-1]}
+    at = lambda share: ordered[min(len(ordered) - 1, int(share * len(ordered)))]  # noqa: E731
+    return {"min": ordered[0], "p10": at(0.1), "median": statistics.median(ordered), "p90": at(0.9),
+            "max": ordered[-1]}
 
 
 def _p90(values: list[float]) -> float | None:
@@ -404,7 +416,7 @@ def _fmt(value, digits: int = 3) -> str:
 
 
 _COLUMNS = ("source", "split", "engine", "cards", "fields", "cards ok", "NIK", "KTP found", "retake",
-            "retake|readable", "s med", "s p90")
+            "retake|readable", "retake|unreadable", "s med", "s p90")
 
 
 def source_rows(results: dict[str, dict[str, LevelScore]], sources: dict[str, list[Card]]) -> list[list[str]]:
@@ -417,7 +429,7 @@ def source_rows(results: dict[str, dict[str, LevelScore]], sources: dict[str, li
             rows.append([name, split, engine, str(s["cards"]), _fmt(s["field_accuracy"], 4),
                          _fmt(s["all_fields_right"]), _fmt(s["nik_exact"]), _fmt(s["detected"]),
                          _fmt(s["any_problem_flagged"]), _fmt(s["readable_flagged"]),
-                         _fmt(s["seconds_median"], 2), _fmt(s["seconds_p90"], 2)])
+                         _fmt(s["unreadable_flagged"]), _fmt(s["seconds_median"], 2), _fmt(s["seconds_p90"], 2)])
     return rows
 
 
@@ -427,7 +439,8 @@ def print_sources(results: dict[str, dict[str, LevelScore]], sources: dict[str, 
     print("Engines: " + "; ".join(f"{label} = {what}" for label, what in engines.items()) + f". {cores} cores.")
     print("fields = exact after NFKC/upper/space collapse, over the fields each truth gives; cards ok = every such"
           " field right; retake = flagged blur|dark|flashlight; retake|readable = the same on cards with >= "
-          f"{READABLE} of fields right; KTP found on a not-a-KTP source should be 0.")
+          f"{READABLE} of fields right, retake|unreadable on the others (targets <= 0.02 and >= 0.98); KTP found"
+          " on a not-a-KTP source should be 0.")
     rows = source_rows(results, sources)
     widths = [max(len(_COLUMNS[i]), *(len(r[i]) for r in rows)) for i in range(len(_COLUMNS))]
     print()
@@ -505,6 +518,26 @@ def print_quality_scores(results: dict[str, dict[str, LevelScore]], levels) -> N
             width = max(len(r[0]) for r in rows)
             for label, text in rows:
                 print(f"  {label.ljust(width)}  {text}")
+
+
+def print_readability_scores(results: dict[str, dict[str, LevelScore]], sources) -> None:
+    """Per source: each retake score on readable and on unreadable cards, and how often each group is flagged."""
+    for engine, per_source in results.items():
+        print(f"\nretake scores by readability (min/p10/median/p90/max; flagged share), {engine}")
+        for key in sources:
+            score = per_source[key]
+            s = score.summary()
+            for group, count, flagged in (("readable", score.readable, s["readable_flagged"]),
+                                          ("unreadable", score.unreadable, s["unreadable_flagged"])):
+                by_name = score.readability_scores.get(group)
+                if not by_name:
+                    continue
+                cells = []
+                for name in ("blur", "dark_mean", "dark_p95", "flashlight"):
+                    if name in by_name:
+                        v = _spread(by_name[name])
+                        cells.append(f"{name} {v['min']:.4g}/{v['p10']:.4g}/{v['median']:.4g}/{v['p90']:.4g}/{v['max']:.4g}")
+                print(f"  {key:<22} {group:<10} n={count:<4} flagged {_fmt(flagged)}  " + "  ".join(cells))
 
 
 def print_errors(results: dict[str, dict[str, LevelScore]], limit: int) -> None:
@@ -592,6 +625,8 @@ def main(argv: list[str] | None = None) -> int:
         results[BASELINE] = run_baseline(args.baseline_model, sources)
 
     print_sources(results, sources, labels, cores, notes)
+    print_readability_scores({k: v for k, v in results.items() if k != BASELINE},
+                             [k for k, cards in sources.items() if any(c.ktp for c in cards)])
     if args.detail:
         print_tables(results, [k for k, cards in sources.items() if any(c.ktp for c in cards)], cores)
     if args.quality_scores:

@@ -11,7 +11,13 @@ from extractor.engine.backends import OcrBackend, TextBox
 from extractor.engine.fuzzy import levenshtein, squash
 from extractor.engine.layout import match_label, split_label_prefix
 from extractor.engine.preprocess import PreparedCard, whole_frame
-from extractor.engine.thresholds import ANCHOR_DIGIT_SHARE, ANCHOR_DIGITS, ANCHOR_HEADER_EDITS, MIN_LABELS_DETECTED
+from extractor.engine.thresholds import (
+    ANCHOR_DIGIT_SHARE,
+    ANCHOR_DIGITS,
+    ANCHOR_HEADER_EDITS,
+    MIN_LABELS_DETECTED,
+    NIK_MAX_DIGITS,
+)
 
 
 @dataclass(frozen=True)
@@ -88,5 +94,28 @@ def has_ktp_anchor(boxes: list[TextBox]) -> bool:
     return False
 
 
+def has_ktp_header(boxes: list[TextBox]) -> bool:
+    """The centred ``PROVINSI <NAME>`` line every KTP front starts with.
+
+    Other documents share the rows (a SIM, a student card, a letter listing Nama/NIK, a parody card
+    that copies the layout) but not this header: a letterhead starts with PEMERINTAH, a parody with
+    its joke.
+    """
+    return any(levenshtein(squash(box.text)[:8], "PROVINSI", ANCHOR_HEADER_EDITS) <= ANCHOR_HEADER_EDITS
+               for box in boxes)
+
+
+def has_overlong_number(boxes: list[TextBox]) -> bool:
+    """A box that is one number of NIK_MAX_DIGITS+ digits: a NIK has 16 (a 20-digit "NIK" is a fake)."""
+    for box in boxes:
+        key = squash(box.text)
+        digits = sum(ch.isdigit() for ch in key)
+        if digits >= NIK_MAX_DIGITS and digits >= ANCHOR_DIGIT_SHARE * len(key):
+            return True
+    return False
+
+
 def detected(attempt: Attempt) -> bool:
-    return attempt.hits >= MIN_LABELS_DETECTED and has_ktp_anchor(attempt.boxes)
+    boxes = attempt.boxes
+    return (attempt.hits >= MIN_LABELS_DETECTED and has_ktp_anchor(boxes) and has_ktp_header(boxes)
+            and not has_overlong_number(boxes))

@@ -17,10 +17,10 @@ import numpy as np
 from extractor.engine import localize, quality
 from extractor.engine.backends import Models, OcrBackend, create_backend, models_of
 from extractor.engine.interpretation import Reading, interpret
-from extractor.engine.ocr_pass import Attempt, detected, read_card
+from extractor.engine.ocr_pass import Attempt, detected, has_ktp_anchor, has_ktp_header, read_card
 from extractor.engine.preprocess import prepare
 from extractor.engine.second_reading import needs_whole_card, read_unread_rows, second_opinion, whole_card_again
-from extractor.engine.thresholds import GOOD_LABELS
+from extractor.engine.thresholds import GOOD_LABELS, MIN_LABELS_DETECTED
 from extractor.result import ImageQuality, KtpExtraction
 
 _backend: OcrBackend | None = None
@@ -73,7 +73,7 @@ def extract(image: bytes) -> KtpExtraction:
     first = read_card(models.first, prepared)
     image_quality = quality.measure(first.unlevelled)
     settled = with_stronger_model(models, first, image_quality)
-    return _output(models, settled, image_quality, started)
+    return _output(models, settled, image_quality, started, card_outline=prepared.photo is not None)
 
 
 def with_stronger_model(models: Models, first: Attempt, image_quality: ImageQuality) -> Settled:
@@ -101,15 +101,34 @@ def with_stronger_model(models: Models, first: Attempt, image_quality: ImageQual
     return Settled(again, None) if again is not None else Settled(first, reading)
 
 
-def _output(models: Models, settled: Settled, image_quality: ImageQuality, started: float) -> KtpExtraction:
+def too_poor_to_read(attempt: Attempt, image_quality: ImageQuality, card_outline: bool) -> bool:
+    """A KTP the photo's blur or darkness hides: reported as such (a retake), not as "no KTP".
+
+    Flagged blur or dark, and something only a KTP prints was read: the NIK or the PROVINSI
+    header. A row label alone is not enough (a blurred member card prints Nama), nor an outline
+    holding lines (a blank card's background print has as many as a blurred KTP: measured on the
+    synthetic look-alikes), so a KTP blurred past reading even its header is still
+    KTP_NOT_DETECTED. ``card_outline`` is kept for the caller's record.
+    """
+    if not (image_quality.blur or image_quality.dark):
+        return False
+    return has_ktp_anchor(attempt.boxes) or has_ktp_header(attempt.boxes)
+
+
+def _output(models: Models, settled: Settled, image_quality: ImageQuality, started: float,
+            card_outline: bool = False) -> KtpExtraction:
     attempt = settled.attempt
     if not detected(attempt):
-        return KtpExtraction(
-            ktp_detected=False,
-            image_quality=image_quality,
-            engine=attempt.engine,
-            seconds=round(time.perf_counter() - started, 4),
-        )
+        poor = too_poor_to_read(attempt, image_quality, card_outline)
+        if not (poor and attempt.hits >= MIN_LABELS_DETECTED):
+            # Nothing legible to interpret: a flagged card is still a card (the service answers
+            # FAIL_ON_1), anything else is not a KTP.
+            return KtpExtraction(
+                ktp_detected=poor,
+                image_quality=image_quality,
+                engine=attempt.engine,
+                seconds=round(time.perf_counter() - started, 4),
+            )
     # Not interpreted yet: a single model's card, the stronger model's whole-card reading (no
     # second opinion on itself), or a card with few labels whose fast reading beat that pass.
     reading = settled.reading or second_opinion(models, interpret(attempt))

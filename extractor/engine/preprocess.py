@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from extractor.engine import localize
-from extractor.engine.thresholds import QUALITY, STRETCH_MARGIN, STRETCH_MIN_RANGE
+from extractor.engine.thresholds import STRETCH_BELOW_MEAN, STRETCH_MIN_RANGE
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def whole_frame(image: np.ndarray) -> np.ndarray:
 def brighten_if_dark(card: np.ndarray) -> np.ndarray:
     """Stretch a dim card's levels (1st-99th percentile to full range): OCR reads contrast, not light."""
     grey = cv2.cvtColor(card, cv2.COLOR_BGR2GRAY)
-    if grey.mean() >= QUALITY["dark_mean"] + STRETCH_MARGIN:
+    if grey.mean() >= STRETCH_BELOW_MEAN:
         return card
     low, high = np.percentile(grey, (1, 99))
     if high - low < STRETCH_MIN_RANGE:

@@ -1,12 +1,19 @@
 """Image quality flags measured on the normalised card (fixed width, so scores are comparable).
 
-- blur: sharpness as the variance of the second difference along the weakest of four directions
-  (0°, 45°, 90°, 135°) of the contrast-stretched grey card at half size; low = blurred. The weakest
+- blur: how much of the card's detail is fine: the variance of the second difference along the
+  weakest of four directions (0°, 45°, 90°, 135°) of the contrast-stretched grey card at
+  MEASURE_WIDTH px, over the same at half that size, in percent; low = blurred. The weakest
   direction catches motion blur, which leaves edges across the motion sharp; stretching keeps a dim
-  but sharp card from passing for a blurred one; halving keeps JPEG and sensor noise from passing
-  for detail.
+  but sharp card from passing for a blurred one. Measuring at 240 px, half the smallest card the
+  engine reads (480 px), and as a ratio of two scales makes the score (nearly) independent of the
+  input's resolution and of how much text the card holds: a 480 px card upscaled to the normalised
+  1000 px is soft, scaled down again it is as sharp as it was; JPEG and sensor noise do not pass for
+  detail at that size.
 - dark: mean luminance and its 95th percentile; a dim card has both low.
-- flashlight: share of the card that is blown out (near-white, unsaturated) in compact blobs.
+- flashlight: share of the card that is blown out (near-white, unsaturated) in compact blobs that
+  do not touch the card's edge: white page margins, the white corners a rounded card leaves in its
+  rectangle and the white page around a screenshot's card all reach the edge; a glare spot sits on
+  the card.
 - grayscale: spread between colour channels; a grey copy has (almost) none.
 """
 
@@ -20,6 +27,7 @@ from extractor.result import ImageQuality
 
 # The flag thresholds (and what they were calibrated on) live with the others in thresholds.py.
 THRESHOLDS = QUALITY
+MEASURE_WIDTH = 240
 
 
 # Second differences along 0°, 90°, 45° and 135°.
@@ -31,16 +39,46 @@ _DIRECTIONS = (
 )
 
 
+def _detail(image: np.ndarray, keep: np.ndarray) -> float:
+    return min(float(cv2.filter2D(image, cv2.CV_32F, kernel)[keep].var()) for kernel in _DIRECTIONS)
+
+
 def _sharpness(grey: np.ndarray, blown: np.ndarray) -> float:
-    """Weakest directional detail of the card outside any glare (glare is flat, not blurred)."""
-    half = cv2.resize(grey, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA).astype(np.float32)
-    glare = cv2.resize(blown, (half.shape[1], half.shape[0]), interpolation=cv2.INTER_NEAREST)
-    keep = cv2.erode(1 - glare, np.ones((7, 7), np.uint8)).astype(bool)
+    """Fine over coarse detail of the card outside any glare (glare is flat, not blurred), in percent.
+
+    The weakest direction's second-difference variance at MEASURE_WIDTH px over the same at half
+    that: blur removes the fine scale first, while how much text the card holds and how large the
+    input was change both scales alike.
+    """
+    scale = MEASURE_WIDTH / grey.shape[1]
+    fine = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA).astype(np.float32)
+    glare = cv2.resize(blown, (fine.shape[1], fine.shape[0]), interpolation=cv2.INTER_NEAREST)
+    keep = cv2.erode(1 - glare, np.ones((5, 5), np.uint8)).astype(bool)
     if keep.mean() < 0.2:
         keep = np.ones_like(keep, dtype=bool)
-    p5, p95 = (float(v) for v in np.percentile(half[keep], (5, 95)))
-    stretched = ((half - p5) * (255.0 / max(p95 - p5, 1.0))).astype(np.float32)
-    return min(float(cv2.filter2D(stretched, cv2.CV_32F, kernel)[keep].var()) for kernel in _DIRECTIONS)
+    p5, p95 = (float(v) for v in np.percentile(fine[keep], (5, 95)))
+    fine = ((fine - p5) * (255.0 / max(p95 - p5, 1.0))).astype(np.float32)
+    coarse = cv2.resize(fine, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    coarse_keep = cv2.resize(keep.astype(np.uint8), (coarse.shape[1], coarse.shape[0]),
+                             interpolation=cv2.INTER_NEAREST).astype(bool)
+    if not coarse_keep.any():
+        coarse_keep = np.ones_like(coarse_keep, dtype=bool)
+    return 100.0 * _detail(fine, keep) / max(_detail(coarse, coarse_keep), 1e-6)
+
+
+def _off_the_edge(blown: np.ndarray) -> np.ndarray:
+    """Only the blown-out blobs that do not reach the image's edge (margins and corners do)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(blown, connectivity=8)
+    if count <= 1:
+        return blown
+    h, w = blown.shape
+    x, y, bw, bh = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
+    edge = (x <= 1) | (y <= 1) | (x + bw >= w - 1) | (y + bh >= h - 1)
+    # A blob covering much of the card is its white paper (a photocopy, a white print), not a spot.
+    paper = stats[:, cv2.CC_STAT_AREA] > THRESHOLDS["glare_max_blob"] * h * w
+    drop = edge | paper
+    drop[0] = True  # the background label
+    return (~drop[labels]).astype(np.uint8)
 
 
 def measure(card_bgr: np.ndarray) -> ImageQuality:
@@ -53,8 +91,9 @@ def measure(card_bgr: np.ndarray) -> ImageQuality:
     blown = ((hsv[..., 2] >= 245) & (hsv[..., 1] <= 20)).astype(np.uint8)
     # Glare is a compact blob, not scattered white pixels: open away specks first.
     blown = cv2.morphologyEx(blown, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
-    glare = float(blown.mean())
+    glare = float(_off_the_edge(blown).mean())
 
+    # Every flat white area (glare, margins, corners) is left out of the sharpness: flat is not blurred.
     sharpness = _sharpness(grey, blown)
     b, g, r = (card_bgr[..., i].astype(np.int16) for i in range(3))
     spread = float((np.abs(b - g) + np.abs(g - r) + np.abs(b - r)).mean() / 3)

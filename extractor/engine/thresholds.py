@@ -28,6 +28,12 @@ ANCHOR_DIGITS = 14
 ANCHOR_DIGIT_SHARE = 0.8
 ANCHOR_HEADER_EDITS = 2
 
+# Besides labels and an anchor, a KTP needs its PROVINSI header (within ANCHOR_HEADER_EDITS) and no
+# number of this many digits or more (a NIK has 16; OCR rarely adds two digits to one, a 20-digit
+# parody "NIK" has four more). Set in the i9-flags branch from the NIK's 16 digits, checked on
+# the synthetic look-alikes of extractor/synth/lookalikes.py and the tuned styles, never on real-v1.
+NIK_MAX_DIGITS = 18
+
 # The fast model's reading is good enough to build on (second opinion, strips) from this many of
 # the 13 row labels; below it the stronger model reads the whole card. Since 06ed98e; no record of
 # the cards it was chosen on (first round).
@@ -40,10 +46,11 @@ WHOLE_CARD_LABEL_MARGIN = 1
 
 # --- Dim cards are stretched before OCR (pipeline) ----------------------------------------------
 
-# A card whose mean grey is below the dark flag's mean threshold plus this margin is stretched
-# (1st-99th percentile to full range), unless that range is under STRETCH_MIN_RANGE grey levels
-# (a flat image has nothing to stretch). Both since 17ddd8a (first round); no record of the cards.
-STRETCH_MARGIN = 10
+# A card whose mean grey is below this is stretched (1st-99th percentile to full range), unless that
+# range is under STRETCH_MIN_RANGE grey levels (a flat image has nothing to stretch). Both since
+# 17ddd8a (first round; then "the dark flag's mean threshold, 80, plus 10"); no record of the cards.
+# The value stayed 90 when the dark flag was re-set (i9-flags).
+STRETCH_BELOW_MEAN = 90
 STRETCH_MIN_RANGE = 8
 
 # --- When the stronger model is asked (pipeline, second_reading) -------------------------------
@@ -73,17 +80,25 @@ STRIP_RIGHT = 0.72
 # --- Image quality flags (quality) -------------------------------------------------------------
 
 QUALITY = {
-    # Weakest directional second-difference variance (half size, stretched) below this = blurred.
-    # Set in d4891d4 with `bench/ocr_accuracy.py --quality-scores` (score ranges per applied
-    # problem) on first-round synthetic cards; the commit does not say which seeds.
-    "blur": 870.0,
-    # Mean luminance below this and the 95th percentile below the next = dark. Since 06ed98e; no
-    # record of the cards they were chosen on.
-    "dark_mean": 80.0,
-    "dark_p95": 150.0,
+    # Fine over coarse directional detail (quality.py, percent) below this = blurred. Re-set in the
+    # i9-flags branch against readability (>= 0.98 of fields right) on the tuned synthetic sources
+    # (levels clean/phone/hard and the "tuned" cross-style sets, seed 4242, 10 + 5 cards each):
+    # readable cards scored 80-198, the unreadable blurred card 55; 70 leaves the readable
+    # blurred-but-read cards unflagged. No real-v1 card was looked at.
+    "blur": 70.0,
+    # Mean luminance below this and the 95th percentile below the next = too dark to read. Was 80/150
+    # (06ed98e, no record), which flagged every underexposed hard-level card although the engine,
+    # which stretches dim cards first, read them all (mean 37-55, p95 46-63 on the tuned sources
+    # above); re-set in i9-flags below that range so the flag means "retake".
+    "dark_mean": 32.0,
+    "dark_p95": 64.0,
     # Share of blown-out pixels above this = flashlight glare. Since c444897 (first round, before
-    # --quality-scores existed); no record of the cards.
+    # --quality-scores existed); no record of the cards. Since i9-flags only blobs off the card's
+    # edge and no larger than glare_max_blob of it count (margins, corners and paper are not glare).
     "flashlight": 0.02,
+    # A blown-out blob covering more than this share of the card is white paper (a photocopy), not
+    # a glare spot; the synthetic hard level's glare covers 0.06-0.09 of the card in all.
+    "glare_max_blob": 0.25,
     # Mean channel spread below this = grayscale. Since c444897; no record of the cards.
     "grayscale": 3.0,
 }

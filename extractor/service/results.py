@@ -62,10 +62,14 @@ def extraction_body(
     }
     # A "completed" body without a single field would read as "still processing" to a contract
     # client (200, no fields, no error_code); a card with nothing legible is reported as not detected.
-    if not extraction.ktp_detected or not any(extraction.contract_fields().values()):
+    legible = any(extraction.contract_fields().values())
+    # A card too blurred or dark to read is a photo to retake, not a missing KTP: FAIL_ON_1 even
+    # without validate_quality, since there is nothing else to answer with.
+    unreadable_card = extraction.ktp_detected and not legible and quality.failed
+    if not unreadable_card and (not extraction.ktp_detected or not legible):
         return JobErrorCode.KTP_NOT_DETECTED, failure_body(reference_id, JobErrorCode.KTP_NOT_DETECTED, extra)
 
-    if validate_quality and quality.failed:
+    if (validate_quality or unreadable_card) and quality.failed:
         body = failure_body(reference_id, JobErrorCode.FAIL_ON_1, extra)
         # Which check failed is the useful part of a quality failure; everything read from the
         # card (fields, raw text, extras) is withheld, as for any failed job.

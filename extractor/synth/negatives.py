@@ -1,7 +1,9 @@
 """Photos with no KTP in them, to measure how often an engine sees a card that is not there.
 
 Kinds: the empty desk, a membership card (ID-1 size, a few label : value rows, but not a KTP's),
-a typed letter page and a shop receipt, each photographed like the ``phone`` level.
+a typed letter page and a shop receipt, and the KTP look-alikes of extractor/synth/lookalikes.py
+(SIM, NPWP, student card, domicile letter listing Nama/NIK, blank card, parody card, a 20-digit
+"NIK"), each photographed like the ``phone`` level.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from PIL import Image, ImageDraw
 from extractor.synth import fonts
 from extractor.synth.degrade import desk_photo, phone_photo
 from extractor.synth.holder import random_holder
+from extractor.synth.lookalikes import LOOKALIKE_KINDS, RENDERERS
 
-NEGATIVE_KINDS: tuple[str, ...] = ("desk", "member_card", "letter", "receipt")
+NEGATIVE_KINDS: tuple[str, ...] = ("desk", "member_card", "letter", "receipt", *LOOKALIKE_KINDS)
 
 _WORDS = (
     "dengan ini kami sampaikan bahwa yang bersangkutan telah melaksanakan kegiatan sesuai jadwal "
@@ -86,7 +89,8 @@ def _receipt(rng: np.random.Generator, width: int) -> Image.Image:
     return slip
 
 
-_RENDERERS = {"member_card": (_member_card, 0.035), "letter": (_letter, 0.002), "receipt": (_receipt, 0.002)}
+_RENDERERS = {"member_card": (_member_card, 0.035), "letter": (_letter, 0.002), "receipt": (_receipt, 0.002),
+              **RENDERERS}
 
 
 def generate_non_card(rng_or_seed: np.random.Generator | int, kind: str | None = None) -> tuple[bytes, dict]:

@@ -106,3 +106,56 @@ def test_concurrent_calls_give_the_sequential_results():
     with ThreadPoolExecutor(max_workers=2) as pool:
         concurrent = [r.contract_fields() for r in pool.map(extract, cards)]
     assert concurrent == sequential
+
+
+def _very(problem: str, seed: int) -> bytes:
+    """A generated card past the hard level: blurred (sigma 3.5 at 1000 px, about 1.7x the hard
+    level's strongest) so that its rows are lost but the large header and NIK still show, or nearly black."""
+    from extractor.synth.holder import random_holder
+    from extractor.synth.render import render_card
+
+    rng = np.random.default_rng(seed)
+    holder = random_holder(rng)
+    card = np.asarray(render_card(holder, 1000, rng))[..., ::-1].astype(np.float32)
+    frame = cv2.copyMakeBorder(card, 120, 120, 160, 160, cv2.BORDER_CONSTANT, value=(60, 90, 120))
+    if problem == "blur":
+        frame = cv2.GaussianBlur(frame, (0, 0), 3.5)
+    else:
+        frame = frame * 0.08
+    frame = np.clip(frame + np.random.default_rng(seed).normal(0, 2.0, frame.shape), 0, 255).astype(np.uint8)
+    return cv2.imencode(".jpg", frame)[1].tobytes()
+
+
+@pytest.mark.parametrize("problem", ["blur", "dark"])
+def test_a_card_too_blurred_or_dark_to_read_is_a_retake_not_no_ktp(problem):
+    from extractor.service.results import extraction_body
+
+    result = extract(_very(problem, 61))
+    assert getattr(result.image_quality, problem), result.image_quality.scores
+    assert result.ktp_detected
+    code, _ = extraction_body("ref", result, True, {})
+    assert code.value == "FAIL_ON_1"
+
+
+@pytest.mark.parametrize("kind", ["sim", "domicile_letter", "parody_card", "long_nik_card", "blank_card"])
+def test_look_alikes_are_not_a_ktp(kind):
+    from extractor.synth.negatives import generate_non_card
+
+    jpeg, _ = generate_non_card(71, kind)
+    assert extract(jpeg).ktp_detected is False
+
+
+def test_cli_marks_images_below_the_contract_size(tmp_path, capsys):
+    from ktp.cli import main
+
+    jpeg, truth = generated(32, "clean")
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    small = cv2.resize(image, (600, round(600 * image.shape[0] / image.shape[1])), interpolation=cv2.INTER_AREA)
+    path = tmp_path / "small.jpg"
+    path.write_bytes(cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes())
+    assert main(["extract", "--json", str(path)]) == 0
+    payload = json.loads(capsys.readouterr().out.strip())
+    assert payload["below_contract_size"] is True
+    assert payload["fields"]["nik"]["value"] == truth["fields"]["nik"]
+    assert main(["extract", str(path)]) == 0
+    assert "below the contract's 720x480" in capsys.readouterr().out

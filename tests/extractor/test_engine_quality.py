@@ -36,7 +36,9 @@ def test_blur(card):
 
 
 def test_dark(card):
-    dim = (card.astype(np.float32) * 0.22).astype(np.uint8)
+    # Underexposed like the hard level (gain 0.25-0.36): the engine stretches it and reads it, no retake.
+    assert not flags((card.astype(np.float32) * 0.3).astype(np.uint8))["dark"]
+    dim = (card.astype(np.float32) * 0.12).astype(np.uint8)
     result = flags(dim)
     assert result["dark"]
     assert not result["flashlight"]
@@ -57,3 +59,51 @@ def test_flashlight(card):
 def test_grayscale(card):
     grey = cv2.cvtColor(cv2.cvtColor(card, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     assert flags(grey) == {"blur": False, "dark": False, "flashlight": False, "grayscale": True}
+
+
+def _prepared_quality(image: np.ndarray):
+    from extractor.engine.preprocess import prepare
+
+    return quality.measure(prepare(image).unlevelled)
+
+
+def test_blur_score_does_not_depend_on_the_input_resolution():
+    """The same card at 480-2000 px: one sharpness (within a narrow band), never flagged."""
+    from extractor.synth import generate_card
+
+    image = localize.decode(generate_card(7, "clean")[0])
+    scores = []
+    for width in (480, 600, 720, 1000, 1400, 2000):
+        scale = width / image.shape[1]
+        resized = cv2.resize(image, None, fx=scale, fy=scale,
+                             interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        result = _prepared_quality(localize.decode(cv2.imencode(".jpg", resized)[1].tobytes()))
+        assert not result.blur, (width, result.scores)
+        scores.append(result.scores["blur"])
+    assert max(scores) / min(scores) < 1.5, scores
+    blurred = _prepared_quality(cv2.GaussianBlur(image, (0, 0), 4.0))
+    assert blurred.blur and blurred.scores["blur"] < min(scores) * 0.7
+
+
+def test_white_margins_and_rounded_corners_are_not_glare(card):
+    h, w = card.shape[:2]
+    framed = cv2.copyMakeBorder(card, h // 6, h // 6, w // 6, w // 6, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    assert not quality.measure(framed).flashlight
+    rounded = card.copy()
+    mask = np.zeros((h, w), np.uint8)
+    radius = h // 8
+    cv2.rectangle(mask, (radius, 0), (w - radius, h), 255, -1)
+    cv2.rectangle(mask, (0, radius), (w, h - radius), 255, -1)
+    for cx, cy in ((radius, radius), (w - radius, radius), (radius, h - radius), (w - radius, h - radius)):
+        cv2.circle(mask, (cx, cy), radius, 255, -1)
+    rounded[mask == 0] = 255
+    assert not quality.measure(rounded).flashlight
+
+
+def test_photocopy_paper_is_not_glare(card):
+    """A photocopy turns the card's tint into white paper: one huge white blob, not a glare spot."""
+    grey = cv2.cvtColor(card, cv2.COLOR_BGR2GRAY)
+    copy = np.where(grey > 150, 255, grey).astype(np.uint8)
+    copy = cv2.cvtColor(copy, cv2.COLOR_GRAY2BGR)
+    copy = cv2.copyMakeBorder(copy[4:-4, 4:-4], 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=(120, 120, 120))
+    assert not quality.measure(copy).flashlight

@@ -134,7 +134,7 @@ def _rows(out: str) -> dict[tuple[str, str, str], list[str]]:
     rows = {}
     for line in out.splitlines():
         cells = line.split()
-        if len(cells) == 12 and cells[3].isdigit():
+        if len(cells) == 13 and cells[3].isdigit():
             rows[(cells[0], cells[1], cells[2])] = cells
     return rows
 
@@ -157,6 +157,12 @@ def test_every_source_is_printed_beside_the_baseline(bench, capsys, tmp_path):
     assert rows[("gen-test", "real-v1", "baseline")][4] == "1.0000"
     assert rows[("gen-test", "real-v1", "baseline")][5] == "1.000"
     assert rows[("clean", "default", "baseline")][6] == "1.000"  # NIK exact
+    # Retake flags on readable and on unreadable cards, and the scores by readability, per source.
+    assert "retake|unreadable" in out
+    assert "retake scores by readability" in out
+    score_lines = [line.strip() for line in out.splitlines() if " n=" in line and "flagged" in line]
+    for source in ("clean", "phone", "hard", "xs-flat tuned", "xs-copy held-out", "gen-test"):
+        assert any(line.startswith(source + " ") and " blur " in line for line in score_lines), source
     # The parody card and the photo without a KTP are reported as not-a-KTP checks.
     assert "not-a-KTP check parody:" in out
     assert "not-a-KTP check no-ktp:" in out

@@ -272,7 +272,7 @@ def test_photos_without_a_ktp(tmp_path):
     with pytest.raises(ValueError):
         generate_non_card(3, "passport")
 
-    paths = write_non_cards(4, tmp_path, seed=2)
+    paths = write_non_cards(len(NEGATIVE_KINDS), tmp_path, seed=2)
     kinds = [json.loads(p.with_suffix(".json").read_text())["kind"] for p in paths]
     assert kinds == list(NEGATIVE_KINDS)
 

@@ -95,9 +95,13 @@ def test_quality_scores_are_grouped_by_applied_problem(bench):
     reading = _reading(bench, plain)
     reading.scores = {"blur": 900.0}
     score.add(plain, reading)
-    groups = score.summary()["quality_scores"]
-    assert groups == {"blur": {"blur": {"min": 12.0, "median": 12.0, "max": 12.0}},
-                      "none": {"blur": {"min": 900.0, "median": 900.0, "max": 900.0}}}
+    summary = score.summary()
+    one = lambda v: {"min": v, "p10": v, "median": v, "p90": v, "max": v}  # noqa: E731
+    assert summary["quality_scores"] == {"blur": {"blur": one(12.0)}, "none": {"blur": one(900.0)}}
+    # The same scores by readability: both cards read every field, so both are "readable".
+    readable = summary["quality_scores_by_readability"]["readable"]["blur"]
+    assert (readable["min"], readable["max"]) == (12.0, 900.0)
+    assert "unreadable" not in summary["quality_scores_by_readability"]
 
 
 def test_loads_photos_without_a_ktp(bench, tmp_path):
