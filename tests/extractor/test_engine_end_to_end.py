@@ -153,7 +153,7 @@ def test_cli_marks_images_below_the_contract_size(tmp_path, capsys):
     small = cv2.resize(image, (600, round(600 * image.shape[0] / image.shape[1])), interpolation=cv2.INTER_AREA)
     path = tmp_path / "small.jpg"
     path.write_bytes(cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes())
-    assert main(["extract", "--json", str(path)]) == 0
+    assert main(["extract", "--json", "--show-nik", str(path)]) == 0
     payload = json.loads(capsys.readouterr().out.strip())
     assert payload["below_contract_size"] is True
     assert payload["fields"]["nik"]["value"] == truth["fields"]["nik"]
