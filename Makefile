@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test bench clean build-ExtractorCodeLayer
+.PHONY: setup demo test bench clean
 
 $(VENV)/.installed: requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,13 +31,3 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache
-
-# `sam build` of serverless_extractor/template.yaml: the shared extractor package as a layer
-# (ContentUri is the repository root; only extractor/ and its extra pins go in).
-build-ExtractorCodeLayer:
-	mkdir -p "$(ARTIFACTS_DIR)/python"
-	cp -R extractor "$(ARTIFACTS_DIR)/python/"
-	find "$(ARTIFACTS_DIR)/python" -name __pycache__ -prune -exec rm -rf {} +
-	$(PYTHON) -m pip install --quiet --only-binary=:all: --platform manylinux2014_aarch64 \
-		--implementation cp --python-version 3.13 --target "$(ARTIFACTS_DIR)/python" \
-		-r serverless_extractor/layer-requirements.txt

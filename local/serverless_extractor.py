@@ -48,6 +48,10 @@ POLL_WAIT_SECONDS = 1
 DEFAULT_ROUTE_PATH = "/$default"
 APPS_ENV = "KTP_SERVERLESS_APPS"  # comma-separated APP_ID:API_KEY[:CALLBACK_USER:CALLBACK_PASSWORD]
 _PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV")
+# What `sam build` puts on every function's path, taken from the source tree: extractor/ (the
+# ExtractorCodeLayer of ApiFunction and CallbackFunction, and part of the OCR worker's own package,
+# which has no layers: package_worker.py) and ktp_pipeline (PipelineLayer, or the worker's copy).
+SOURCE_PATH = (REPO_ROOT, REPO_ROOT / "layers" / "pipeline")
 
 
 @dataclass
@@ -160,11 +164,12 @@ class ServerlessExtractor:
 
     def _function(self, logical_id: str, max_concurrency: int) -> LocalFunction:
         props = self.resources[logical_id]["Properties"]
-        code_dir, layer_dirs = function_code(self.cfn, REPO_ROOT / "serverless_extractor", logical_id)
+        # The template's layer folders are build inputs (a Makefile), not importable trees.
+        code_dir, _ = function_code(self.cfn, REPO_ROOT / "serverless_extractor", logical_id)
         handler_module, _, handler_function = props["Handler"].rpartition(".")
         spec = FunctionSpec(
             logical_id=logical_id, code_dir=code_dir, handler_module=handler_module, handler_function=handler_function,
-            layer_dirs=(*layer_dirs, *self.options.extra_layer_dirs), environment=self._environment(logical_id),
+            layer_dirs=(*SOURCE_PATH, *self.options.extra_layer_dirs), environment=self._environment(logical_id),
             timeout_seconds=int(self._value(props.get("Timeout", 3))),
             memory_mb=int(self._value(props.get("MemorySize", 128))),
         )

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,42 @@ def parse_applications(secret_string: str) -> tuple[AppCredentials, ...]:
         )
         for entry in entries
     )
+
+
+def pipeline_application(credentials_secret: str, callback_secret: str | None) -> AppCredentials:
+    """The pipeline that nests this extractor (Provider=builtin): its ``{"app_id", "api_key"}`` and
+    the ``{"username", "password"}`` its POST /callback expects, read from the pipeline's own secrets."""
+    credentials = json.loads(credentials_secret)
+    callback = json.loads(callback_secret) if callback_secret else {}
+    return AppCredentials(
+        app_id=credentials["app_id"], api_key=credentials["api_key"],
+        callback_user=callback.get("username") or None, callback_password=callback.get("password"),
+    )
+
+
+def load_applications(read_secret: Callable[[str], str], env: Mapping[str, str]) -> tuple[AppCredentials, ...]:
+    """Every application the extractor accepts: ApplicationsSecret's, plus the pipeline's when the
+    template was given its secrets. The pipeline's entry replaces one of the same App-ID (the
+    generated ``ktp-pipeline``), so a nested extractor accepts exactly the pipeline's key.
+    A function whose secret ids are empty (the OCR worker) reads no secret and gets no applications."""
+    apps: dict[str, AppCredentials] = {}
+    if env.get("KTP_APPLICATIONS_SECRET_ID"):
+        apps = {app.app_id: app for app in parse_applications(read_secret(env["KTP_APPLICATIONS_SECRET_ID"]))}
+    credentials_id = env.get("KTP_PIPELINE_CREDENTIALS_SECRET_ID")
+    callback_id = env.get("KTP_PIPELINE_CALLBACK_SECRET_ID")
+    callback_secret = read_secret(callback_id) if callback_id else None
+    if credentials_id:
+        pipeline = pipeline_application(read_secret(credentials_id), callback_secret)
+        apps[pipeline.app_id] = pipeline
+    elif callback_secret:
+        # Standalone with a callback pair only: it signs callbacks of applications without their own.
+        pair = json.loads(callback_secret)
+        apps = {
+            app_id: app if app.callback_user else app.model_copy(
+                update={"callback_user": pair.get("username") or None, "callback_password": pair.get("password")})
+            for app_id, app in apps.items()
+        }
+    return tuple(apps.values())
 
 
 def _optional_quota(raw: str | None) -> int | None:
@@ -63,7 +100,7 @@ def runtime() -> Runtime:
     env = os.environ
     session = boto3.session.Session()
     secrets = session.client("secretsmanager")
-    apps = parse_applications(secrets.get_secret_value(SecretId=env["KTP_APPLICATIONS_SECRET_ID"])["SecretString"])
+    apps = load_applications(lambda secret_id: secrets.get_secret_value(SecretId=secret_id)["SecretString"], env)
     settings = ServiceSettings(
         apps=apps,
         # Local runs only (moto stack, tests): callbacks and image URLs on loopback are allowed.

@@ -8,6 +8,7 @@ Deselect with -m "not sam".
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -179,3 +180,62 @@ def test_the_handler_and_the_serverless_code_are_in_the_package(worker_build):
     assert (artifact / "app.py").read_bytes() == (WORKER_DIR / "app.py").read_bytes()
     assert (artifact / "extractor" / "serverless" / "worker.py").is_file()
     assert (artifact / "extractor" / "service" / "aws_storage.py").is_file()
+
+
+# The built worker's own code, run on this machine's interpreter: the aarch64 wheels cannot load on
+# x86_64, so the pinned dependencies come from the test environment (same pins: test_requirements_agree)
+# while every extractor/ktp_pipeline module must come from the package. Dev-only packages are blocked.
+WORKER_CHILD = """
+import json, os, sys
+for name in {blocked!r}:
+    sys.modules[name] = None  # `import name` raises ImportError, as in the worker's package
+sys.path.insert(0, os.environ["WORKER_CODE"])
+import app  # the handler module: init phase (logging, settings, engine import and warm-up)
+with open(sys.argv[1], "rb") as handle:
+    extraction = app.ENGINE.extract(handle.read())
+ours = {{name: getattr(module, "__file__", "") or "" for name, module in sys.modules.items()
+        if module is not None and name.split(".")[0] in ("app", "extractor", "ktp_pipeline")}}
+print(json.dumps({{"nik": extraction.value("nik"), "detected": extraction.ktp_detected,
+                  "outside": sorted(n for n, f in ours.items() if f and not f.startswith(os.environ["WORKER_CODE"]))}}))
+"""
+NOT_IN_WORKER = ("PIL", "fastapi", "starlette", "uvicorn", "httpx", "httpcore", "moto", "fontpkg",
+                 "rapidocr", "onnxruntime", "aws_lambda_powertools", "aws_xray_sdk", "extractor.synth")
+
+
+@pytest.mark.timeout(900)
+def test_the_built_worker_code_imports_and_reads_a_card_without_the_dev_packages(worker_build, tmp_path):
+    from extractor.synth.cards import generate_card
+
+    artifact, _, _ = worker_build
+    code = tmp_path / "code"
+    code.mkdir()
+    # The package's own code only: app.py and the top-level packages that are not pip distributions.
+    installed_tops = set()
+    for record in artifact.glob("*.dist-info/RECORD"):
+        installed_tops |= {line.split("/", 1)[0].split(",", 1)[0] for line in record.read_text().splitlines()}
+    for entry in artifact.iterdir():
+        if entry.name in installed_tops or entry.name.endswith((".dist-info", ".libs")):
+            continue
+        (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, code / entry.name)
+    assert {"app.py", "extractor", "ktp_pipeline"} <= {p.name for p in code.iterdir()}
+    jpeg, truth = generate_card(7, "clean")
+    card = tmp_path / "card.jpg"
+    card.write_bytes(jpeg)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("KTP_", "PYTHONPATH"))}
+    env.update({
+        "WORKER_CODE": str(code), "PYTHONSAFEPATH": "1", "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_REGION": "ap-southeast-3", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        # The template's OcrWorkerFunction environment: no secret ids, one OCR thread.
+        "KTP_APPLICATIONS_SECRET_ID": "", "KTP_OCR_THREADS": "1", "KTP_JOBS_TABLE": "jobs",
+        "KTP_IMAGE_BUCKET": "images", "KTP_WORK_QUEUE_URL": "https://sqs.invalid/work",
+        "KTP_CALLBACK_QUEUE_URL": "https://sqs.invalid/callback",
+    })
+    completed = subprocess.run(
+        [sys.executable, "-c", WORKER_CHILD.format(blocked=NOT_IN_WORKER), str(card)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    answer = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert answer["outside"] == [], "modules the package lacks, loaded from elsewhere"
+    assert answer["detected"]
+    assert answer["nik"] == truth["fields"]["nik"]

@@ -12,8 +12,12 @@ from template_tools import REPO_ROOT
 
 LAYER_REQUIREMENTS = REPO_ROOT / "layers" / "pipeline" / "requirements.txt"
 OCR_WORKER_REQUIREMENTS = REPO_ROOT / "serverless_extractor" / "functions" / "ocr_worker" / "requirements.txt"
+EXTRACTOR_LAYER_REQUIREMENTS = REPO_ROOT / "serverless_extractor" / "layers" / "extractor_code" / "requirements.txt"
 DEV_REQUIREMENTS = REPO_ROOT / "requirements-dev.txt"
-SHIPPED = pytest.mark.parametrize("shipped", [LAYER_REQUIREMENTS, OCR_WORKER_REQUIREMENTS], ids=["layer", "ocr-worker"])
+SHIPPED = pytest.mark.parametrize(
+    "shipped", [LAYER_REQUIREMENTS, OCR_WORKER_REQUIREMENTS, EXTRACTOR_LAYER_REQUIREMENTS],
+    ids=["layer", "ocr-worker", "extractor-layer"],
+)
 
 
 def _requirements(path: Path) -> dict[str, Requirement]:

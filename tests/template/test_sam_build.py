@@ -1,4 +1,4 @@
-"""`sam build` turns the repository into deployable artifacts: three functions and the layer.
+"""`sam build` turns the repository into deployable artifacts: three functions, the layer and the nested extractor.
 
 Runs the real SAM CLI once per session into a temporary --build-dir. pip inside it downloads the
 layer's pinned arm64 wheels from PyPI (the one registry these tests reach); deselect with -m "not sam".
@@ -21,6 +21,7 @@ from template_tools import REPO_ROOT
 pytestmark = pytest.mark.sam
 
 FUNCTIONS = {"SubmitFunction": "submit", "CallbackFunction": "callback", "PollerFunction": "poller"}
+PIP_CACHE = REPO_ROOT / ".aws-sam" / "cache" / "ocr-worker-pip"
 
 
 def _sam_executable() -> str | None:
@@ -49,7 +50,10 @@ def sam_build(tmp_path_factory) -> Path:
         pytest.skip("the nested extractor's serverless_extractor/template.yaml is not on this branch")
     work = tmp_path_factory.mktemp("sam")
     build_dir = work / "build"
-    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "SAM_CLI_DISABLE_UPDATE_CHECK": "1"}
+    # The nested extractor's wheels (the OCR worker's ~200 MB among them) are downloaded once into the
+    # git-ignored build folder and read from there on later runs (test_ocr_worker_package.py shares it).
+    PIP_CACHE.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "SAM_CLI_DISABLE_UPDATE_CHECK": "1", "PIP_CACHE_DIR": str(PIP_CACHE)}
     completed = subprocess.run(
         [sam, "build", "--template-file", str(REPO_ROOT / "template.yaml"), "--build-dir", str(build_dir),
          "--no-cached", "--cache-dir", str(work / "cache")],
@@ -99,3 +103,22 @@ def test_layer_contains_the_package_and_every_pinned_dependency_for_arm64(sam_bu
     extensions = [p.name for p in python_dir.rglob("*.so")]
     assert extensions, "expected compiled extensions (pydantic-core)"
     assert all("aarch64" in name for name in extensions if "cpython" in name), extensions
+
+
+@pytest.mark.timeout(900)
+def test_the_nested_extractor_is_built_with_its_layer_holding_only_the_extractor_package(sam_build):
+    nested = _built_template(sam_build / "Extractor")["Resources"]
+    layer = sam_build / "Extractor" / nested["ExtractorCodeLayer"]["Properties"]["ContentUri"]
+    python_dir = layer / "python"
+    assert (python_dir / "extractor" / "serverless" / "api.py").is_file()
+    assert (python_dir / "extractor" / "service" / "submission.py").is_file()
+    # Only extractor/ (no synthetic-card generator) and the pins of its requirements.txt: not the repository.
+    assert not (python_dir / "extractor" / "synth").exists()
+    assert {p.name for p in layer.iterdir()} == {"python"}
+    top = {p.name for p in python_dir.iterdir() if not p.name.endswith((".dist-info", ".libs"))}
+    assert not top & {".venv", ".git", "tests", "functions", "layers", "template.yaml"}, top
+    assert any(p.name.startswith("pillow-13.") for p in python_dir.glob("*.dist-info"))
+    assert all("aarch64" in p.name for p in python_dir.rglob("*.so") if "cpython" in p.name)
+    worker = sam_build / "Extractor" / nested["OcrWorkerFunction"]["Properties"]["CodeUri"]
+    assert (worker / "app.py").is_file() and (worker / "extractor" / "serverless" / "worker.py").is_file()
+    assert not nested["OcrWorkerFunction"]["Properties"].get("Layers")

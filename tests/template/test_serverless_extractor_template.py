@@ -139,3 +139,45 @@ def test_every_log_group_has_a_retention_and_the_outputs_are_there(sam):
     assert len(groups) == 4
     assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups)
     assert set(sam["Outputs"]) == {"ExtractorUrl", "ApplicationsSecretArn"}
+
+
+def test_the_worker_carries_its_own_code_and_no_layers(sam, resources):
+    assert not sam["Globals"]["Function"].get("Layers")  # SAM would append them to every function's
+    worker = sam["Resources"]["OcrWorkerFunction"]
+    assert worker["Metadata"]["BuildMethod"] == "makefile"
+    assert (worker["Properties"]["CodeUri"], worker["Properties"]["Handler"]) == ("functions/ocr_worker/", "app.lambda_handler")
+    assert sam["Parameters"]["OcrMemorySize"]["Default"] == 1769
+    assert not resources["OcrWorkerFunction"]["Properties"].get("Layers")
+    variables = resources["OcrWorkerFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["KTP_OCR_THREADS"] == "1"
+    # The worker's role may read no secret, so it is given no secret id to read.
+    assert all(variables[name] == "" for name in (
+        "KTP_APPLICATIONS_SECRET_ID", "KTP_PIPELINE_CREDENTIALS_SECRET_ID", "KTP_PIPELINE_CALLBACK_SECRET_ID"))
+    for function in ("ApiFunction", "CallbackFunction"):
+        assert sam["Resources"][function]["Properties"]["Layers"] == [{"Ref": "ExtractorCodeLayer"}, {"Ref": "PipelineLayer"}]
+
+
+def _secret_statements(role: dict) -> list[dict]:
+    return [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]
+            if "secretsmanager:GetSecretValue" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+
+
+@pytest.mark.parametrize("function", ["ApiFunction", "CallbackFunction"])
+def test_functions_read_exactly_the_secrets_they_are_given(resources, function):
+    variables = resources[function]["Properties"]["Environment"]["Variables"]
+    assert variables["KTP_PIPELINE_CREDENTIALS_SECRET_ID"] == {"Ref": "PipelineCredentialsSecretArn"}
+    assert variables["KTP_PIPELINE_CALLBACK_SECRET_ID"] == {"Ref": "PipelineCallbackSecretArn"}
+    (statement,) = _secret_statements(resources[f"{function}Role"])
+    # An empty parameter repeats ApplicationsSecret instead of granting "" or "*".
+    assert statement["Resource"] == [
+        {"Ref": "ApplicationsSecret"},
+        {"Fn::If": ["HasPipelineCredentials", {"Ref": "PipelineCredentialsSecretArn"}, {"Ref": "ApplicationsSecret"}]},
+        {"Fn::If": ["HasPipelineCallback", {"Ref": "PipelineCallbackSecretArn"}, {"Ref": "ApplicationsSecret"}]},
+    ]
+    assert not _secret_statements(resources["OcrWorkerFunctionRole"])
+
+
+def test_standalone_deploys_need_no_pipeline_secret(sam):
+    for name in ("PipelineCredentialsSecretArn", "PipelineCallbackSecretArn"):
+        assert sam["Parameters"][name]["Default"] == ""
+    assert sam["Conditions"]["HasPipelineCredentials"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "PipelineCredentialsSecretArn"}, ""]}]}
