@@ -32,6 +32,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from extractor.service.settings import parse_app_rate
 from local.aws import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, MotoServer, aws_session
 from local.events import HttpRequest, error_response, http_api_event, http_response_from_result, match_route
 from local.functions import FunctionConfig, InvocationError, LocalFunction
@@ -56,7 +57,7 @@ SOURCE_PATH = (REPO_ROOT, REPO_ROOT / "layers" / "pipeline")
 
 @dataclass
 class ExtractorOptions:
-    applications: list[dict[str, str]]
+    applications: list[dict[str, Any]]
     port: int = 0
     region: str = DEFAULT_REGION
     data_dir: Path = Path("./ktp-serverless-extractor")
@@ -336,6 +337,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--data-dir", type=Path, default=Path("./ktp-serverless-extractor"))
     parser.add_argument("--app", action="append", default=[], help="APP_ID:API_KEY[:CALLBACK_USER:CALLBACK_PASSWORD]")
+    parser.add_argument("--app-rate", action="append", default=[], metavar="APP_ID=RATE[:BURST]",
+                        help="an application's own submit rate (per second, 0 = unlimited), as `ktp serve --app-rate`")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--engine", default=None, help="engine module (default: the template's, extractor.engine)")
     parser.add_argument("--engine-path", type=Path, action="append", default=[], help="extra layer directory")
@@ -354,8 +357,16 @@ def main(argv: Iterable[str] | None = None) -> int:
     specs = [*args.app, *filter(None, os.environ.pop(APPS_ENV, "").split(","))]
     if not specs:
         parser.error(f"give at least one --app (or {APPS_ENV})")
+    applications = [parse_application(spec) for spec in specs]
+    for rate_spec in args.app_rate:
+        # Written into the applications secret, where a deployed extractor's per-app rates live.
+        app_id, rate, burst = parse_app_rate(rate_spec)
+        entry = next((e for e in applications if e["app_id"] == app_id), None)
+        if entry is None:
+            parser.error("--app-rate names an App-ID that no --app configures")
+        entry.update(submit_rate=rate, **({"submit_burst": burst} if burst else {}))
     options = ExtractorOptions(
-        applications=[parse_application(spec) for spec in specs], port=args.port, data_dir=args.data_dir,
+        applications=applications, port=args.port, data_dir=args.data_dir,
         worker_concurrency=args.workers, work_visibility_seconds=args.work_visibility,
         callback_visibility_seconds=args.callback_visibility,
         extra_layer_dirs=tuple(path.resolve() for path in args.engine_path), function_env=function_env,

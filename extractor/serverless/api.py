@@ -62,7 +62,7 @@ async def _submit(runtime: Runtime, app: AppCredentials, body: bytes) -> dict[st
         await verify_guard(fetch_client)  # fail closed, as `ktp serve` does at start-up
         reference_id = await accept_job(
             settings=settings, store=runtime.store, images=runtime.images, queue=runtime.work, policy=policy,
-            fetch_client=fetch_client, app=app, submission=submission,
+            fetch_client=fetch_client, app=app, submission=submission, throttle=runtime.throttle,
         )
     finally:
         await fetch_client.aclose()

@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from extractor.service.aws_storage import DynamoJobStore, S3ImageStore, SqsQueue
+from extractor.service.aws_storage import DynamoJobStore, DynamoSubmitWindows, S3ImageStore, SqsQueue
 from extractor.service.logs import LOGGER_NAME, JsonFormatter
 from extractor.service.settings import AppCredentials, ServiceSettings
 
@@ -23,14 +23,16 @@ SECRET_REFRESH_SECONDS = 300.0
 
 
 def parse_applications(secret_string: str) -> tuple[AppCredentials, ...]:
-    """The secret is one application ``{"app_id", "api_key"[, "callback_user", "callback_password"]}``
-    or several: ``{"applications": [...]}``."""
+    """The secret is one application ``{"app_id", "api_key"[, "callback_user", "callback_password"]
+    [, "submit_rate", "submit_burst"]}`` or several: ``{"applications": [...]}``. The submit rate
+    (per second, 0 = unlimited) and burst default to the template's SubmitRatePerApplication / SubmitBurstPerApplication."""
     value = json.loads(secret_string)
     entries = value["applications"] if isinstance(value, dict) and "applications" in value else [value]
     return tuple(
         AppCredentials(
             app_id=entry["app_id"], api_key=entry["api_key"],
             callback_user=entry.get("callback_user") or None, callback_password=entry.get("callback_password"),
+            submit_rate=entry.get("submit_rate"), submit_burst=entry.get("submit_burst"),
         )
         for entry in entries
     )
@@ -83,6 +85,7 @@ class Runtime:
     settings: ServiceSettings
     store: DynamoJobStore
     images: S3ImageStore
+    throttle: DynamoSubmitWindows
     work: SqsQueue
     callbacks: SqsQueue
     sqs: Any
@@ -106,6 +109,8 @@ def runtime() -> Runtime:
         # Local runs only (moto stack, tests): callbacks and image URLs on loopback are allowed.
         local=env.get("KTP_LOCAL") == "1",
         quota=_optional_quota(env.get("KTP_QUOTA")),
+        submit_rate=float(env.get("KTP_SUBMIT_RATE", "20")),
+        submit_burst=int(env.get("KTP_SUBMIT_BURST", "50")),
         retention_hours=float(env.get("KTP_RETENTION_HOURS", "72")),
         max_processing_attempts=int(env.get("KTP_MAX_PROCESSING_ATTEMPTS", "3")),
         callback_max_attempts=int(env.get("KTP_CALLBACK_MAX_ATTEMPTS", "8")),
@@ -115,9 +120,11 @@ def runtime() -> Runtime:
         engine_module=env.get("KTP_ENGINE_MODULE", "extractor.engine"),
     )
     sqs = session.client("sqs")
+    dynamodb = session.client("dynamodb")
     _cached = Runtime(
         settings=settings,
-        store=DynamoJobStore(session.client("dynamodb"), env["KTP_JOBS_TABLE"], settings.retention_hours),
+        store=DynamoJobStore(dynamodb, env["KTP_JOBS_TABLE"], settings.retention_hours),
+        throttle=DynamoSubmitWindows(dynamodb, env["KTP_JOBS_TABLE"]),
         images=S3ImageStore(session.client("s3"), env["KTP_IMAGE_BUCKET"]),
         work=SqsQueue(sqs, env["KTP_WORK_QUEUE_URL"]),
         callbacks=SqsQueue(sqs, env["KTP_CALLBACK_QUEUE_URL"]),

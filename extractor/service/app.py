@@ -37,6 +37,7 @@ from extractor.service.settings import AppCredentials, ServiceSettings
 from extractor.service.store import QuotaExhausted, Store
 from extractor.service.storage import FileImageStore, WakeUpQueue
 from extractor.service.submission import MAX_BODY_BYTES, Submission, parse_submission
+from extractor.service.throttle import TokenBuckets, check_submit_rate
 from extractor.service.workers import WorkerPool
 
 log = get_logger()
@@ -66,6 +67,8 @@ class ServiceState:
     submission_slots: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_SUBMISSIONS)
     )
+    # Per-application submit rate: one process, so the buckets live in memory.
+    throttle: TokenBuckets = field(default_factory=TokenBuckets)
     tasks: list[asyncio.Task] = field(default_factory=list)
 
 
@@ -103,7 +106,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @app.post(
         SUBMIT_PATH,
         response_model=AcceptedResponse,
-        responses=_error_responses(400, 401, 403, 422, 500),
+        responses=_error_responses(400, 401, 403, 422, 429, 500),
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -211,6 +214,7 @@ async def _read_body(request: Request) -> bytes:
 
 
 async def _accept_sandbox(state: ServiceState, app: AppCredentials, submission: Submission) -> str:
+    await check_submit_rate(state.throttle, state.settings, app)
     sandbox.check_submission(submission.image, submission.reference_id)
     reference_id = sandbox.result_id(submission.image, submission.validate_quality)
     body = None
@@ -233,6 +237,7 @@ async def _accept_job(state: ServiceState, app: AppCredentials, submission: Subm
         settings=state.settings, store=state.store, images=FileImageStore(state.settings.images_dir),
         queue=WakeUpQueue(state.processor.notify if state.processor else None), policy=state.policy,
         fetch_client=state.fetch_client, app=app, submission=submission, decode_slots=state.decode_slots,
+        throttle=state.throttle,
     )
 
 

@@ -3,7 +3,8 @@
 Same protocols as `ktp serve`'s SQLite store (storage.py). One table holds every job, keyed on
 (app_id, reference_id) and written conditionally so a reference id exists once per application,
 plus one usage item per application (``reference_id = "#usage"``, which no valid reference id can
-be) whose counter is the testing quota. Every item carries ``expires_at`` for DynamoDB TTL; TTL
+be) whose counter is the testing quota, and one short-lived item per (application, submit-rate
+window) (``"#rate#<window>"``, throttle.py). Every item carries ``expires_at`` for DynamoDB TTL; TTL
 deletes lazily, so reads also treat an expired item as gone.
 
 boto3 calls are blocking; in Lambda each invocation serves one request, so the coroutines simply
@@ -23,8 +24,13 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from extractor.service.store import TERMINAL_STATES, Job, QuotaExhausted, ReferenceExists
+from extractor.service.throttle import SubmitRate
 
 USAGE_SORT_KEY = "#usage"
+RATE_SORT_KEY_PREFIX = "#rate#"
+# Nothing counts against a window once it is over; its item expires this long after, so TTL
+# (which deletes lazily) clears the table of old windows.
+RATE_WINDOW_GRACE_SECONDS = 3600
 # An unfinished job's item outlives the result retention by this much, so a job stuck in the
 # queue still disappears eventually (finish_job resets expires_at from the finish time).
 UNFINISHED_GRACE_SECONDS = 7 * 24 * 3600
@@ -251,6 +257,35 @@ class DynamoJobStore:
             if not _conditional_failure(error_):
                 raise
             # Erased during the attempt: nothing to record on, and nothing is recreated.
+
+
+class DynamoSubmitWindows:
+    """The serverless home's submit throttle: ``burst`` submits per (application, window) item,
+    taken by one conditional ADD, so no two concurrent submits both take the last one."""
+
+    def __init__(self, client: Any, table: str, clock: Callable[[], float] = time.time) -> None:
+        self._client = client
+        self._table = table
+        self._clock = clock
+
+    async def admit(self, app_id: str, rate: SubmitRate) -> bool:
+        window = rate.window(self._clock())
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_dynamo({"app_id": app_id, "reference_id": f"{RATE_SORT_KEY_PREFIX}{window}"}),
+                UpdateExpression="SET expires_at = :expires ADD submits :one",
+                ConditionExpression="attribute_not_exists(submits) OR submits < :burst",
+                ExpressionAttributeValues=_dynamo({
+                    ":one": 1, ":burst": rate.burst,
+                    ":expires": int(rate.window_end(window) + RATE_WINDOW_GRACE_SECONDS),
+                }),
+            )
+        except ClientError as error:
+            if _conditional_failure(error):
+                return False
+            raise
+        return True
 
 
 class S3ImageStore:

@@ -57,6 +57,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="testing-mode quota: accepted submissions per application [KTP_SERVE_QUOTA]",
     )
     parser.add_argument(
+        "--submit-rate", type=float, default=_env("KTP_SERVE_SUBMIT_RATE", "20"),
+        help="default submits per second per application, 0 = unlimited [KTP_SERVE_SUBMIT_RATE]",
+    )
+    parser.add_argument(
+        "--submit-burst", type=int, default=_env("KTP_SERVE_SUBMIT_BURST", "50"),
+        help="default submit burst per application [KTP_SERVE_SUBMIT_BURST]",
+    )
+    parser.add_argument(
+        "--app-rate", action="append", default=None, metavar="APP_ID=RATE[:BURST]",
+        help="one application's own submit rate (0 = unlimited); repeatable [KTP_SERVE_APP_RATES, comma-separated]",
+    )
+    parser.add_argument(
         "--retention-hours", type=float, default=_env("KTP_SERVE_RETENTION_HOURS", "72"),
         help="how long finished results stay fetchable [KTP_SERVE_RETENTION_HOURS]",
     )
@@ -85,16 +97,29 @@ def build_settings(args: argparse.Namespace):
 
     from extractor.service.settings import AppCredentials, ServiceSettings
 
+    from extractor.service.settings import parse_app_rate
+
     specs = args.app if args.app else [s for s in (_env("KTP_SERVE_APPS", "") or "").split(",") if s.strip()]
+    apps = [AppCredentials.parse(spec) for spec in specs]
+    rate_specs = args.app_rate if args.app_rate else [s for s in (_env("KTP_SERVE_APP_RATES", "") or "").split(",") if s.strip()]
+    for rate_spec in rate_specs:
+        app_id, rate, burst = parse_app_rate(rate_spec)
+        matches = [n for n, app in enumerate(apps) if app.app_id == app_id]
+        if not matches:
+            raise ValueError("--app-rate names an App-ID that no --app configures")
+        for n in matches:  # validated again, so a negative rate is refused like any bad setting
+            apps[n] = AppCredentials.model_validate({**apps[n].model_dump(), "submit_rate": rate, "submit_burst": burst})
     return ServiceSettings(
         host=args.host,
         port=args.port,
         data_dir=Path(args.data_dir),
         workers=args.workers,
-        apps=tuple(AppCredentials.parse(spec) for spec in specs),
+        apps=tuple(apps),
         local=args.local,
         sandbox=args.sandbox,
         quota=args.quota,
+        submit_rate=args.submit_rate,
+        submit_burst=args.submit_burst,
         retention_hours=args.retention_hours,
         purge_interval_seconds=args.purge_interval,
         callback_max_attempts=args.callback_max_attempts,
@@ -110,7 +135,7 @@ def serve(args: argparse.Namespace) -> int:
         settings = build_settings(args)
     except (ValidationError, ValueError) as exc:
         # Messages may echo the --app spec; print only which setting is wrong.
-        where = [".".join(map(str, e["loc"])) for e in exc.errors()] if isinstance(exc, ValidationError) else ["--app"]
+        where = [".".join(map(str, e["loc"])) for e in exc.errors()] if isinstance(exc, ValidationError) else ["--app/--app-rate"]
         print(f"ktp serve: invalid configuration: {', '.join(where)}", file=sys.stderr)
         return 2
     if not settings.apps:

@@ -22,6 +22,8 @@ class ErrorCode(StrEnum):
     INVALID_PAYLOAD_QUALITY_VALIDATION_DEPENDENCY = "INVALID_PAYLOAD_QUALITY_VALIDATION_DEPENDENCY"
     INVALID_SANDBOX_CODE = "INVALID_SANDBOX_CODE"
     INSUFFICIENT_QUOTA = "INSUFFICIENT_QUOTA"
+    # Extension (docs/provider-contract.md): the per-application submit rate is exceeded.
+    TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
     BAD_PAYLOAD = "BAD_PAYLOAD"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
@@ -50,6 +52,7 @@ _DEFAULTS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.INVALID_PAYLOAD_QUALITY_VALIDATION_DEPENDENCY: (400, "is_quality must be true if validate_quality is true"),
     ErrorCode.INVALID_SANDBOX_CODE: (400, "Invalid sandbox code"),
     ErrorCode.INSUFFICIENT_QUOTA: (403, "Insufficient quota"),
+    ErrorCode.TOO_MANY_REQUESTS: (429, "Too many requests: this App-ID's submit rate is exceeded, retry later"),
     ErrorCode.BAD_PAYLOAD: (422, "Invalid Payload"),
     ErrorCode.NOT_FOUND: (404, "Not found"),
     ErrorCode.METHOD_NOT_ALLOWED: (405, "Method not allowed"),

@@ -19,6 +19,7 @@ from extractor.service.results import failure_body, processing_body
 from extractor.service.settings import AppCredentials, ServiceSettings
 from extractor.service.storage import ImageStore, JobStore, QuotaExhausted, ReferenceExists, WorkQueue
 from extractor.service.submission import Submission, check_reference_id_query
+from extractor.service.throttle import SubmitThrottle, check_submit_rate
 from extractor.service.url_fetch import fetch_image
 
 log = get_logger()
@@ -35,10 +36,13 @@ async def accept_job(
     app: AppCredentials,
     submission: Submission,
     decode_slots: asyncio.Semaphore | None = None,
+    throttle: SubmitThrottle | None = None,
 ) -> str:
     """Validate the image, store it, record the job and queue it; returns the reference id."""
     reference_id = submission.reference_id or str(uuid.uuid4())
-    # Cheap refusals first, before any download or decode.
+    # Cheap refusals first, before any download or decode; the rate first of all, so a client
+    # over its rate costs no quota read either.
+    await check_submit_rate(throttle, settings, app)
     if not await store.quota_left(app.app_id, settings.quota):
         raise ContractError(ErrorCode.INSUFFICIENT_QUOTA)
     if submission.reference_id and await store.reference_exists(app.app_id, reference_id):

@@ -18,6 +18,9 @@ class AppCredentials(BaseModel):
     api_key: str = Field(min_length=1)
     callback_user: str | None = None
     callback_password: str | None = None
+    # Submits per second (0 = unlimited) and burst of this application; None = the service default.
+    submit_rate: float | None = Field(None, ge=0)
+    submit_burst: int | None = Field(None, ge=1)
 
     @classmethod
     def parse(cls, spec: str) -> AppCredentials:
@@ -38,6 +41,15 @@ class AppCredentials(BaseModel):
     __str__ = __repr__
 
 
+def parse_app_rate(spec: str) -> tuple[str, float, int | None]:
+    """Parse ``APP_ID=RATE[:BURST]`` (``ktp serve --app-rate``): submits per second, 0 = unlimited."""
+    app_id, sep, value = spec.strip().rpartition("=")
+    rate, _, burst = value.partition(":")
+    if not sep or not app_id:
+        raise ValueError("an application rate is APP_ID=RATE[:BURST]")
+    return app_id, float(rate), int(burst) if burst else None
+
+
 class ServiceSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -51,6 +63,10 @@ class ServiceSettings(BaseModel):
     sandbox: bool = False
     # Testing-mode quota: accepted submissions per application; None = unlimited.
     quota: int | None = Field(None, ge=0)
+    # Per-application submit throttling (throttle.py): the default rate per second (0 = unlimited)
+    # and burst of an application that sets none of its own.
+    submit_rate: float = Field(20.0, ge=0)
+    submit_burst: int = Field(50, ge=1)
     retention_hours: float = Field(72.0, gt=0)
     purge_interval_seconds: float = Field(60.0, gt=0)
 

@@ -253,6 +253,7 @@ class ServerlessService:
 
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)  # given to every function
+    extra_args: list[str] = field(default_factory=list)  # more runner options (e.g. --app-rate)
     engine: str = "fake_ktp_engine"
     workers: int = 1
     work_visibility_seconds: int = 2
@@ -276,7 +277,7 @@ class ServerlessService:
             "--workers", str(self.workers), "--engine", self.engine, "--engine-path", str(HERE),
             "--work-visibility", str(self.work_visibility_seconds), "--callback-visibility", "2",
             "--app", f"{APP_ID}:{API_KEY}:{CB_USER}:{CB_PASSWORD}", "--app", f"{APP2_ID}:{API2_KEY}",
-            "--ready-file", str(ready),
+            "--ready-file", str(ready), *self.extra_args,
         ]
         for name, value in self.env.items():
             args += ["--env", f"{name}={value}"]

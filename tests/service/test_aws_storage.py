@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 from service_harness import b64, jpeg
 
-from extractor.service.aws_storage import DynamoJobStore, S3ImageStore, SqsQueue
+from extractor.service.aws_storage import DynamoJobStore, DynamoSubmitWindows, S3ImageStore, SqsQueue
 from extractor.service.errors import ContractError, ErrorCode
 from extractor.service.intake import accept_job, read_result
 from extractor.service.net_guard import NetPolicy
@@ -143,7 +143,7 @@ def _runtime(aws, callback_url: str | None = None):
     callbacks_url = sqs.create_queue(QueueName="callbacks")["QueueUrl"]
     return Runtime(
         settings=ServiceSettings(apps=(APP,), local=True), store=DynamoJobStore(ddb, "jobs", retention_hours=1),
-        images=S3ImageStore(s3, "images"), work=SqsQueue(sqs, url), callbacks=SqsQueue(sqs, callbacks_url), sqs=sqs,
+        images=S3ImageStore(s3, "images"), throttle=DynamoSubmitWindows(ddb, "jobs"), work=SqsQueue(sqs, url), callbacks=SqsQueue(sqs, callbacks_url), sqs=sqs,
         loaded_at=time.monotonic(),
     )
 
@@ -239,3 +239,24 @@ def test_a_job_erased_while_processing_is_not_written_back(aws):
     assert "Contents" not in s3.list_objects_v2(Bucket="images")
     assert "Messages" not in runtime.sqs.receive_message(QueueUrl=runtime.callbacks.url, WaitTimeSeconds=0)
     assert worker.handle(runtime, fake_ktp_engine, _message("ref-0001")) == {"batchItemFailures": []}
+
+
+def test_submit_windows_admit_a_burst_per_application_and_window(aws):
+    from extractor.service.throttle import SubmitRate
+
+    ddb, *_ = aws
+    clock = Clock()
+    windows = DynamoSubmitWindows(ddb, "jobs", clock=clock)
+    rate = SubmitRate(per_second=2.0, burst=3)  # 3 submits per 1.5 s window
+    clock.now = rate.window(clock.now) * rate.window_seconds  # the start of a window
+    assert [run(windows.admit("app-a", rate)) for _ in range(5)] == [True, True, True, False, False]
+    assert run(windows.admit("app-b", rate))  # another application has its own counter
+    item = ddb.get_item(TableName="jobs", Key={"app_id": {"S": "app-a"}, "reference_id": {"S": f"#rate#{rate.window(clock.now)}"}})["Item"]
+    assert item["submits"] == {"N": "3"}  # a refused submit takes nothing
+    assert int(item["expires_at"]["N"]) > clock.now  # TTL removes the window's item
+    clock.now += rate.window_seconds  # the next window starts afresh
+    assert run(windows.admit("app-a", rate))
+    # The counter items are not jobs: no job read or erasure sees them.
+    store = DynamoJobStore(ddb, "jobs", retention_hours=1, clock=clock)
+    assert run(store.get_job("app-a", f"#rate#{rate.window(clock.now)}")) is None
+    assert run(store.delete_job("app-a", f"#rate#{rate.window(clock.now)}")) is None

@@ -79,6 +79,8 @@ def test_submit_rejections_are_typed_with_their_code(status, code):
     (401, {"message": "Authorization failed"}, "AUTHORIZATION_FAILED"),
     (403, {"message": "quota", "error_code": "INSUFFICIENT_QUOTA"}, "INSUFFICIENT_QUOTA"),
     (429, {}, "HTTP_429"),
+    # The built-in extractor's per-application throttling extension.
+    (429, {"message": "Too many requests", "error_code": "TOO_MANY_REQUESTS"}, "TOO_MANY_REQUESTS"),
 ])
 def test_auth_and_quota_errors_are_transient_without_retry_loop(status, body, code):
     client = client_for(lambda r: httpx.Response(status, json=body))

@@ -137,6 +137,7 @@ def test_reference_id_exists_means_already_submitted(stack, handlers):
 @pytest.mark.parametrize("status,code,expected", [
     (401, None, "AUTHORIZATION_FAILED"),
     (403, "INSUFFICIENT_QUOTA", "INSUFFICIENT_QUOTA"),
+    (429, "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS"),  # the built-in extractor's throttling extension
     (500, "INTERNAL_SERVER_ERROR", "INTERNAL_SERVER_ERROR"),
     (503, None, "HTTP_503"),
 ])

@@ -19,6 +19,7 @@ _REASONS: dict[str, str] = {
     "BAD_PAYLOAD": "The provider refused the request as invalid. Upload the image again; if it repeats, contact support.",
     # Transient causes kept on RETRY / TIMED_OUT items.
     "INSUFFICIENT_QUOTA": "The provider quota is exhausted; the job will be retried.",
+    "TOO_MANY_REQUESTS": "The provider's submit rate for this application was exceeded; the job will be retried.",
     "AUTHORIZATION_FAILED": "The provider refused the pipeline's credentials (operator configuration); the job will be retried.",
     "PROVIDER_UNREACHABLE": "The provider could not be reached; the job will be retried.",
     "UNREADABLE_RESULT": "The provider answered with an unreadable result; it will be checked again.",
