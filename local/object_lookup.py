@@ -25,12 +25,14 @@ def show_object(args: argparse.Namespace, info: StackInfo) -> int:
     from local.aws import client
     from local.cli import _console
     from local.jobs import JobsClient
-    from local.render import record_detail, redact
+    from local.render import mask_text, record_detail, redact
 
     bucket, key = parse_s3_url(args.object)
+    # The key may be a file name that is the card's NIK: echo it masked, like `ktp upload` does.
+    named = args.object if args.show_nik else mask_text(args.object)
     attempts = JobStore(client("dynamodb", info.endpoint_url, info.region), info.table).list_by_object(bucket, key)
     if not attempts:
-        print(f"ktp: no job for {args.object}")
+        print(f"ktp: no job for {named}")
         return 1
     latest = JobsClient(info).get(attempts[-1].reference_id)
     if args.json:
@@ -40,7 +42,7 @@ def show_object(args: argparse.Namespace, info: StackInfo) -> int:
                           "latest": redact(latest, show_nik=args.show_nik) if latest else None},
                          indent=2, ensure_ascii=False))
         return 0
-    table = Table("attempt", "reference_id", "status", "error_code", "created_at", title=f"attempts of {args.object}")
+    table = Table("attempt", "reference_id", "status", "error_code", "created_at", title=f"attempts of {named}")
     for a in attempts:
         table.add_row(str(a.attempt), a.reference_id, a.status.value, a.error_code or "", a.created_at or "")
     console = _console()

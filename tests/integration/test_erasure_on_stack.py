@@ -1,10 +1,10 @@
 """Erasure and masking on a running local stack (`ktp up`'s LocalStack, the real extractor and OCR):
 
 a generated card, uploaded under a file name that is its NIK, ends COMPLETED; every job sub-command
-(upload, status, results, watch, erase; table and --json) is run as its own process and none prints
-the NIK; `ktp erase --nik` (through the EraseFunction in the local function runtime) leaves a record
-without personal data, no object version, an extractor that no longer knows the job, and an
-erasure record; no log of the stack holds the NIK."""
+(upload, status and status --object, results, watch, redrive, erase; table and --json) is run as its
+own process and none prints the NIK; `ktp erase --nik` (through the EraseFunction in the local
+function runtime) leaves a record without personal data, no object version, an extractor that no
+longer knows the job, and an erasure record; no log of the stack holds the NIK."""
 
 from __future__ import annotations
 
@@ -74,8 +74,15 @@ def test_every_job_command_masks_the_nik(stack: LocalStack, completed: dict) -> 
         "watch --once": _ktp("watch", "--once", *data),
         "extract": _ktp("extract", str(completed["image"])),
         "extract --json": _ktp("extract", "--json", str(completed["image"])),
+        "status --object": _ktp("status", "--object", f"s3://{stack.info.bucket}/{completed['record']['object_key']}", *data),
+        "status --object --json": _ktp("status", "--object", f"s3://{stack.info.bucket}/{completed['record']['object_key']}",
+                                       "--json", *data),
     }
-    ran = {name.split()[0] for name in runs} | {"upload", "erase"}  # upload: the fixture; erase: the next test
+    # A COMPLETED job is not re-driven: the command says so (exit 1) and prints the ids.
+    redrive = _ktp("redrive", ref, *data)
+    assert redrive.returncode == 1 and "COMPLETED" in redrive.stdout, redrive.stdout + redrive.stderr[-2000:]
+    completed["outputs"].append(redrive.stdout + redrive.stderr)
+    ran = {name.split()[0] for name in runs} | {"upload", "erase", "redrive"}  # upload: the fixture; erase: the next test
     # Not run here: servers (up, serve: they print no records; the stack's logs are grepped in the next
     # test), synth (writes files, prints counts) and demo (uploads its own cards and prints them with
     # the results table `results` uses). A new sub-command fails this until it is checked here.

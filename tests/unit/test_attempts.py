@@ -136,3 +136,32 @@ def test_by_object_index_lists_every_attempt(store):
     assert [(r.reference_id, r.attempt) for r in found] == [(previous.reference_id, 1), (successor, 2)]
     assert all(r.result is None for r in found)
     assert store.list_by_object(BUCKET, "other.jpg") == []
+
+
+def _erase_object_attributes(store, ref):
+    # What an erasure leaves (erasure.py PERSONAL_ATTRIBUTES): no key, no ETag.
+    store.client.update_item(TableName=store.table_name, Key={"reference_id": {"S": ref}},
+                             UpdateExpression="REMOVE object_key, object_etag")
+
+
+def test_an_erased_failed_job_is_not_redriven_and_says_why(store):
+    from ktp_pipeline.redrive import redrive
+
+    previous = _failed_job(store, ref="ktp-attempt-erased")
+    _erase_object_attributes(store, previous.reference_id)
+    (row,) = redrive(store, [previous.reference_id])  # raised ValueError before: no object to derive an id from
+    assert row.successor_id is None and "erased" in row.note
+    assert start_next_attempt(store, store.get(previous.reference_id), cause="redrive", claim_seconds=0) is None
+
+
+def test_a_reupload_after_an_erased_failure_is_a_new_attempt_of_the_new_object(store):
+    from ktp_pipeline.attempts import reupload_attempt
+
+    previous = _failed_job(store, ref="ktp-attempt-erased-reupload")
+    _erase_object_attributes(store, previous.reference_id)
+    successor = reupload_attempt(store, previous.reference_id, version_id="v2", sequencer="00B", size=10,
+                                 claim_seconds=60, key=KEY, etag="e1")
+    assert successor == reference_id_for(BUCKET, KEY, "v1", "e1", attempt=2)
+    new = store.get(successor)
+    assert (new.object_key, new.object_etag, new.object_version_id, new.predecessor_id) == (
+        KEY, "e1", "v2", previous.reference_id)

@@ -53,26 +53,32 @@ def chain_from(store: JobStore, reference_id: str) -> list[JobRecord]:
     return chain
 
 
-def next_attempt_id(record: JobRecord) -> str:
-    if not record.bucket or not record.object_key:
+def next_attempt_id(record: JobRecord, *, key: str | None = None, etag: str | None = None) -> str:
+    """`key`/`etag`: the object's, when `record` no longer holds them (an erasure removed them)."""
+    key, etag = key or record.object_key, etag or record.object_etag
+    if not record.bucket or not key:
         raise ValueError(f"job {record.reference_id} has no object to try again")
-    return reference_id_for(record.bucket, record.object_key, record.object_version_id, record.object_etag,
-                            attempt=record.attempt + 1)
+    return reference_id_for(record.bucket, key, record.object_version_id, etag, attempt=record.attempt + 1)
 
 
 def start_next_attempt(store: JobStore, previous: JobRecord, *, cause: Cause, claim_seconds: int,
                        version_id: str | None = None, sequencer: str | None = None,
-                       size: int | None = None) -> str | None:
+                       size: int | None = None, key: str | None = None, etag: str | None = None) -> str | None:
     """Write attempt n+1 of `previous`'s object and link both ways; its id, or None when `previous` is
     not (or no longer) a failed attempt without a successor. `version_id`/`sequencer`/`size`: a
     re-upload's new object version (default: the one `previous` was made from). `claim_seconds`: when
-    the poller may send it (0 = at its next sweep; the submitter claims it longer and sends it itself)."""
+    the poller may send it (0 = at its next sweep; the submitter claims it longer and sends it itself).
+    `key`/`etag`: a re-upload's (needed when an erasure removed them from `previous`); without them an
+    erased `previous` has no object to try again and gets no successor."""
     if previous.status not in REDRIVABLE or previous.successor_id:
         return None
-    successor_id = next_attempt_id(previous)
+    key, etag = key or previous.object_key, etag or previous.object_etag
+    if not previous.bucket or not key:
+        return None  # erased (or an orphan callback): nothing to send
+    successor_id = next_attempt_id(previous, key=key, etag=etag)
     item = store.received_item(
-        successor_id, bucket=previous.bucket, key=previous.object_key,
-        version_id=version_id or previous.object_version_id, etag=previous.object_etag,
+        successor_id, bucket=previous.bucket, key=key,
+        version_id=version_id or previous.object_version_id, etag=etag,
         size=size if size is not None else previous.object_size, claim_seconds=claim_seconds,
         sequencer=sequencer if version_id or sequencer else previous.object_sequencer,
         attempt=previous.attempt + 1, predecessor_id=previous.reference_id, attempt_cause=cause,
@@ -97,7 +103,8 @@ def start_next_attempt(store: JobStore, previous: JobRecord, *, cause: Cause, cl
 
 
 def reupload_attempt(store: JobStore, first_id: str, *, version_id: str | None, sequencer: str | None,
-                     size: int | None, claim_seconds: int) -> str | None:
+                     size: int | None, claim_seconds: int, key: str | None = None,
+                     etag: str | None = None) -> str | None:
     """An S3 event for an object whose attempt 1 exists: the id of a new attempt when this is a real
     re-upload after a failed last attempt, else None (a duplicate: pending, COMPLETED, or an event
     for an upload some attempt was already made from)."""
@@ -106,4 +113,4 @@ def reupload_attempt(store: JobStore, first_id: str, *, version_id: str | None, 
     if identity is None or not chain or identity in {record_identity(r) for r in chain}:
         return None
     return start_next_attempt(store, chain[-1], cause="reupload", claim_seconds=claim_seconds,
-                              version_id=version_id, sequencer=sequencer, size=size)
+                              version_id=version_id, sequencer=sequencer, size=size, key=key, etag=etag)

@@ -54,6 +54,9 @@ def redrive(store: JobStore, reference_ids: Iterable[str]) -> list[Redriven]:
             what = "latest attempt" if len(chain) > 1 else "job"
             done.append(Redriven(reference_id, None, f"{what} {latest.reference_id} is {latest.status.value}"))
             continue
+        if not latest.object_key:  # erased: its object and key are gone
+            done.append(Redriven(reference_id, None, f"job {latest.reference_id} has no object (erased)"))
+            continue
         successor = start_next_attempt(store, latest, cause="redrive", claim_seconds=0)
         note = f"attempt {latest.attempt + 1} started" if successor else "changed meanwhile; nothing started"
         done.append(Redriven(reference_id, successor, note))

@@ -87,7 +87,8 @@ class Submitter:
             # The same bytes again after a failed last attempt: a new attempt (attempts.py), billed
             # because the user uploaded again; a duplicated event of a known upload is not one.
             successor = reupload_attempt(self._store, reference_id, version_id=obj.version_id, sequencer=sequencer,
-                                         size=obj.get("size"), claim_seconds=SUBMIT_CLAIM_SECONDS)
+                                         size=obj.get("size"), claim_seconds=SUBMIT_CLAIM_SECONDS,
+                                         key=key, etag=obj.etag or None)
             if successor is not None:
                 logger.set_correlation_id(successor)
                 logger.info("re-upload after a failed attempt: new attempt",
