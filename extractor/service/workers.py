@@ -53,14 +53,16 @@ def _exit_when_orphaned(parent_pid: int) -> None:
             os._exit(0)
 
 
-def _init_worker(engine_module: str, ocr_threads: int) -> None:
+def _init_worker(engine_module: str, ocr_threads: int, server_pid: int) -> None:
     global _engine
     os.environ.setdefault(THREADS_ENV, str(ocr_threads))  # before the engine is imported
     # Ctrl-C and a SIGTERM to the process group reach workers too; the parent decides how they
     # stop (it lets the running job finish), and the orphan watch covers the parent dying.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True, name="orphan-watch").start()
+    # The server's pid comes from the server: a worker spawned just before the server died would
+    # read its new parent (init) from getppid() and then wait for it forever.
+    threading.Thread(target=_exit_when_orphaned, args=(server_pid,), daemon=True, name="orphan-watch").start()
     _engine = importlib.import_module(engine_module)
     _engine.warm_up()
 
@@ -95,7 +97,7 @@ class WorkerPool:
             max_workers=self.size,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(self._engine_module, self.ocr_threads),
+            initargs=(self._engine_module, self.ocr_threads, os.getpid()),
         )
 
     async def warm_up(self) -> None:
