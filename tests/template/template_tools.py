@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import copy
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -231,3 +234,17 @@ def as_list(value: Any) -> list[Any]:
 
 def deep_copy(template: Mapping[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(dict(template))
+
+
+def sam_executable() -> str | None:
+    """The SAM CLI: on PATH, or next to the venv's python (`make test` runs it without activating)."""
+    beside_python = Path(sys.executable).parent / "sam"
+    return shutil.which("sam") or (str(beside_python) if beside_python.exists() else None)
+
+
+def python313_runs() -> bool:
+    """`sam build` needs python3.13; a pyenv shim is on PATH even where no 3.13 is installed, so run it."""
+    if shutil.which("python3.13") is None:
+        return False
+    probe = subprocess.run(["python3.13", "--version"], cwd=REPO_ROOT, capture_output=True, check=False)
+    return probe.returncode == 0

@@ -20,7 +20,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from samtranslator.yaml_helper import yaml_parse
-from template_tools import REPO_ROOT
+from template_tools import REPO_ROOT, python313_runs, sam_executable
 
 pytestmark = pytest.mark.sam
 
@@ -52,17 +52,6 @@ STANDALONE_TEMPLATE = textwrap.dedent(
 )
 
 
-def _sam_executable() -> str | None:
-    beside_python = Path(sys.executable).parent / "sam"
-    return shutil.which("sam") or (str(beside_python) if beside_python.exists() else None)
-
-
-def _python313_runs() -> bool:
-    if shutil.which("python3.13") is None:
-        return False
-    probe = subprocess.run(["python3.13", "--version"], cwd=REPO_ROOT, capture_output=True, check=False)
-    return probe.returncode == 0
-
 
 def _template(work: Path) -> Path:
     if EXTRACTOR_TEMPLATE.is_file():
@@ -74,10 +63,10 @@ def _template(work: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def worker_build(tmp_path_factory) -> tuple[Path, dict]:
-    sam = _sam_executable()
+    sam = sam_executable()
     if sam is None:
         pytest.skip("the `sam` CLI is not installed (pip install -r requirements-dev.txt provides it)")
-    if not _python313_runs():
+    if not python313_runs():
         pytest.skip("the OCR worker's build byte-compiles with python3.13 (the runtime); none on PATH")
     work = tmp_path_factory.mktemp("ocr-worker")
     build_dir = work / "build"

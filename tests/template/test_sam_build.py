@@ -7,16 +7,14 @@ layer's pinned arm64 wheels from PyPI (the one registry these tests reach); dese
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from samtranslator.yaml_helper import yaml_parse
-from template_tools import REPO_ROOT
+from template_tools import REPO_ROOT, python313_runs, sam_executable
 
 pytestmark = pytest.mark.sam
 
@@ -24,26 +22,13 @@ FUNCTIONS = {"SubmitFunction": "submit", "CallbackFunction": "callback", "Poller
 PIP_CACHE = REPO_ROOT / ".aws-sam" / "cache" / "ocr-worker-pip"
 
 
-def _sam_executable() -> str | None:
-    # `make test` runs the venv's python without activating it, so look next to it as well as on PATH.
-    beside_python = Path(sys.executable).parent / "sam"
-    return shutil.which("sam") or (str(beside_python) if beside_python.exists() else None)
-
-
-def _python313_runs() -> bool:
-    # A pyenv shim is on PATH even where no 3.13 is installed; only running it tells.
-    if shutil.which("python3.13") is None:
-        return False
-    probe = subprocess.run(["python3.13", "--version"], cwd=REPO_ROOT, capture_output=True, check=False)
-    return probe.returncode == 0
-
 
 @pytest.fixture(scope="session")
 def sam_build(tmp_path_factory) -> Path:
-    sam = _sam_executable()
+    sam = sam_executable()
     if sam is None:
         pytest.skip("the `sam` CLI is not installed (pip install -r requirements-dev.txt provides it)")
-    if not _python313_runs():
+    if not python313_runs():
         pytest.skip("`sam build` needs python3.13 on PATH for BuildMethod python3.13 (see docs/deploy.md)")
     # sam build follows the nested application (Provider=builtin) into its template, whatever the mode.
     if not (REPO_ROOT / "serverless_extractor" / "template.yaml").is_file():
