@@ -59,8 +59,13 @@ def test_pending_callback_resumes_after_restart(make_service, listener):
     with first.client() as client:
         client.post(SUBMIT, headers=AUTH, json={"image": b64(jpeg()), "reference_id": "resume-cb-1",
                                                "callback_url": f"{listener.url}/cb/resume"})
-        # First attempt fails; the next is 60 s away when we crash.
+        # First attempt fails; the next is 60 s away when we crash. The listener sees the POST
+        # before the service records its answer, so wait for the record, not only the request.
         wait_until(lambda: listener.for_path("/cb/resume"), what="first attempt")
+        wait_until(
+            lambda: _db_rows(first.data_dir, "SELECT attempts FROM deliveries WHERE reference_id = 'resume-cb-1'") == [(1,)],
+            what="first attempt recorded",
+        )
     first.kill()
     # Make the retry due now, as if the backoff had elapsed while the service was down.
     with sqlite3.connect(first.data_dir / "extractor.sqlite3") as db:
