@@ -32,7 +32,7 @@ from .conftest import TEST_EXTRACTOR_ARGS, TEST_FUNCTION_ENV, describe
 
 pytestmark = pytest.mark.slow
 
-DEADLINE_SECONDS = 60  # the timed-out job's deadline: short, yet longer than a busy machine's OCR
+DEADLINE_SECONDS = 25  # the timed-out job's deadline: short, yet several times a busy machine's OCR of one card
 OCR_TIMEOUT = 240.0
 
 

@@ -15,9 +15,9 @@ from .conftest import TEST_EXTRACTOR_ARGS, TEST_FUNCTION_ENV, describe, jpeg_byt
 
 pytestmark = pytest.mark.slow
 
-# Short enough that a job whose provider is down times out within the test, long enough for the
-# re-driven attempt's OCR on a busy 2-core machine.
-DEADLINE_SECONDS = 60
+# Short enough that a job whose provider is down times out within the test, several times the
+# re-driven attempt's OCR of one card on a busy 2-core machine (a few seconds).
+DEADLINE_SECONDS = 25
 OCR_TIMEOUT = 240.0
 
 
