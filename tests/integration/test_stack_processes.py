@@ -23,7 +23,7 @@ from local.extractor_process import free_port
 from local.stack import LocalStack
 from local.state import read_state
 
-from .conftest import TEST_EXTRACTOR_ARGS, TEST_FUNCTION_ENV, wait_for
+from .conftest import TEST_EXTRACTOR_ARGS, TEST_FUNCTION_ENV, wait_for, without_ignored_interrupts
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 300.0  # the extractor loads its OCR model on a busy 2-core machine
@@ -164,7 +164,8 @@ def test_ctrl_c_while_starting_leaves_no_child(stack_process: StackProcess) -> N
     # Stopped by start() itself (the old code first waited up to 240 s for the model); allow only
     # the moment a busy machine needs to reap the processes.
     wait_for(lambda: not [pid for pid in children if alive(pid)], timeout=15, what=f"children {children} to exit")
-    assert not [line for line in stack_process.stderr if line.startswith("Traceback")], stack_process.stderr
+    assert not [line for line in without_ignored_interrupts(stack_process.stderr) if line.startswith("Traceback")], \
+        stack_process.stderr
 
 
 # --- the port probe ------------------------------------------------------------------------
