@@ -89,7 +89,7 @@ async def _handle(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
             return json_response(await erase_job(runtime.store, runtime.images, app.app_id, query.get("reference_id")))
         return json_response(await read_result(runtime.store, runtime.settings, app.app_id, query.get("reference_id")))
     except ContractError as error:
-        return json_response(error.body(), error.status)
+        return json_response(error.body(), error.status, error.headers)
 
 
 def handle(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:

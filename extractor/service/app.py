@@ -77,6 +77,10 @@ def _error_responses(*codes: int) -> dict[int | str, dict]:
     for code in codes:
         model = AuthFailedResponse if code == 401 else ErrorResponse
         responses[code] = {"model": model}
+    if 429 in responses:
+        responses[429]["headers"] = {"Retry-After": {
+            "description": "Whole seconds until this App-ID's next submit is admitted", "schema": {"type": "integer"},
+        }}
     return responses
 
 
@@ -180,7 +184,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ContractError)
     async def _contract_error(request: Request, exc: ContractError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(AuthorizationFailed)
     async def _auth_failed(request: Request, exc: AuthorizationFailed) -> JSONResponse:

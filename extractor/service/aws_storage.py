@@ -268,8 +268,9 @@ class DynamoSubmitWindows:
         self._table = table
         self._clock = clock
 
-    async def admit(self, app_id: str, rate: SubmitRate) -> bool:
-        window = rate.window(self._clock())
+    async def admit(self, app_id: str, rate: SubmitRate) -> float:
+        now = self._clock()
+        window = rate.window(now)
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -283,9 +284,9 @@ class DynamoSubmitWindows:
             )
         except ClientError as error:
             if _conditional_failure(error):
-                return False
+                return rate.window_end(window) - now  # the next window starts empty
             raise
-        return True
+        return 0.0
 
 
 class S3ImageStore:

@@ -63,9 +63,11 @@ _DEFAULTS: dict[ErrorCode, tuple[int, str]] = {
 class ContractError(Exception):
     """A request the contract answers with an error body; raised anywhere, rendered once."""
 
-    def __init__(self, code: ErrorCode, message: str | None = None, status: int | None = None) -> None:
+    def __init__(self, code: ErrorCode, message: str | None = None, status: int | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         default_status, default_message = _DEFAULTS[code]
         self.code = code
+        self.headers = headers or {}  # e.g. Retry-After on a 429
         self.status = status or default_status
         self.message = message or default_message
         super().__init__(f"{self.status} {code}")

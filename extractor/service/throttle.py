@@ -52,17 +52,24 @@ def submit_rate(settings: ServiceSettings, app: AppCredentials) -> SubmitRate | 
 
 
 class SubmitThrottle(Protocol):
-    async def admit(self, app_id: str, rate: SubmitRate) -> bool:
-        """Take one submit from the application's allowance; False (and nothing taken) when none is left."""
+    async def admit(self, app_id: str, rate: SubmitRate) -> float:
+        """Take one submit from the application's allowance and return 0.0; when none is left,
+        take nothing and return the seconds until one is."""
         ...
+
+
+def retry_after_header(wait_seconds: float) -> dict[str, str]:
+    """RFC 9110 Retry-After in whole seconds, never 0 (a client told 0 would retry at once)."""
+    return {"Retry-After": str(max(1, math.ceil(wait_seconds)))}
 
 
 async def check_submit_rate(throttle: SubmitThrottle | None, settings: ServiceSettings, app: AppCredentials) -> None:
     rate = submit_rate(settings, app)
     if throttle is None or rate is None:
         return
-    if not await throttle.admit(app.app_id, rate):
-        raise ContractError(ErrorCode.TOO_MANY_REQUESTS)
+    wait = await throttle.admit(app.app_id, rate)
+    if wait > 0:
+        raise ContractError(ErrorCode.TOO_MANY_REQUESTS, headers=retry_after_header(wait))
 
 
 class TokenBuckets:
@@ -79,6 +86,6 @@ class TokenBuckets:
         tokens = min(float(rate.burst), tokens + max(0.0, now - at) * rate.per_second)
         if tokens < 1.0:
             self._buckets[app_id] = (tokens, now)
-            return False
+            return (1.0 - tokens) / rate.per_second
         self._buckets[app_id] = (tokens - 1.0, now)
-        return True
+        return 0.0

@@ -249,13 +249,17 @@ def test_submit_windows_admit_a_burst_per_application_and_window(aws):
     windows = DynamoSubmitWindows(ddb, "jobs", clock=clock)
     rate = SubmitRate(per_second=2.0, burst=3)  # 3 submits per 1.5 s window
     clock.now = rate.window(clock.now) * rate.window_seconds  # the start of a window
-    assert [run(windows.admit("app-a", rate)) for _ in range(5)] == [True, True, True, False, False]
-    assert run(windows.admit("app-b", rate))  # another application has its own counter
+    # 0.0 = admitted; a refusal says how long until the next window (here all of this one: 1.5 s).
+    assert [run(windows.admit("app-a", rate)) for _ in range(5)] == pytest.approx([0.0, 0.0, 0.0, 1.5, 1.5])
+    clock.now += 1.0
+    assert run(windows.admit("app-a", rate)) == pytest.approx(0.5)
+    clock.now -= 1.0
+    assert run(windows.admit("app-b", rate)) == 0.0  # another application has its own counter
     item = ddb.get_item(TableName="jobs", Key={"app_id": {"S": "app-a"}, "reference_id": {"S": f"#rate#{rate.window(clock.now)}"}})["Item"]
     assert item["submits"] == {"N": "3"}  # a refused submit takes nothing
     assert int(item["expires_at"]["N"]) > clock.now  # TTL removes the window's item
     clock.now += rate.window_seconds  # the next window starts afresh
-    assert run(windows.admit("app-a", rate))
+    assert run(windows.admit("app-a", rate)) == 0.0
     # The counter items are not jobs: no job read or erasure sees them.
     store = DynamoJobStore(ddb, "jobs", retention_hours=1, clock=clock)
     assert run(store.get_job("app-a", f"#rate#{rate.window(clock.now)}")) is None

@@ -42,22 +42,31 @@ def test_bucket_admits_a_burst_then_refills_at_the_rate():
     clock = Clock()
     buckets = TokenBuckets(clock)
     rate = SubmitRate(per_second=2.0, burst=3)
-    assert [run(buckets.admit("a", rate)) for _ in range(4)] == [True, True, True, False]
-    clock.now += 0.25  # half a token: still refused
-    assert not run(buckets.admit("a", rate))
+    # 0.0 = admitted; otherwise the seconds until the next token.
+    assert [run(buckets.admit("a", rate)) for _ in range(4)] == [0.0, 0.0, 0.0, 0.5]
+    clock.now += 0.25  # half a token: still refused, a quarter second to go
+    assert run(buckets.admit("a", rate)) == 0.25
     clock.now += 0.25  # one whole token
-    assert run(buckets.admit("a", rate))
-    assert not run(buckets.admit("a", rate))
+    assert run(buckets.admit("a", rate)) == 0.0
+    assert run(buckets.admit("a", rate)) == 0.5
     clock.now += 60  # a long pause refills to the burst, never beyond it
-    assert [run(buckets.admit("a", rate)) for _ in range(4)] == [True, True, True, False]
+    assert [run(buckets.admit("a", rate)) for _ in range(4)] == [0.0, 0.0, 0.0, 0.5]
 
 
 def test_bucket_is_per_application():
     clock = Clock()
     buckets = TokenBuckets(clock)
     rate = SubmitRate(per_second=1.0, burst=2)
-    assert [run(buckets.admit("a", rate)) for _ in range(3)] == [True, True, False]
-    assert [run(buckets.admit("b", rate)) for _ in range(3)] == [True, True, False]
+    assert [run(buckets.admit("a", rate)) > 0 for _ in range(3)] == [False, False, True]
+    assert [run(buckets.admit("b", rate)) > 0 for _ in range(3)] == [False, False, True]
+
+
+def test_retry_after_is_whole_seconds_and_never_zero():
+    from extractor.service.throttle import retry_after_header
+
+    assert retry_after_header(0.01) == {"Retry-After": "1"}
+    assert retry_after_header(1.0) == {"Retry-After": "1"}
+    assert retry_after_header(99.2) == {"Retry-After": "100"}
 
 
 def test_windows_hold_a_burst_and_average_the_rate():

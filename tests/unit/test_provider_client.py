@@ -90,6 +90,14 @@ def test_auth_and_quota_errors_are_transient_without_retry_loop(status, body, co
     assert client.sleeps == []
 
 
+@pytest.mark.parametrize("header,expected", [("120", 120.0), ("Wed, 21 Oct 2026 07:28:00 GMT", None), ("-5", None)])
+def test_retry_after_seconds_are_kept_on_the_transient_error(header, expected):
+    client = client_for(lambda r: httpx.Response(429, json={}, headers={"Retry-After": header}))
+    with pytest.raises(ProviderTransientError) as info:
+        client.submit(REQUEST)
+    assert info.value.retry_after == expected
+
+
 @pytest.mark.parametrize("body", [{"error_code": 123}, ["INVALID_PAYLOAD"], "<html>"])
 def test_an_error_body_that_is_not_the_contract_s_is_classified_by_its_status(body):
     reply = httpx.Response(400, text=body) if isinstance(body, str) else httpx.Response(400, json=body)

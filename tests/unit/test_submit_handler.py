@@ -152,6 +152,17 @@ def test_transient_provider_errors_put_the_job_in_retry_with_backoff(stack, hand
     assert item["next_check_at"] >= item["created_epoch"] + 30  # backoff, not an immediate hammering
 
 
+def test_a_429_s_retry_after_pushes_the_next_attempt_back(stack, handlers):
+    body = {"message": "Too many requests", "error_code": "TOO_MANY_REQUESTS"}
+    stack.provider.submit_reply = lambda *_: httpx.Response(429, json=body, headers={"Retry-After": "7200"})
+    event = stack.s3_event(KEY, make_image())
+    invoke(handlers, event)
+    item = stack.item(ref_for(event))
+    assert item["status"] == "RETRY"
+    # Longer than our own first step (30-60 s), capped at our longest (900 s): never sooner than asked.
+    assert item["next_check_at"] - item["created_epoch"] >= 890
+
+
 def test_timeout_puts_the_job_in_retry(stack, handlers):
     def timeout(body):
         raise httpx.ReadTimeout("slow")

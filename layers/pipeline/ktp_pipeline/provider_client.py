@@ -37,7 +37,19 @@ class ProviderRejected(ProviderError):
 
 
 class ProviderTransientError(ProviderError):
-    """401/403/429/5xx, timeouts, connection failures: try again later."""
+    """401/403/429/5xx, timeouts, connection failures: try again later (not before ``retry_after``
+    seconds when the provider said so)."""
+
+    def __init__(self, http_status: int | None, error_code: str | None, message: str,
+                 retry_after: float | None = None) -> None:
+        super().__init__(http_status, error_code, message)
+        self.retry_after = retry_after
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Retry-After as delay-seconds (what our extractor sends); an HTTP-date or junk is ignored."""
+    value = response.headers.get("retry-after", "").strip()
+    return float(value) if value.isdigit() else None
 
 
 class ResultNotFound(ProviderError):
@@ -58,7 +70,7 @@ def _error_for(response: httpx.Response) -> ProviderError:
     if status == 401:
         return ProviderTransientError(status, body.error_code or "AUTHORIZATION_FAILED", body.message)
     # 403 INSUFFICIENT_QUOTA, 408, 429, 5xx and anything unexpected: retry later, the deadline bounds it.
-    return ProviderTransientError(status, body.error_code or f"HTTP_{status}", body.message)
+    return ProviderTransientError(status, body.error_code or f"HTTP_{status}", body.message, _retry_after(response))
 
 
 class ProviderClient:

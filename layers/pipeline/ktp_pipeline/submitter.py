@@ -5,6 +5,7 @@ poller's resubmission path. Object keys are never logged: a file name may well b
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 
 from .attempts import reupload_attempt
-from .backoff import SUBMIT_CLAIM_SECONDS, retry_delay
+from .backoff import RETRY_CAP_SECONDS, SUBMIT_CLAIM_SECONDS, retry_delay
 from .image_checks import FORMAT, MAX_IMAGE_BYTES, SIZE, check_image, too_large
 from .job_store import JobStore
 from .models import JobRecord, JobStatus, SubmitRequest
@@ -147,7 +148,7 @@ class Submitter:
                                        "Already at the provider; waiting for the result.")
             return self._reject(reference_id, exc.error_code or "INVALID_PAYLOAD")
         except ProviderTransientError as exc:
-            return self._retry(reference_id, exc.error_code or "PROVIDER_UNREACHABLE", retry_count)
+            return self._retry(reference_id, exc.error_code or "PROVIDER_UNREACHABLE", retry_count, exc.retry_after)
         echoed = accepted.data.reference_id
         if echoed and echoed != reference_id:
             # Its callback will carry the provider's id and land as an orphan; the poller still asks for ours.
@@ -170,8 +171,12 @@ class Submitter:
                                            "outcome": outcome.value})
         return SubmitOutcome(reference_id, outcome)
 
-    def _retry(self, reference_id: str, error_code: str, retry_count: int) -> SubmitOutcome:
-        if not self._store.mark_retry(reference_id, error_code, reason_for(error_code), retry_delay(retry_count, self._settings.retry_base_seconds)):
+    def _retry(self, reference_id: str, error_code: str, retry_count: int,
+               not_before: float | None = None) -> SubmitOutcome:
+        delay = retry_delay(retry_count, self._settings.retry_base_seconds)
+        if not_before:  # the provider's Retry-After (a 429), within our own cap
+            delay = max(delay, min(RETRY_CAP_SECONDS, math.ceil(not_before)))
+        if not self._store.mark_retry(reference_id, error_code, reason_for(error_code), delay):
             return SubmitOutcome(reference_id, Outcome.LOST_RACE)
         logger.info("job will be retried", extra={"reference_id": reference_id, "error_code": error_code})
         return SubmitOutcome(reference_id, Outcome.RETRY)
