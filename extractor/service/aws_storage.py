@@ -23,6 +23,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from ktp_pipeline.dynamo_values import plain  # the one Decimal → int/float conversion
+
 from extractor.service.store import TERMINAL_STATES, Job, QuotaExhausted, ReferenceExists
 from extractor.service.throttle import SubmitRate
 
@@ -44,17 +46,7 @@ def _dynamo(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _python(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+    return {name: plain(_deserializer.deserialize(value)) for name, value in item.items()}
 
 
 def _number(value: float) -> Decimal:
