@@ -28,6 +28,7 @@ TARGETS: dict[str, tuple] = {
     "submit handler": (REPO / "functions" / "submit", "import app"),
     "callback handler": (REPO / "functions" / "callback", "import app"),
     "poller handler": (REPO / "functions" / "poller", "import app"),
+    "erase handler": (REPO / "functions" / "erase", "import app"),
     # The whole cold cost of each function's first invocation, X-Ray SDK tracing off (the default).
     "submit handler + first call": (REPO / "functions" / "submit",
                                     FIRST_CALL.format(modules="httpx, ktp_pipeline.submitter")),
@@ -35,6 +36,8 @@ TARGETS: dict[str, tuple] = {
                                       FIRST_CALL.format(modules="ktp_pipeline.callback_receiver, ktp_pipeline.secrets")),
     "poller handler + first call": (REPO / "functions" / "poller",
                                     FIRST_CALL.format(modules="httpx, ktp_pipeline.poller")),
+    "erase handler + first call": (REPO / "functions" / "erase",
+                                   FIRST_CALL.format(modules="httpx, ktp_pipeline.erasure, ktp_pipeline.nik_hash")),
     # The same with DetailedTracing=true: importing the handler builds the Powertools Tracer (X-Ray SDK).
     "submit + first call, SDK tracing on": (
         REPO / "functions" / "submit",
@@ -130,7 +133,7 @@ def main() -> int:
     print()
     print(f"Interpreter start-up before any import (wall, median): {statistics.median(startups):.1f} ms")
     print()
-    for name in ("submit handler", "callback handler", "poller handler"):
+    for name in ("submit handler", "callback handler", "poller handler", "erase handler"):
         extra, statement = TARGETS[name][:2]
         parts = ", ".join(f"{module} {ms:.0f}" for ms, module in heaviest(extra, statement, args.top))
         print(f"{name} heaviest imports below the handler (cumulative ms, one run): {parts}")

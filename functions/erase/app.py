@@ -7,7 +7,6 @@ erasure record (counts only). The event is never logged: it may hold a NIK.
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ktp_pipeline import wiring
-from ktp_pipeline.erasure import ErasureRequestError
 from ktp_pipeline.observability import logger, metrics, tracer
 
 
@@ -15,6 +14,9 @@ from ktp_pipeline.observability import logger, metrics, tracer
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event, context):
+    # Imported with the eraser on the first call, not at init: it loads boto3 (as the other handlers' services do).
+    from ktp_pipeline.erasure import ErasureRequestError
+
     request = event if isinstance(event, dict) else {}
     try:
         report = wiring.eraser().erase(request)
