@@ -189,8 +189,13 @@ def _choose(image: np.ndarray, candidates: list[Candidate]) -> Candidate | None:
     text: a KTP's photo box (with its signature, the card's aspect; upright on a card lying
     across, and so also ruled out by the long edges) shows a few at most.
     """
+    counted: dict[tuple, bool] = {}  # several masks give the same outline: count its rows once
+
     def has_rows(candidate: Candidate) -> bool:
-        return text_rows(image, candidate.quad) >= _MIN_TEXT_ROWS
+        key = tuple(np.round(candidate.quad / 4).astype(int).ravel())
+        if key not in counted:
+            counted[key] = text_rows(image, candidate.quad) >= _MIN_TEXT_ROWS
+        return counted[key]
 
     for best in candidates:
         if best.share < _REFINE_BELOW and not has_rows(best):
