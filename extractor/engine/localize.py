@@ -20,12 +20,17 @@ _CONTOURS_PER_MASK = 12
 # rectangle, this close to ID-1's aspect, and clear of the frame's edges.
 _CARD_LIKE_FILL = 0.9
 _CARD_LIKE_ASPECT = 0.15
-_NESTED_MAX = 0.8  # a held card covers at most this share of the outline holding it
+# A held card covers at most this share of the outline holding it: a page body or a monitor
+# held the tuned and small-frame cards at 0.1-0.3, a phone photo's card a card-like cut of
+# itself at 0.78 (xs-phone tuned), a bezel the screen a card fills at 0.8 (either is right).
+_NESTED_MAX = 0.6
 _PARALLEL_COS = 0.94  # long edges within ~20 degrees
 # A card shows at least this many text-line blobs at _ROWS_WIDTH px: tuned cards and the synth
 # small-card frames showed 27-32, a KTP's photo box 0-4 (tuned sets, seed 4242; small.py seed 1).
 _MIN_TEXT_ROWS = 12
 _ROWS_WIDTH = 500
+_INSIDE_DEPTH = 2  # crops searched inside an outline without text rows (a bezel, then the screen)
+_SAME_OUTLINE = 0.9  # an outline covering this much of the crop is the crop's own outline again
 _REFINE_BELOW = 0.12  # cards covering less of the frame get their corners searched again on a crop
 _REFINE_PAD = 0.25  # the crop's margin around the card, per side, in card sizes
 
@@ -180,16 +185,10 @@ def text_rows(image: np.ndarray, quad: np.ndarray) -> int:
     return rows
 
 
-def _choose(image: np.ndarray, candidates: list[Candidate]) -> Candidate | None:
-    """The best outline, unless it holds a card-like outline lying the same way: then that one
-    (and so on inwards).
-
-    A screenshot's page body, a monitor or a panel outscores the small card it holds on area
-    alone. What is stepped into, and any outline under the old 12 % floor, must hold rows of
-    text: a KTP's photo box (with its signature, the card's aspect; upright on a card lying
-    across, and so also ruled out by the long edges) shows a few at most.
-    """
-    counted: dict[tuple, bool] = {}  # several masks give the same outline: count its rows once
+def _row_test(image: np.ndarray):
+    """Whether an outline on ``image`` shows a card's text rows, counted once per outline (several
+    masks give the same one)."""
+    counted: dict[tuple, bool] = {}
 
     def has_rows(candidate: Candidate) -> bool:
         key = tuple(np.round(candidate.quad / 4).astype(int).ravel())
@@ -197,6 +196,18 @@ def _choose(image: np.ndarray, candidates: list[Candidate]) -> Candidate | None:
             counted[key] = text_rows(image, candidate.quad) >= _MIN_TEXT_ROWS
         return counted[key]
 
+    return has_rows
+
+
+def _choose(candidates: list[Candidate], has_rows) -> Candidate | None:
+    """The best outline, unless it holds a card-like outline with text rows, lying the same way and
+    covering at most _NESTED_MAX of it: then that one (and so on inwards).
+
+    A screenshot's page body or a monitor outscores the small card on it on area alone. A part of
+    a card that a mask cut out with the card's aspect covers more of it than _NESTED_MAX (it must
+    lose a quarter of both sides to do less). Any outline under the old 12 % floor must show rows
+    too: a KTP's photo box with its signature (the card's aspect standing up) shows a few at most.
+    """
     for best in candidates:
         if best.share < _REFINE_BELOW and not has_rows(best):
             continue
@@ -204,8 +215,9 @@ def _choose(image: np.ndarray, candidates: list[Candidate]) -> Candidate | None:
             held = next((c for c in candidates if c.card_like and c.share <= _NESTED_MAX * best.share
                          and _parallel(c.quad, best.quad) and _inside(c.quad, best.quad) and has_rows(c)), None)
             if held is None:
-                return best
+                break
             best = held
+        return best
     return None
 
 
@@ -231,6 +243,35 @@ def _refine(image: np.ndarray, chosen: Candidate) -> np.ndarray:
     return quad
 
 
+def _card_inside(image: np.ndarray, outline: Candidate) -> Candidate | None:
+    """A card searched for inside an outline that shows too few text rows to be one itself.
+
+    A monitor or a page photographed with a small card on it: inside the whole photo the card's
+    contour is not among the largest, inside the screen's crop it is, and the screen's colour
+    becomes the border colour the background mask compares with. A crop may first show the screen
+    inside the bezel: that is searched in turn (at most _INSIDE_DEPTH crops).
+    """
+    height, width = image.shape[:2]
+    quad, offset = outline.quad, np.float32([0, 0])
+    for _ in range(_INSIDE_DEPTH):
+        x0, y0 = np.maximum(quad.min(axis=0), 0).astype(int)
+        x1, y1 = np.minimum(quad.max(axis=0) + 1, [width - offset[0], height - offset[1]]).astype(int)
+        crop_origin = offset + np.float32([x0, y0])
+        left, top = int(crop_origin[0]), int(crop_origin[1])
+        crop = image[top:top + y1 - y0, left:left + x1 - x0]
+        if min(crop.shape[:2]) < 32:
+            return None
+        has_rows = _row_test(crop)
+        inner = _choose(_quad_candidates(crop), has_rows)
+        if inner is None or inner.share > _SAME_OUTLINE:
+            return None
+        if has_rows(inner):
+            share = inner.share * crop.shape[0] * crop.shape[1] / (height * width)
+            return replace(inner, quad=inner.quad + np.float32([left, top]), share=share)
+        quad, offset = inner.quad, np.float32([left, top])
+    return None
+
+
 def _grown(quad: np.ndarray, share: float) -> np.ndarray:
     centre = quad.mean(axis=0)
     return centre + (quad - centre) * (1 + share)
@@ -238,9 +279,12 @@ def _grown(quad: np.ndarray, share: float) -> np.ndarray:
 
 def find_card(image: np.ndarray) -> np.ndarray | None:
     """The card's corners (TL, TR, BR, BL) in image pixels, or None when it fills the frame / is not found."""
-    chosen = _choose(image, _quad_candidates(image))
+    has_rows = _row_test(image)
+    chosen = _choose(_quad_candidates(image), has_rows)
     if chosen is None:
         return None
+    if not has_rows(chosen):
+        chosen = _card_inside(image, chosen) or chosen
     if chosen.share < _REFINE_BELOW and max(image.shape[:2]) > _SEARCH_SIDE:
         return _refine(image, chosen)
     return chosen.quad
