@@ -252,23 +252,21 @@ def _card_inside(image: np.ndarray, outline: Candidate) -> Candidate | None:
     inside the bezel: that is searched in turn (at most _INSIDE_DEPTH crops).
     """
     height, width = image.shape[:2]
-    quad, offset = outline.quad, np.float32([0, 0])
+    quad = outline.quad
     for _ in range(_INSIDE_DEPTH):
-        x0, y0 = np.maximum(quad.min(axis=0), 0).astype(int)
-        x1, y1 = np.minimum(quad.max(axis=0) + 1, [width - offset[0], height - offset[1]]).astype(int)
-        crop_origin = offset + np.float32([x0, y0])
-        left, top = int(crop_origin[0]), int(crop_origin[1])
-        crop = image[top:top + y1 - y0, left:left + x1 - x0]
+        left, top = np.maximum(quad.min(axis=0), 0).astype(int)
+        right, bottom = np.minimum(quad.max(axis=0) + 1, [width, height]).astype(int)
+        crop = image[top:bottom, left:right]
         if min(crop.shape[:2]) < 32:
             return None
         has_rows = _row_test(crop)
         inner = _choose(_quad_candidates(crop), has_rows)
         if inner is None or inner.share > _SAME_OUTLINE:
             return None
+        found = inner.quad + np.float32([left, top])
         if has_rows(inner):
-            share = inner.share * crop.shape[0] * crop.shape[1] / (height * width)
-            return replace(inner, quad=inner.quad + np.float32([left, top]), share=share)
-        quad, offset = inner.quad, np.float32([left, top])
+            return replace(inner, quad=found, share=inner.share * crop.shape[0] * crop.shape[1] / (height * width))
+        quad = found
     return None
 
 
