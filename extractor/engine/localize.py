@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import cv2
 import numpy as np
 
@@ -9,6 +11,28 @@ CARD_ASPECT = 85.60 / 53.98  # ID-1
 CARD_WIDTH = 1000
 CARD_HEIGHT = round(CARD_WIDTH / CARD_ASPECT)
 _SEARCH_SIDE = 640  # contour search runs on a downscaled copy
+# The smallest card searched for, as a share of the frame's area: a KTP in a screenshot of a page
+# or a chat, in a wide letterbox or far off in a photo covers a few percent (was 0.12). On the
+# 640 px copy a card of 2.5 % is still ~90 px wide.
+MIN_CARD_SHARE = 0.025
+_CONTOURS_PER_MASK = 12
+# An outline is card-like (preferred to a page or bezel it lies in) when it is this clean a
+# rectangle, this close to ID-1's aspect, and clear of the frame's edges.
+_CARD_LIKE_FILL = 0.9
+_CARD_LIKE_ASPECT = 0.15
+# A held card covers at most this share of the outline holding it: a page body or a monitor
+# held the tuned and small-frame cards at 0.1-0.3, a phone photo's card a card-like cut of
+# itself at 0.78 (xs-phone tuned), a bezel the screen a card fills at 0.8 (either is right).
+_NESTED_MAX = 0.6
+_PARALLEL_COS = 0.94  # long edges within ~20 degrees
+# A card shows at least this many text-line blobs at _ROWS_WIDTH px: tuned cards and the synth
+# small-card frames showed 27-32, a KTP's photo box 0-4 (tuned sets, seed 4242; small.py seed 1).
+_MIN_TEXT_ROWS = 12
+_ROWS_WIDTH = 500
+_INSIDE_DEPTH = 2  # crops searched inside an outline without text rows (a bezel, then the screen)
+_SAME_OUTLINE = 0.9  # an outline covering this much of the crop is the crop's own outline again
+_REFINE_BELOW = 0.12  # cards covering less of the frame get their corners searched again on a crop
+_REFINE_PAD = 0.25  # the crop's margin around the card, per side, in card sizes
 
 
 class ImageDecodeError(ValueError):
@@ -52,9 +76,24 @@ def _background_mask(small: np.ndarray) -> np.ndarray:
     return (distance > max(12.0, 1.5 * spread)).astype(np.uint8) * 255
 
 
-def _quad_candidates(image: np.ndarray) -> list[np.ndarray]:
-    scale = min(1.0, _SEARCH_SIDE / max(image.shape[:2]))
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+@dataclass(frozen=True)
+class Candidate:
+    """A card-shaped outline: corners in the searched image's pixels and what it was scored on."""
+
+    quad: np.ndarray
+    score: float
+    share: float  # of the frame's area
+    fill: float  # contour area over quad area (1 = a clean rectangle)
+    aspect: float
+    touching: int  # frame edges it reaches
+
+    @property
+    def card_like(self) -> bool:
+        """A clean rectangle of the ID-1 shape clear of the frame's edges: a card, not a page or panel."""
+        return self.touching == 0 and self.fill >= _CARD_LIKE_FILL and abs(self.aspect - CARD_ASPECT) <= _CARD_LIKE_ASPECT
+
+
+def _masks(small: np.ndarray) -> list[np.ndarray]:
     grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
     masks = [_background_mask(small)]
     for low, high in ((30, 90), (10, 40)):
@@ -63,50 +102,190 @@ def _quad_candidates(image: np.ndarray) -> list[np.ndarray]:
     for channel in (grey, saturation):
         _, otsu = cv2.threshold(channel, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         masks.extend([otsu, 255 - otsu])
-    frame_h, frame_w = small.shape[:2]
+    return masks
+
+
+def _candidate(contour: np.ndarray, frame_w: int, frame_h: int) -> Candidate | None:
+    area = cv2.contourArea(contour)
     frame_area = frame_h * frame_w
-    scored = []
-    for mask in masks:
+    if not MIN_CARD_SHARE * frame_area <= area <= 0.97 * frame_area:
+        return None
+    hull = cv2.convexHull(contour)
+    approx = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
+    if len(approx) != 4:
+        approx = cv2.boxPoints(cv2.minAreaRect(hull))
+    quad = _order_corners(np.asarray(approx, dtype=np.float32))
+    quad_area = cv2.contourArea(quad)
+    if quad_area <= 0:
+        return None
+    fill = min(area / quad_area, quad_area / area)
+    width = (np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2
+    height = (np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2
+    if height <= 0 or fill < 0.8:
+        return None
+    aspect = width / height
+    if not 1.3 <= aspect <= 1.9:
+        return None
+    xs, ys = quad[:, 0], quad[:, 1]
+    edges = (xs.min() < 3, ys.min() < 3, xs.max() > frame_w - 4, ys.max() > frame_h - 4)
+    if all(edges):
+        return None  # the whole frame
+    touching = sum(edges)
+    score = area * fill * (1.0 - min(0.5, abs(aspect - CARD_ASPECT)))
+    if touching >= 2:
+        score *= 0.5  # more likely vignetting or the table than the card itself
+    return Candidate(quad, score, area / frame_area, fill, aspect, touching)
+
+
+def _quad_candidates(image: np.ndarray) -> list[Candidate]:
+    """Card-shaped outlines, best first, found on a copy at most _SEARCH_SIDE px (corners in ``image`` px)."""
+    scale = min(1.0, _SEARCH_SIDE / max(image.shape[:2]))
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    frame_h, frame_w = small.shape[:2]
+    found = []
+    for mask in _masks(small):
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
-        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:3]:
-            area = cv2.contourArea(contour)
-            if not 0.12 * frame_area <= area <= 0.97 * frame_area:
-                continue
-            hull = cv2.convexHull(contour)
-            approx = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
-            if len(approx) != 4:
-                approx = cv2.boxPoints(cv2.minAreaRect(hull))
-            quad = _order_corners(np.asarray(approx, dtype=np.float32))
-            quad_area = cv2.contourArea(quad)
-            if quad_area <= 0:
-                continue
-            fill = min(area / quad_area, quad_area / area)
-            width = (np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2
-            height = (np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2
-            if height <= 0 or fill < 0.8:
-                continue
-            aspect = width / height
-            if not 1.3 <= aspect <= 1.9:
-                continue
-            xs, ys = quad[:, 0], quad[:, 1]
-            whole_frame = xs.min() < 3 and ys.min() < 3 and xs.max() > frame_w - 4 and ys.max() > frame_h - 4
-            if whole_frame:
-                continue
-            score = area * fill * (1.0 - min(0.5, abs(aspect - CARD_ASPECT)))
-            touching = sum((xs.min() < 3, ys.min() < 3, xs.max() > frame_w - 4, ys.max() > frame_h - 4))
-            if touching >= 2:
-                score *= 0.5  # more likely vignetting or the table than the card itself
-            scored.append((score, quad / scale))
-    scored.sort(key=lambda item: item[0], reverse=True)
-    return [quad for _, quad in scored]
+        # Every contour, not only the outermost: a card shown on a monitor or a page lies inside
+        # the screen's outline. A small card is rarely among the few largest: look further down.
+        contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+        for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:_CONTOURS_PER_MASK]:
+            candidate = _candidate(contour, frame_w, frame_h)
+            if candidate is not None:
+                found.append(replace(candidate, quad=candidate.quad / scale))
+    found.sort(key=lambda c: c.score, reverse=True)
+    return found
+
+
+def _inside(inner: np.ndarray, outer: np.ndarray) -> bool:
+    contour = outer.reshape(-1, 1, 2).astype(np.float32)
+    return all(cv2.pointPolygonTest(contour, (float(x), float(y)), True) >= -2 for x, y in inner)
+
+
+def _parallel(a: np.ndarray, b: np.ndarray) -> bool:
+    """The two outlines' long edges (the top, after _order_corners) point the same way."""
+    u, v = a[1] - a[0], b[1] - b[0]
+    return abs(float(np.dot(u, v))) >= _PARALLEL_COS * float(np.linalg.norm(u) * np.linalg.norm(v))
+
+
+def text_rows(image: np.ndarray, quad: np.ndarray) -> int:
+    """Text-line blobs on the outline's content, warped to a 500 px card (a KTP front shows 25-32)."""
+    width, height = _ROWS_WIDTH, round(_ROWS_WIDTH / CARD_ASPECT)
+    target = np.float32([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
+    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
+    grey = cv2.cvtColor(cv2.warpPerspective(image, matrix, (width, height)), cv2.COLOR_BGR2GRAY)
+    strokes = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9)))
+    _, ink = cv2.threshold(strokes, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    blobs = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 3)))
+    contours, _ = cv2.findContours(blobs, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    rows = 0
+    for contour in contours:
+        _, _, w, h = cv2.boundingRect(contour)
+        rows += w >= 25 and 3 <= h <= 20 and w >= 3 * h
+    return rows
+
+
+def _row_test(image: np.ndarray):
+    """Whether an outline on ``image`` shows a card's text rows, counted once per outline (several
+    masks give the same one)."""
+    counted: dict[tuple, bool] = {}
+
+    def has_rows(candidate: Candidate) -> bool:
+        key = tuple(np.round(candidate.quad / 4).astype(int).ravel())
+        if key not in counted:
+            counted[key] = text_rows(image, candidate.quad) >= _MIN_TEXT_ROWS
+        return counted[key]
+
+    return has_rows
+
+
+def _choose(candidates: list[Candidate], has_rows) -> Candidate | None:
+    """The best outline, unless it holds a card-like outline with text rows, lying the same way and
+    covering at most _NESTED_MAX of it: then that one (and so on inwards).
+
+    A screenshot's page body or a monitor outscores the small card on it on area alone. A part of
+    a card that a mask cut out with the card's aspect covers more of it than _NESTED_MAX (it must
+    lose a quarter of both sides to do less). Any outline under the old 12 % floor must show rows
+    too: a KTP's photo box with its signature (the card's aspect standing up) shows a few at most.
+    """
+    for best in candidates:
+        if best.share < _REFINE_BELOW and not has_rows(best):
+            continue
+        while True:
+            held = next((c for c in candidates if c.card_like and c.share <= _NESTED_MAX * best.share
+                         and _parallel(c.quad, best.quad) and _inside(c.quad, best.quad) and has_rows(c)), None)
+            if held is None:
+                break
+            best = held
+        return best
+    return None
+
+
+def _refine(image: np.ndarray, chosen: Candidate) -> np.ndarray:
+    """A small card's corners searched again on a crop around it, at the search's full resolution.
+
+    On the frame's 640 px copy a card covering a few percent is ~100 px wide: a pixel there is
+    several in the photo. The crop holds the card and a margin of its surroundings.
+    """
+    quad = chosen.quad
+    height, width = image.shape[:2]
+    x0, y0 = quad.min(axis=0)
+    x1, y1 = quad.max(axis=0)
+    pad_x, pad_y = (x1 - x0) * _REFINE_PAD, (y1 - y0) * _REFINE_PAD
+    left, top = int(max(0, x0 - pad_x)), int(max(0, y0 - pad_y))
+    right, bottom = int(min(width, x1 + pad_x + 1)), int(min(height, y1 + pad_y + 1))
+    crop = image[top:bottom, left:right]
+    expected = cv2.contourArea(quad.astype(np.float32))
+    for candidate in _quad_candidates(crop):
+        found = candidate.quad + np.float32([left, top])
+        if 0.8 <= cv2.contourArea(found) / expected <= 1.25 and _inside(found, _grown(quad, 0.1)):
+            return found
+    return quad
+
+
+def _card_inside(image: np.ndarray, outline: Candidate) -> Candidate | None:
+    """A card searched for inside an outline that shows too few text rows to be one itself.
+
+    A monitor or a page photographed with a small card on it: inside the whole photo the card's
+    contour is not among the largest, inside the screen's crop it is, and the screen's colour
+    becomes the border colour the background mask compares with. A crop may first show the screen
+    inside the bezel: that is searched in turn (at most _INSIDE_DEPTH crops).
+    """
+    height, width = image.shape[:2]
+    quad = outline.quad
+    for _ in range(_INSIDE_DEPTH):
+        left, top = np.maximum(quad.min(axis=0), 0).astype(int)
+        right, bottom = np.minimum(quad.max(axis=0) + 1, [width, height]).astype(int)
+        crop = image[top:bottom, left:right]
+        if min(crop.shape[:2]) < 32:
+            return None
+        has_rows = _row_test(crop)
+        inner = _choose(_quad_candidates(crop), has_rows)
+        if inner is None or inner.share > _SAME_OUTLINE:
+            return None
+        found = inner.quad + np.float32([left, top])
+        if has_rows(inner):
+            return replace(inner, quad=found, share=inner.share * crop.shape[0] * crop.shape[1] / (height * width))
+        quad = found
+    return None
+
+
+def _grown(quad: np.ndarray, share: float) -> np.ndarray:
+    centre = quad.mean(axis=0)
+    return centre + (quad - centre) * (1 + share)
 
 
 def find_card(image: np.ndarray) -> np.ndarray | None:
     """The card's corners (TL, TR, BR, BL) in image pixels, or None when it fills the frame / is not found."""
-    candidates = _quad_candidates(image)
-    return candidates[0] if candidates else None
+    has_rows = _row_test(image)
+    chosen = _choose(_quad_candidates(image), has_rows)
+    if chosen is None:
+        return None
+    if not has_rows(chosen):
+        chosen = _card_inside(image, chosen) or chosen
+    if chosen.share < _REFINE_BELOW and max(image.shape[:2]) > _SEARCH_SIDE:
+        return _refine(image, chosen)
+    return chosen.quad
 
 
 def estimate_skew(image: np.ndarray) -> float:

@@ -163,11 +163,13 @@ def _describe(corners: np.ndarray, frame: np.ndarray) -> dict[str, float | str]:
 
 
 def _phone_frame(rng: np.random.Generator, render: CardRenderer, *, hard: bool,
-                 corner_radius: float = 0.035) -> tuple[np.ndarray, np.ndarray]:
-    """Card on a desk, in perspective, with uneven light. Returns the float RGB frame and card corners."""
+                 corner_radius: float = 0.035, fill: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Card on a desk, in perspective, with uneven light. Returns the float RGB frame and card corners.
+
+    ``fill`` is the card's share of the frame width (default: drawn from 0.55-0.9)."""
     frame_w = int(rng.integers(1280, 1601))
     frame_h = int(frame_w * 0.75)
-    fill = rng.uniform(0.55, 0.9)
+    fill = rng.uniform(0.55, 0.9) if fill is None else fill
     # Render slightly larger than it will appear so the warp only ever shrinks.
     card_rgb = np.asarray(render(int(fill * frame_w * 1.1)), dtype=np.uint8)
     card_h, card_w = card_rgb.shape[:2]
@@ -210,9 +212,10 @@ def _mild_blur(rng: np.random.Generator, corners: np.ndarray) -> float:
     return _card_scale(corners) * rng.uniform(0.3, 0.7)
 
 
-def phone_photo(rng: np.random.Generator, render: CardRenderer, corner_radius: float = 0.035) -> Photo:
+def phone_photo(rng: np.random.Generator, render: CardRenderer, corner_radius: float = 0.035,
+                fill: float | None = None) -> Photo:
     """A phone photo of whatever ``render`` draws (a KTP; or another card or a page, for negatives)."""
-    frame, corners = _phone_frame(rng, render, hard=False, corner_radius=corner_radius)
+    frame, corners = _phone_frame(rng, render, hard=False, corner_radius=corner_radius, fill=fill)
     params = _describe(corners, frame)
     sigma, noise = _mild_blur(rng, corners), rng.uniform(1.5, 3.5)
     pixels = _finish(rng, frame, sigma, noise)

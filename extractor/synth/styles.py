@@ -169,9 +169,12 @@ def _ui_text(rng: np.random.Generator, words: int) -> str:
     return " ".join(_pick(rng, tuple(_UI_WORDS)) for _ in range(words))
 
 
-def page_screenshot(rng: np.random.Generator, render) -> Image.Image:
-    """A desktop browser page: a top bar, a form on the left, the rendered card on the right."""
-    width = int(_pick(rng, (1280, 1366, 1440, 1600, 1920)))
+def page_screenshot(rng: np.random.Generator, render, width: int | None = None,
+                    card_width: int | None = None) -> Image.Image:
+    """A desktop browser page: a top bar, a form on the left, the rendered card on the right.
+
+    ``width`` and ``card_width`` (px) are drawn when not given (the bench's frames draw both)."""
+    width = int(_pick(rng, (1280, 1366, 1440, 1600, 1920))) if width is None else width
     height = int(width * rng.uniform(0.48, 0.6))
     page = Image.new("RGB", (width, height), tuple(int(v) for v in rng.integers(236, 256, 3)))
     draw = ImageDraw.Draw(page)
@@ -185,7 +188,7 @@ def page_screenshot(rng: np.random.Generator, render) -> Image.Image:
         draw.rectangle((width * 0.04, y + height * 0.035, width * 0.4, y + height * 0.075), outline=(180, 180, 180),
                        fill=(255, 255, 255))
         y += height * 0.11
-    card = render(int(width * rng.uniform(0.3, 0.46)))
+    card = render(int(width * rng.uniform(0.3, 0.46)) if card_width is None else card_width)
     x = int(width * 0.5 + rng.uniform(0, width * 0.5 - card.width - 10))
     page.paste(card, (x, int(height * 0.12 + rng.uniform(0, max(1, height * 0.86 - card.height)))))
     return page

@@ -1,0 +1,96 @@
+"""A KTP that fills a small part of a screenshot is found and read; what only looks like a card is not
+taken for one (issue 9, item 4)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from extractor.engine import extract, localize
+from extractor.synth import fonts
+from extractor.synth.holder import random_holder
+from extractor.synth.render import render_card
+
+_FRAME = (2400, 1500)
+_CARD_AT = (1700, 560)
+
+
+def _screenshot(card: Image.Image, at: tuple[int, int] = _CARD_AT) -> np.ndarray:
+    """A desktop page: a dark top bar, a form of labelled boxes on the left, ``card`` pasted at ``at``."""
+    width, height = _FRAME
+    page = Image.new("RGB", (width, height), (246, 246, 250))
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((0, 0, width, 110), fill=(40, 60, 90))
+    font = fonts.load(fonts.SANS, 26)
+    draw.text((40, 40), "Beranda Produk Tentang Kontak Masuk", font=font, fill=(250, 250, 250))
+    for row in range(8):
+        y = 180 + row * 160
+        draw.text((80, y), f"Data Anda {row + 1}", font=font, fill=(60, 60, 60))
+        draw.rectangle((80, y + 45, 900, y + 100), outline=(180, 180, 180), fill=(255, 255, 255))
+    page.paste(card, at)
+    return cv2.cvtColor(np.asarray(page), cv2.COLOR_RGB2BGR)
+
+
+def _small_ktp(seed: int, width: int = 480) -> tuple[Image.Image, dict]:
+    rng = np.random.default_rng(seed)
+    holder = random_holder(rng)
+    return render_card(holder, width, rng), holder.fields
+
+
+def _iou(quad: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    width, height = _FRAME
+    found, truth = np.zeros((height, width), np.uint8), np.zeros((height, width), np.uint8)
+    cv2.fillPoly(found, [quad.astype(np.int32)], 1)
+    cv2.rectangle(truth, box[:2], box[2:], 1, -1)
+    return float((found & truth).sum() / (found | truth).sum())
+
+
+def _jpeg(frame: np.ndarray) -> bytes:
+    return cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+
+
+def test_a_card_covering_four_percent_of_a_screenshot_is_found():
+    card, _ = _small_ktp(41)
+    frame = _screenshot(card)
+    assert 0.035 < card.width * card.height / (_FRAME[0] * _FRAME[1]) < 0.045
+    quad = localize.find_card(localize.decode(_jpeg(frame)))
+    assert quad is not None
+    x, y = _CARD_AT
+    assert _iou(quad, (x, y, x + card.width - 1, y + card.height - 1)) > 0.92
+
+
+def test_the_photo_box_of_a_card_filling_the_frame_is_not_taken_for_the_card():
+    # A card cut flush to its edges: the card itself is the whole frame, so no outline is right, but
+    # its photo box (with the signature, about the card's aspect standing up) must not win either.
+    card, _ = _small_ktp(42, width=1200)
+    frame = cv2.cvtColor(np.asarray(card), cv2.COLOR_RGB2BGR)
+    quad = localize.find_card(localize.decode(_jpeg(frame)))
+    if quad is not None:
+        assert cv2.contourArea(quad.astype(np.float32)) > 0.5 * frame.shape[0] * frame.shape[1]
+
+
+def test_a_page_without_a_card_gives_no_small_outline():
+    blank = Image.new("RGB", (480, 303), (246, 246, 250))  # pasting the page's own colour: no card
+    quad = localize.find_card(localize.decode(_jpeg(_screenshot(blank))))
+    assert quad is None or cv2.contourArea(quad.astype(np.float32)) > 0.12 * _FRAME[0] * _FRAME[1]
+
+
+@pytest.mark.slow
+def test_the_nik_of_a_small_card_in_a_screenshot_is_read():
+    card, fields = _small_ktp(43)
+    result = extract(_jpeg(_screenshot(card)))
+    assert result.ktp_detected
+    assert result.value("nik") == fields["nik"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sim", "parody_card"])
+def test_a_small_look_alike_in_a_screenshot_is_not_a_ktp(kind):
+    from extractor.synth.lookalikes import RENDERERS
+
+    render, _ = RENDERERS[kind]
+    card = render(np.random.default_rng(44), 480).convert("RGB")
+    result = extract(_jpeg(_screenshot(card)))
+    assert result.ktp_detected is False
