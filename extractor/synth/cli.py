@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output directory (created if missing)")
     parser.add_argument("--level", choices=LEVEL_NAMES, default="clean", help="degradation level (default clean)")
     parser.add_argument("--seed", type=_non_negative, default=0, help="batch seed; same seed, same cards (default 0)")
-    parser.add_argument("--style-set", choices=("xs-flat", "xs-frame", "xs-phone", "xs-copy"),
+    parser.add_argument("--style-set", choices=("xs-flat", "xs-frame", "xs-phone", "xs-copy", "xs-small"),
                         help="write cross-style cards of this set instead of a level (extractor/synth/styles.py)")
     parser.add_argument("--group", choices=("tuned", "held-out"), default="tuned",
                         help="with --style-set: which half of every style axis to draw from (default tuned)")

@@ -10,6 +10,7 @@ group of styles.SPLIT, as for the cross-style sets.
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 
 import numpy as np
 from PIL import Image
@@ -76,7 +77,9 @@ def generate_small_card(seed: int, kind: str, group: str = TUNED, share: float |
         image = phone_photo(rng, card, fill=fill).pixels
     quality = int(rng.integers(85, 96))
     jpeg = _encode(image, quality)
+    described = {axis: value for axis, value in asdict(style).items() if axis not in ("edge", "frame", "finish", "width")}
+    described["ink"] = described.pop("ink_name")
     truth = {"level": f"small-{kind}", "group": group, "seed": int(seed), "share": round(share, 4),
              "fields": dict(holder.fields), "quality": {"blur": False, "dark": False, "flashlight": False,
-                                                         "grayscale": False}, "jpeg_quality": quality}
+                                                         "grayscale": False}, "style": described, "jpeg_quality": quality}
     return jpeg, truth

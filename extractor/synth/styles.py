@@ -59,6 +59,7 @@ SETS: dict[str, str] = {
     "xs-frame": "the card inside a screenshot, a letterbox or a phone photo of a screen",
     "xs-phone": "a phone photo of the card on a desk (the phone level's camera)",
     "xs-copy": "a photocopy, a grayscale copy or a card in a glaring plastic sleeve",
+    "xs-small": "a card covering 3-8 % of a large screenshot, a letterbox, or a photo of a screen or a desk (small.py)",
 }
 
 
@@ -313,6 +314,12 @@ def generate_styled_card(rng_or_seed: np.random.Generator | int, set_name: str, 
         raise ValueError(f"set must be one of {', '.join(SETS)}")
     rng = rng_or_seed if isinstance(rng_or_seed, np.random.Generator) else np.random.default_rng(int(rng_or_seed))
     seed = None if isinstance(rng_or_seed, np.random.Generator) else int(rng_or_seed)
+    if set_name == "xs-small":  # small.py draws its own style and framing from the seed
+        from extractor.synth.small import KINDS, generate_small_card
+
+        small_seed = int(rng.integers(2**31)) if seed is None else seed
+        jpeg, truth = generate_small_card(small_seed, KINDS[small_seed % len(KINDS)], group)
+        return jpeg, {**truth, "level": set_name, "frame": truth["level"]}
     style = sample_style(rng, group)
     holder = random_holder(rng)
     grayscale = False
