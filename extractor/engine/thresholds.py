@@ -34,6 +34,33 @@ ANCHOR_HEADER_EDITS = 2
 # the synthetic look-alikes of extractor/synth/lookalikes.py and the tuned styles, never on real-v1.
 NIK_MAX_DIGITS = 18
 
+# A photo flagged blur or dark where no KTP anchor was read is still a KTP to retake when it looks
+# like one (card_look.py): the label/value column's background colour in the KTP's blue (OpenCV hue
+# hue_min..hue_max, saturation >= saturation) and at least `rows` printed rows (dips of at least
+# row_dip stretched grey levels) whose profile varies by at least row_contrast. Set in the
+# i9-quality branch on generated photos only: default and tuned-style KTPs blurred 4-8x the phone
+# level's blur, motion-blurred (14-24 px per 1000) or at 4-12 % light, against every negative kind
+# (extractor/synth/negatives.py) damaged the same way, 6 seeds each (1000-1005). KTPs: hue 93-118,
+# saturation 44-91 (a few near-black ones 9-41, lost), 6-14 rows, contrast 4.8-20; blank KTP
+# blanks: 0-14 rows at contrast <= 7.1; blue-grey SIMs saturation 33-39; every other negative
+# another hue or saturation <= 37. Parody and 20-digit cards copy the layout and pass (a retake).
+# Never measured on real-v1.
+KTP_LOOK = {
+    "hue_min": 90,
+    "hue_max": 125,
+    "saturation": 42,
+    "rows": 6,
+    "row_dip": 4.0,
+    "row_contrast": 6.5,
+    # A line this high on the card (share of its height), read at this confidence with this many
+    # letters, that is neither header line (PROVINSI / KABUPATEN / KOTA, ktp-facts.md) is another
+    # document's title (a parody's joke, a SIM's issuer): not a KTP. The header ends at 0.115 of
+    # the card's height on the synthetic layout (extractor/synth/render.py), tilt allowed for.
+    "title_band": 0.15,
+    "title_confidence": 0.8,
+    "title_letters": 8,
+}
+
 # The fast model's reading is good enough to build on (second opinion, strips) from this many of
 # the 13 row labels; below it the stronger model reads the whole card. Since 06ed98e; no record of
 # the cards it was chosen on (first round).
