@@ -135,6 +135,9 @@ def _output(models: Models, settled: Settled, image_quality: ImageQuality, start
     # Not interpreted yet: a single model's card, the stronger model's whole-card reading (no
     # second opinion on itself), or a card with few labels whose fast reading beat that pass.
     reading = settled.reading or second_opinion(models, interpret(attempt))
+    if detected(attempt):
+        # A problem the photo shows is a retake when severe or when the reading is in doubt.
+        image_quality = quality.settle(image_quality, reading.doubtful)
     return KtpExtraction(
         ktp_detected=True,
         fields=reading.fields,

@@ -107,25 +107,39 @@ STRIP_RIGHT = 0.72
 # --- Image quality flags (quality) -------------------------------------------------------------
 
 QUALITY = {
-    # Fine over coarse directional detail (quality.py, percent) below this = blurred. Re-set in the
-    # i9-flags branch against readability (>= 0.98 of fields right) on the tuned synthetic sources
-    # (levels clean/phone/hard and the "tuned" cross-style sets, seed 4242, 10 + 5 cards each):
-    # readable cards scored 80-198, the unreadable blurred card 55; 70 leaves the readable
-    # blurred-but-read cards unflagged. No real-v1 card was looked at.
-    "blur": 70.0,
-    # Mean luminance below this and the 95th percentile below the next = too dark to read. Was 80/150
-    # (06ed98e, no record), which flagged every underexposed hard-level card although the engine,
-    # which stretches dim cards first, read them all (mean 37-55, p95 46-63 on the tuned sources
-    # above); re-set in i9-flags below that range so the flag means "retake".
-    "dark_mean": 32.0,
-    "dark_p95": 64.0,
-    # Share of blown-out pixels above this = flashlight glare. Since c444897 (first round, before
-    # --quality-scores existed); no record of the cards. Since i9-flags only blobs off the card's
-    # edge and no larger than glare_max_blob of it count (margins, corners and paper are not glare).
-    "flashlight": 0.02,
+    # Each of blur, dark and flashlight has a "suspect" threshold (the image shows the problem: the
+    # stronger model is brought in, and an unreadable image is told apart from no KTP) and a
+    # "severe" one (quality.settle): the returned flag is severe, or suspect with the reading in
+    # doubt. Re-set in the i9-quality branch on the synthetic tuning cards of seed 5151 only (30
+    # hard, 30 phone, 8 per tuned cross-style set; readable = >= 0.98 of fields right): every
+    # readable card's reading was free of doubt, half the unreadable ones were not. No real-v1
+    # card was looked at.
+    # Fine over coarse directional detail (quality.py, percent). Readable hard-level blurred cards
+    # scored 65-88, unreadable ones 46-118; phone and tuned cross-style cards >= 90.
+    "blur": 95.0,
+    "blur_severe": 60.0,
+    # Mean luminance and 95th percentile. The engine stretches dim cards first and reads most hard
+    # level underexposed cards (readable: mean 37-51, p95 47-62; unreadable: mean 36-54, p95 44-74;
+    # phone >= 158 / 185). Severe: darker than any hard-level card, where noise swamps the print.
+    "dark_mean": 60.0,
+    "dark_p95": 80.0,
+    "dark_mean_severe": 30.0,
+    "dark_p95_severe": 50.0,
+    # Share of the card in glare spots (quality._off_the_edge). Hard-level glare cores covered
+    # 0.04-0.10 of the card, unreadable at 0.04 already; a tuned xs-copy sleeve's highlight 0.02
+    # before specks were left out, 0 after.
+    "flashlight": 0.01,
+    "flashlight_severe": 0.04,
     # A blown-out blob covering more than this share of the card is white paper (a photocopy), not
     # a glare spot; the synthetic hard level's glare covers 0.06-0.09 of the card in all.
     "glare_max_blob": 0.25,
+    # Blobs smaller than this share of the card are specks (a photocopy's paper between letters:
+    # 0.0005-0.0016 on the tuned xs-copy cards of seed 5151), and a blob filling this much of its
+    # (rotated) bounding rectangle is a drawn box (a page's input fields: 1.0 when the outline
+    # caught a tuned xs-frame page screenshot), not glare: the hard level's glare cores measured
+    # 0.04-0.10 of the card and fill 0.73-0.76 of their rectangle (seed 5151). i9-quality branch.
+    "glare_min_blob": 0.004,
+    "glare_max_rect_fill": 0.9,
     # Mean channel spread below this = grayscale. Since c444897; no record of the cards.
     "grayscale": 3.0,
 }
