@@ -53,7 +53,7 @@ KTP_LOOK = {
     "row_dip": 4.0,
     "row_contrast": 6.5,
     # A line this high on the card (share of its height), read at this confidence with this many
-    # letters, that is neither header line (PROVINSI / KABUPATEN / KOTA, ktp-facts.md) is another
+    # letters, that is neither header line (PROVINSI ..., KABUPATEN ... / KOTA ...) is another
     # document's title (a parody's joke, a SIM's issuer): not a KTP. The header ends at 0.115 of
     # the card's height on the synthetic layout (extractor/synth/render.py), tilt allowed for.
     "title_band": 0.15,
