@@ -30,7 +30,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from extractor.engine.thresholds import QUALITY
+from extractor.engine.thresholds import QUALITY, STRIP_RIGHT
 from extractor.result import ImageQuality
 
 # The flag thresholds (and what they were calibrated on) live with the others in thresholds.py.
@@ -106,7 +106,7 @@ def settle(measured: ImageQuality, doubtful: bool) -> ImageQuality:
     severe = {
         "blur": scores["blur"] < THRESHOLDS["blur_severe"],
         "dark": scores["dark_mean"] < THRESHOLDS["dark_mean_severe"] and scores["dark_p95"] < THRESHOLDS["dark_p95_severe"],
-        "flashlight": scores["flashlight"] > THRESHOLDS["flashlight_severe"],
+        "flashlight": scores["flashlight_text"] > THRESHOLDS["flashlight_severe"],
     }
     return measured.model_copy(update={name: severe[name] or (getattr(measured, name) and doubtful)
                                        for name in severe})
@@ -122,7 +122,10 @@ def measure(card_bgr: np.ndarray) -> ImageQuality:
     blown = ((hsv[..., 2] >= 245) & (hsv[..., 1] <= 20)).astype(np.uint8)
     # Glare is a compact blob, not scattered white pixels: open away specks first.
     blown = cv2.morphologyEx(blown, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
-    glare = float(_off_the_edge(blown).mean())
+    spots = _off_the_edge(blown)
+    glare = float(spots.mean())
+    # Glare over the photo column hides no text: only the label/value columns' share is severe.
+    glare_on_text = float(spots[:, : int(STRIP_RIGHT * spots.shape[1])].sum()) / max(spots.size, 1)
 
     # Every flat white area (glare, margins, corners) is left out of the sharpness: flat is not blurred.
     sharpness = _sharpness(grey, blown)
@@ -134,6 +137,7 @@ def measure(card_bgr: np.ndarray) -> ImageQuality:
         "dark_mean": round(mean, 2),
         "dark_p95": round(p95, 2),
         "flashlight": round(glare, 5),
+        "flashlight_text": round(glare_on_text, 5),
         "grayscale": round(spread, 3),
     }
     return ImageQuality(

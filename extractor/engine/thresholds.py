@@ -125,9 +125,11 @@ QUALITY = {
     "dark_p95": 80.0,
     "dark_mean_severe": 30.0,
     "dark_p95_severe": 50.0,
-    # Share of the card in glare spots (quality._off_the_edge). Hard-level glare cores covered
-    # 0.04-0.10 of the card, unreadable at 0.04 already; a tuned xs-copy sleeve's highlight 0.02
-    # before specks were left out, 0 after.
+    # Share of the card in glare spots (quality._off_the_edge); severe counts only the spots over
+    # the label/value columns (left of STRIP_RIGHT: glare on the photo hides no text). Hard-level
+    # glare cores covered 0.03-0.13 of the card and cost a field in 14 of 16 forced-glare cards of
+    # seeds 5252-5267 (the two read right: 0.08 all on text, 0.017 on text + the rest on the
+    # photo); a tuned xs-copy sleeve's highlight 0.02 before specks were left out, 0 after.
     "flashlight": 0.01,
     "flashlight_severe": 0.04,
     # A blown-out blob covering more than this share of the card is white paper (a photocopy), not
