@@ -129,3 +129,19 @@ def test_photocopy_paper_is_not_glare(card):
     copy = cv2.cvtColor(copy, cv2.COLOR_GRAY2BGR)
     copy = cv2.copyMakeBorder(copy[4:-4, 4:-4], 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=(120, 120, 120))
     assert not quality.measure(copy).flashlight
+
+
+def _with_glare(card: np.ndarray, cx: float) -> np.ndarray:
+    h, w = card.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    spot = np.exp(-(((xx - cx * w) / (0.07 * w)) ** 2 + ((yy - 0.45 * h) / (0.12 * h)) ** 2))
+    return np.clip(card.astype(np.float32) + 400 * spot[..., None], 0, 255).astype(np.uint8)
+
+
+def test_glare_over_the_text_is_severe_over_the_photo_only_suspected(card):
+    on_text = quality.measure(_with_glare(card, 0.35))
+    assert on_text.flashlight and quality.settle(on_text, doubtful=False).flashlight
+    on_photo = quality.measure(_with_glare(card, 0.85))
+    assert on_photo.flashlight  # suspected: a retake when the reading is in doubt
+    assert not quality.settle(on_photo, doubtful=False).flashlight
+    assert quality.settle(on_photo, doubtful=True).flashlight
