@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from extractor.engine import localize, quality
+from extractor.engine import card_look, localize, quality
 from extractor.engine.backends import Models, OcrBackend, create_backend, models_of
 from extractor.engine.interpretation import Reading, interpret
-from extractor.engine.ocr_pass import Attempt, detected, has_ktp_anchor, has_ktp_header, read_card
+from extractor.engine.ocr_pass import (Attempt, detected, has_ktp_anchor, has_ktp_header, has_overlong_number,
+                                       read_card)
 from extractor.engine.preprocess import prepare
 from extractor.engine.second_reading import needs_whole_card, read_unread_rows, second_opinion, whole_card_again
 from extractor.engine.thresholds import GOOD_LABELS, MIN_LABELS_DETECTED
@@ -104,15 +105,17 @@ def with_stronger_model(models: Models, first: Attempt, image_quality: ImageQual
 def too_poor_to_read(attempt: Attempt, image_quality: ImageQuality, card_outline: bool) -> bool:
     """A KTP the photo's blur or darkness hides: reported as such (a retake), not as "no KTP".
 
-    Flagged blur or dark, and something only a KTP prints was read: the NIK or the PROVINSI
-    header. A row label alone is not enough (a blurred member card prints Nama), nor an outline
-    holding lines (a blank card's background print has as many as a blurred KTP: measured on the
-    synthetic look-alikes), so a KTP blurred past reading even its header is still
-    KTP_NOT_DETECTED. ``card_outline`` is kept for the caller's record.
+    Flagged blur or dark, no number too long for a NIK read, and either something only a KTP
+    prints was read (the NIK or the PROVINSI header) or nothing legible says otherwise and the
+    image looks like a KTP (its blue print and rows of text, card_look.py). A row label alone is
+    not enough (a blurred member card prints Nama), nor an outline holding lines (a blank card's
+    background print). ``card_outline`` is kept for the caller's record.
     """
-    if not (image_quality.blur or image_quality.dark):
+    if not (image_quality.blur or image_quality.dark) or has_overlong_number(attempt.boxes):
         return False
-    return has_ktp_anchor(attempt.boxes) or has_ktp_header(attempt.boxes)
+    if has_ktp_anchor(attempt.boxes) or has_ktp_header(attempt.boxes):
+        return True
+    return card_look.unreadable_ktp(attempt)
 
 
 def _output(models: Models, settled: Settled, image_quality: ImageQuality, started: float,
@@ -132,6 +135,9 @@ def _output(models: Models, settled: Settled, image_quality: ImageQuality, start
     # Not interpreted yet: a single model's card, the stronger model's whole-card reading (no
     # second opinion on itself), or a card with few labels whose fast reading beat that pass.
     reading = settled.reading or second_opinion(models, interpret(attempt))
+    if detected(attempt):
+        # A problem the photo shows is a retake when severe or when the reading is in doubt.
+        image_quality = quality.settle(image_quality, reading.doubtful)
     return KtpExtraction(
         ktp_detected=True,
         fields=reading.fields,

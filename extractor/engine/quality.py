@@ -10,11 +10,19 @@
   1000 px is soft, scaled down again it is as sharp as it was; JPEG and sensor noise do not pass for
   detail at that size.
 - dark: mean luminance and its 95th percentile; a dim card has both low.
-- flashlight: share of the card that is blown out (near-white, unsaturated) in compact blobs that
-  do not touch the card's edge: white page margins, the white corners a rounded card leaves in its
-  rectangle and the white page around a screenshot's card all reach the edge; a glare spot sits on
-  the card.
+- flashlight: share of the card that is blown out (near-white, unsaturated) in compact, round
+  blobs that do not touch the card's edge: white page margins, the white corners a rounded card
+  leaves in its rectangle and the white page around a screenshot's card all reach the edge, a
+  page's white boxes are rectangles, a photocopy's white paper shows in specks; a glare spot is a
+  round blob on the card.
 - grayscale: spread between colour channels; a grey copy has (almost) none.
+
+A retake flag means "a person should retake this photo", so blur, dark and flashlight are set in two
+steps. ``measure`` flags what the image suspects (the card is soft, dim or has a glare spot); the
+pipeline uses that to bring in the stronger model and to tell an unreadable KTP from no KTP.
+``settle`` then keeps a suspected problem only when it is severe or the card's reading is in doubt
+(a field missing or unconfirmed, a NIK check failing): a blurred card read with every field
+confirmed needs no retake.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from extractor.engine.thresholds import QUALITY
+from extractor.engine.thresholds import QUALITY, STRIP_RIGHT
 from extractor.result import ImageQuality
 
 # The flag thresholds (and what they were calibrated on) live with the others in thresholds.py.
@@ -67,18 +75,41 @@ def _sharpness(grey: np.ndarray, blown: np.ndarray) -> float:
 
 
 def _off_the_edge(blown: np.ndarray) -> np.ndarray:
-    """Only the blown-out blobs that do not reach the image's edge (margins and corners do)."""
+    """Only the blown-out blobs that can be glare: a compact round spot on the card.
+
+    Left out: blobs reaching the image's edge (page margins, the corners a rounded card leaves),
+    blobs covering much of the card (its white paper), specks (white paper between a photocopy's
+    print) and blobs that fill their rectangle (a page's input boxes and panels when the outline
+    caught a screenshot's page instead of the card): a flashlight's core is an ellipse.
+    """
     count, labels, stats, _ = cv2.connectedComponentsWithStats(blown, connectivity=8)
     if count <= 1:
         return blown
     h, w = blown.shape
     x, y, bw, bh = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
+    area = stats[:, cv2.CC_STAT_AREA]
     edge = (x <= 1) | (y <= 1) | (x + bw >= w - 1) | (y + bh >= h - 1)
-    # A blob covering much of the card is its white paper (a photocopy, a white print), not a spot.
-    paper = stats[:, cv2.CC_STAT_AREA] > THRESHOLDS["glare_max_blob"] * h * w
-    drop = edge | paper
+    paper = area > THRESHOLDS["glare_max_blob"] * h * w
+    speck = area < THRESHOLDS["glare_min_blob"] * h * w
+    drop = edge | paper | speck
     drop[0] = True  # the background label
+    for label in np.flatnonzero(~drop):
+        contours, _ = cv2.findContours((labels == label).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        _, (rw, rh), _ = cv2.minAreaRect(max(contours, key=cv2.contourArea))
+        drop[label] = area[label] >= THRESHOLDS["glare_max_rect_fill"] * max(rw * rh, 1.0)
     return (~drop[labels]).astype(np.uint8)
+
+
+def settle(measured: ImageQuality, doubtful: bool) -> ImageQuality:
+    """The retake flags once the card is read: severe, or suspected and the reading in doubt."""
+    scores = measured.scores
+    severe = {
+        "blur": scores["blur"] < THRESHOLDS["blur_severe"],
+        "dark": scores["dark_mean"] < THRESHOLDS["dark_mean_severe"] and scores["dark_p95"] < THRESHOLDS["dark_p95_severe"],
+        "flashlight": scores["flashlight_text"] > THRESHOLDS["flashlight_severe"],
+    }
+    return measured.model_copy(update={name: severe[name] or (getattr(measured, name) and doubtful)
+                                       for name in severe})
 
 
 def measure(card_bgr: np.ndarray) -> ImageQuality:
@@ -91,7 +122,10 @@ def measure(card_bgr: np.ndarray) -> ImageQuality:
     blown = ((hsv[..., 2] >= 245) & (hsv[..., 1] <= 20)).astype(np.uint8)
     # Glare is a compact blob, not scattered white pixels: open away specks first.
     blown = cv2.morphologyEx(blown, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
-    glare = float(_off_the_edge(blown).mean())
+    spots = _off_the_edge(blown)
+    glare = float(spots.mean())
+    # Glare over the photo column hides no text: only the label/value columns' share is severe.
+    glare_on_text = float(spots[:, : int(STRIP_RIGHT * spots.shape[1])].sum()) / max(spots.size, 1)
 
     # Every flat white area (glare, margins, corners) is left out of the sharpness: flat is not blurred.
     sharpness = _sharpness(grey, blown)
@@ -103,6 +137,7 @@ def measure(card_bgr: np.ndarray) -> ImageQuality:
         "dark_mean": round(mean, 2),
         "dark_p95": round(p95, 2),
         "flashlight": round(glare, 5),
+        "flashlight_text": round(glare_on_text, 5),
         "grayscale": round(spread, 3),
     }
     return ImageQuality(

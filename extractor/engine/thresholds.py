@@ -34,6 +34,33 @@ ANCHOR_HEADER_EDITS = 2
 # the synthetic look-alikes of extractor/synth/lookalikes.py and the tuned styles, never on real-v1.
 NIK_MAX_DIGITS = 18
 
+# A photo flagged blur or dark where no KTP anchor was read is still a KTP to retake when it looks
+# like one (card_look.py): the label/value column's background colour in the KTP's blue (OpenCV hue
+# hue_min..hue_max, saturation >= saturation) and at least `rows` printed rows (dips of at least
+# row_dip stretched grey levels) whose profile varies by at least row_contrast. Set in the
+# i9-quality branch on generated photos only: default and tuned-style KTPs blurred 4-8x the phone
+# level's blur, motion-blurred (14-24 px per 1000) or at 4-12 % light, against every negative kind
+# (extractor/synth/negatives.py) damaged the same way, 6 seeds each (1000-1005). KTPs: hue 93-118,
+# saturation 44-91 (a few near-black ones 9-41, lost), 6-14 rows, contrast 4.8-20; blank KTP
+# blanks: 0-14 rows at contrast <= 7.1; blue-grey SIMs saturation 33-39; every other negative
+# another hue or saturation <= 37. Parody and 20-digit cards copy the layout and pass (a retake).
+# Never measured on real-v1.
+KTP_LOOK = {
+    "hue_min": 90,
+    "hue_max": 125,
+    "saturation": 42,
+    "rows": 6,
+    "row_dip": 4.0,
+    "row_contrast": 6.5,
+    # A line this high on the card (share of its height), read at this confidence with this many
+    # letters, that is neither header line (PROVINSI ..., KABUPATEN ... / KOTA ...) is another
+    # document's title (a parody's joke, a SIM's issuer): not a KTP. The header ends at 0.115 of
+    # the card's height on the synthetic layout (extractor/synth/render.py), tilt allowed for.
+    "title_band": 0.15,
+    "title_confidence": 0.8,
+    "title_letters": 8,
+}
+
 # The fast model's reading is good enough to build on (second opinion, strips) from this many of
 # the 13 row labels; below it the stronger model reads the whole card. Since 06ed98e; no record of
 # the cards it was chosen on (first round).
@@ -80,25 +107,41 @@ STRIP_RIGHT = 0.72
 # --- Image quality flags (quality) -------------------------------------------------------------
 
 QUALITY = {
-    # Fine over coarse directional detail (quality.py, percent) below this = blurred. Re-set in the
-    # i9-flags branch against readability (>= 0.98 of fields right) on the tuned synthetic sources
-    # (levels clean/phone/hard and the "tuned" cross-style sets, seed 4242, 10 + 5 cards each):
-    # readable cards scored 80-198, the unreadable blurred card 55; 70 leaves the readable
-    # blurred-but-read cards unflagged. No real-v1 card was looked at.
-    "blur": 70.0,
-    # Mean luminance below this and the 95th percentile below the next = too dark to read. Was 80/150
-    # (06ed98e, no record), which flagged every underexposed hard-level card although the engine,
-    # which stretches dim cards first, read them all (mean 37-55, p95 46-63 on the tuned sources
-    # above); re-set in i9-flags below that range so the flag means "retake".
-    "dark_mean": 32.0,
-    "dark_p95": 64.0,
-    # Share of blown-out pixels above this = flashlight glare. Since c444897 (first round, before
-    # --quality-scores existed); no record of the cards. Since i9-flags only blobs off the card's
-    # edge and no larger than glare_max_blob of it count (margins, corners and paper are not glare).
-    "flashlight": 0.02,
+    # Each of blur, dark and flashlight has a "suspect" threshold (the image shows the problem: the
+    # stronger model is brought in, and an unreadable image is told apart from no KTP) and a
+    # "severe" one (quality.settle): the returned flag is severe, or suspect with the reading in
+    # doubt. Re-set in the i9-quality branch on the synthetic tuning cards of seed 5151 only (30
+    # hard, 30 phone, 8 per tuned cross-style set; readable = >= 0.98 of fields right): every
+    # readable card's reading was free of doubt, half the unreadable ones were not. No real-v1
+    # card was looked at.
+    # Fine over coarse directional detail (quality.py, percent). Readable hard-level blurred cards
+    # scored 65-88, unreadable ones 46-118; phone and tuned cross-style cards >= 90.
+    "blur": 95.0,
+    "blur_severe": 60.0,
+    # Mean luminance and 95th percentile. The engine stretches dim cards first and reads most hard
+    # level underexposed cards (readable: mean 37-51, p95 47-62; unreadable: mean 36-54, p95 44-74;
+    # phone >= 158 / 185). Severe: darker than any hard-level card, where noise swamps the print.
+    "dark_mean": 60.0,
+    "dark_p95": 80.0,
+    "dark_mean_severe": 30.0,
+    "dark_p95_severe": 50.0,
+    # Share of the card in glare spots (quality._off_the_edge); severe counts only the spots over
+    # the label/value columns (left of STRIP_RIGHT: glare on the photo hides no text). Hard-level
+    # glare cores covered 0.03-0.13 of the card and cost a field in 14 of 16 forced-glare cards of
+    # seeds 5252-5267 (the two read right: 0.08 all on text, 0.017 on text + the rest on the
+    # photo); a tuned xs-copy sleeve's highlight 0.02 before specks were left out, 0 after.
+    "flashlight": 0.01,
+    "flashlight_severe": 0.04,
     # A blown-out blob covering more than this share of the card is white paper (a photocopy), not
     # a glare spot; the synthetic hard level's glare covers 0.06-0.09 of the card in all.
     "glare_max_blob": 0.25,
+    # Blobs smaller than this share of the card are specks (a photocopy's paper between letters:
+    # 0.0005-0.0016 on the tuned xs-copy cards of seed 5151), and a blob filling this much of its
+    # (rotated) bounding rectangle is a drawn box (a page's input fields: 1.0 when the outline
+    # caught a tuned xs-frame page screenshot), not glare: the hard level's glare cores measured
+    # 0.04-0.10 of the card and fill 0.73-0.76 of their rectangle (seed 5151). i9-quality branch.
+    "glare_min_blob": 0.004,
+    "glare_max_rect_fill": 0.9,
     # Mean channel spread below this = grayscale. Since c444897; no record of the cards.
     "grayscale": 3.0,
 }

@@ -137,6 +137,47 @@ def test_a_card_too_blurred_or_dark_to_read_is_a_retake_not_no_ktp(problem):
     assert code.value == "FAIL_ON_1"
 
 
+def _photographed(render, seed: int, sigma: float) -> bytes:
+    """A flat render on a plain surface, blurred with ``sigma`` px at the card's 1000 px."""
+    rng = np.random.default_rng(seed)
+    card = np.asarray(render(rng, 1000))[..., ::-1].astype(np.float32)
+    frame = cv2.copyMakeBorder(card, 120, 120, 160, 160, cv2.BORDER_CONSTANT, value=(60, 90, 120))
+    frame = cv2.GaussianBlur(frame, (0, 0), sigma)
+    frame = np.clip(frame + rng.normal(0, 2.0, frame.shape), 0, 255).astype(np.uint8)
+    return cv2.imencode(".jpg", frame)[1].tobytes()
+
+
+def _ktp(rng, width):
+    from extractor.synth.holder import random_holder
+    from extractor.synth.render import render_card
+
+    return render_card(random_holder(rng), width, rng)
+
+
+@pytest.mark.parametrize("seed", [63, 64])
+def test_a_ktp_blurred_until_nothing_reads_is_a_retake(seed):
+    """Sigma 8 px at 1000 px: not even the header or the NIK reads, yet it is a KTP to retake."""
+    from extractor.service.results import extraction_body
+
+    result = extract(_photographed(_ktp, seed, 8.0))
+    assert result.image_quality.blur, result.image_quality.scores
+    assert result.ktp_detected
+    for validate_quality in (True, False):
+        code, body = extraction_body("ref", result, validate_quality, {})
+        assert code.value == "FAIL_ON_1"
+        assert body["data"]["image_quality"]["blur"] is True
+
+
+@pytest.mark.parametrize("kind", ["sim", "member_card", "blank_card"])
+def test_other_cards_blurred_until_nothing_reads_are_not_a_ktp(kind):
+    from extractor.synth.negatives import _RENDERERS
+
+    render, _ = _RENDERERS[kind]
+    result = extract(_photographed(render, 65, 8.0))
+    assert result.image_quality.blur
+    assert result.ktp_detected is False
+
+
 @pytest.mark.parametrize("kind", ["sim", "domicile_letter", "parody_card", "long_nik_card", "blank_card"])
 def test_look_alikes_are_not_a_ktp(kind):
     from extractor.synth.negatives import generate_non_card

@@ -97,3 +97,50 @@ def test_look_alike_generators(kind):
     assert image.width >= 1000
     assert np.asarray(image.convert("L")).std() > 10  # something is drawn
     assert generate_non_card(5, kind) == (jpeg, truth)
+
+
+def _blurred(render, seed: int, sigma: float = 8.0, gain: float = 1.0) -> np.ndarray:
+    """A flat render (BGR, 1000 px) blurred far past reading (sigma 8 px) or darkened, with sensor noise."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    card = np.asarray(render(rng, 1000))[..., ::-1].astype(np.float32)
+    card = cv2.GaussianBlur(card, (0, 0), sigma) * gain
+    return np.clip(card + rng.normal(0, 2.0, card.shape), 0, 255).astype(np.uint8)
+
+
+def _ktp(rng, width):
+    from extractor.synth.holder import random_holder
+    from extractor.synth.render import render_card
+
+    return render_card(random_holder(rng), width, rng)
+
+
+def _unreadable(card: np.ndarray, boxes=()) -> Attempt:
+    return Attempt(card, list(boxes), 0, "fake", card)
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_a_ktp_blurred_past_reading_is_a_retake(seed):
+    """Nothing read at all, but the KTP's blue print and its rows of text still show."""
+    card = _blurred(_ktp, seed)
+    assert too_poor_to_read(_unreadable(card), ImageQuality(blur=True), card_outline=True)
+    dim = _blurred(_ktp, seed, sigma=1.0, gain=0.06)
+    assert too_poor_to_read(_unreadable(dim), ImageQuality(dark=True), card_outline=True)
+    # Unflagged, the same image is no retake; a legible non-KTP title or a 20-digit number says
+    # it is another document.
+    assert not too_poor_to_read(_unreadable(card), ImageQuality(), card_outline=True)
+    title = TextBox("KARTU TANDA PENDUDUK KUCING", 0.93, 300, 10, 700, 40)
+    assert not too_poor_to_read(_unreadable(card, [title]), ImageQuality(blur=True), card_outline=True)
+    long_nik = TextBox("32730147039000121234", 0.9, 230, 90, 600, 120)
+    assert not too_poor_to_read(_unreadable(card, [long_nik]), ImageQuality(blur=True), card_outline=True)
+
+
+@pytest.mark.parametrize("kind", ["blank_card", "sim", "npwp", "student_card", "member_card", "letter"])
+def test_other_cards_blurred_past_reading_stay_not_a_ktp(kind):
+    from extractor.synth.negatives import _RENDERERS
+
+    render, _ = _RENDERERS[kind]
+    for seed in (3, 4):
+        card = _blurred(render, seed)
+        assert not too_poor_to_read(_unreadable(card), ImageQuality(blur=True, dark=True), card_outline=True)

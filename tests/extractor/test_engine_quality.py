@@ -32,17 +32,39 @@ def test_clean_card_raises_no_flag(card):
 
 
 def test_blur(card):
-    assert flags(cv2.GaussianBlur(card, (0, 0), 3.0)) == {"blur": True, "dark": False, "flashlight": False, "grayscale": False}
+    assert quality.settle(quality.measure(cv2.GaussianBlur(card, (0, 0), 3.0)), False).contract_flags() == {"blur": True, "dark": False, "flashlight": False, "grayscale": False}
 
 
 def test_dark(card):
-    # Underexposed like the hard level (gain 0.25-0.36): the engine stretches it and reads it, no retake.
-    assert not flags((card.astype(np.float32) * 0.3).astype(np.uint8))["dark"]
+    # Underexposed like the hard level (gain 0.25-0.36): suspected, but the engine stretches it and
+    # reads it, so it is a retake only when that reading is in doubt.
+    dim_read = quality.measure((card.astype(np.float32) * 0.3).astype(np.uint8))
+    assert dim_read.dark
+    assert not quality.settle(dim_read, doubtful=False).dark
+    assert quality.settle(dim_read, doubtful=True).dark
     dim = (card.astype(np.float32) * 0.12).astype(np.uint8)
-    result = flags(dim)
-    assert result["dark"]
-    assert not result["flashlight"]
-    assert not result["blur"], "a dim but sharp card is not blurred"
+    result = quality.settle(quality.measure(dim), doubtful=False)
+    assert result.dark
+    assert not result.flashlight
+    assert not result.blur, "a dim but sharp card is not blurred"
+
+
+def test_a_suspected_blur_is_a_retake_when_severe_or_the_reading_is_in_doubt(card):
+    soft = quality.measure(cv2.GaussianBlur(card, (0, 0), 1.5))
+    assert soft.blur  # the stronger model is brought in
+    assert not quality.settle(soft, doubtful=False).blur  # read with every field confirmed: no retake
+    assert quality.settle(soft, doubtful=True).blur
+    assert quality.settle(quality.measure(cv2.GaussianBlur(card, (0, 0), 3.0)), doubtful=False).blur
+    sharp = quality.measure(card)
+    assert not quality.settle(sharp, doubtful=True).blur  # a doubtful reading alone is no image problem
+
+
+def test_a_pages_white_boxes_are_not_glare(card):
+    """The outline caught a screenshot's page: its white input boxes are rectangles, glare is round."""
+    boxes = card.copy()
+    for i in range(5):
+        cv2.rectangle(boxes, (40, 60 + 90 * i), (400, 90 + 90 * i), (255, 255, 255), -1)
+    assert not quality.measure(boxes).flashlight
 
 
 def test_flashlight(card):
@@ -107,3 +129,19 @@ def test_photocopy_paper_is_not_glare(card):
     copy = cv2.cvtColor(copy, cv2.COLOR_GRAY2BGR)
     copy = cv2.copyMakeBorder(copy[4:-4, 4:-4], 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=(120, 120, 120))
     assert not quality.measure(copy).flashlight
+
+
+def _with_glare(card: np.ndarray, cx: float) -> np.ndarray:
+    h, w = card.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    spot = np.exp(-(((xx - cx * w) / (0.07 * w)) ** 2 + ((yy - 0.45 * h) / (0.12 * h)) ** 2))
+    return np.clip(card.astype(np.float32) + 400 * spot[..., None], 0, 255).astype(np.uint8)
+
+
+def test_glare_over_the_text_is_severe_over_the_photo_only_suspected(card):
+    on_text = quality.measure(_with_glare(card, 0.35))
+    assert on_text.flashlight and quality.settle(on_text, doubtful=False).flashlight
+    on_photo = quality.measure(_with_glare(card, 0.85))
+    assert on_photo.flashlight  # suspected: a retake when the reading is in doubt
+    assert not quality.settle(on_photo, doubtful=False).flashlight
+    assert quality.settle(on_photo, doubtful=True).flashlight
