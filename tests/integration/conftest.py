@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import time
 from collections.abc import Callable, Iterator
 
@@ -99,6 +100,13 @@ def card_factory() -> Callable[[int], tuple[bytes, dict]]:
     from extractor.synth import generate_card
 
     return lambda seed: generate_card(seed, "clean")
+
+
+def default_sigint() -> None:
+    """Popen(preexec_fn=...) for a child the test will Ctrl-C: a command started in the background
+    by a non-interactive shell (`cmd &`, as some CI runners and nohup do) inherits SIGINT ignored,
+    and Python then never raises KeyboardInterrupt; the test must not depend on how it was started."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def without_ignored_interrupts(lines: list[str]) -> list[str]:

@@ -15,7 +15,7 @@ import pytest
 
 from local.stack import LocalStack
 
-from .conftest import without_ignored_interrupts
+from .conftest import default_sigint, without_ignored_interrupts
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +25,7 @@ NIK = "3174055512980007"
 def _ktp(*argv: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "TTY_COMPATIBLE": "1", "COLUMNS": "160"}  # rich renders live even into a pipe
     return subprocess.Popen([sys.executable, "-m", "ktp", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env, **kwargs)
+                            env=env, preexec_fn=default_sigint, **kwargs)
 
 
 @pytest.fixture(scope="module")

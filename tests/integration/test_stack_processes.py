@@ -23,7 +23,7 @@ from local.extractor_process import free_port
 from local.stack import LocalStack
 from local.state import read_state
 
-from .conftest import TEST_EXTRACTOR_ARGS, TEST_FUNCTION_ENV, wait_for, without_ignored_interrupts
+from .conftest import TEST_EXTRACTOR_ARGS, TEST_FUNCTION_ENV, default_sigint, wait_for, without_ignored_interrupts
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 300.0  # the extractor loads its OCR model on a busy 2-core machine
@@ -80,7 +80,7 @@ class StackProcess:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "layers" / "pipeline")])}
         self.process = subprocess.Popen(  # noqa: S603 - our interpreter, our script
             [sys.executable, "-c", STACK_SCRIPT, str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=env, cwd=REPO_ROOT,
+            text=True, env=env, cwd=REPO_ROOT, preexec_fn=default_sigint,
         )
         self.children: dict[int, str] = {}  # what the test saw below it, to clean up even after a failure
         self.lines: queue.Queue[str] = queue.Queue()
