@@ -30,7 +30,6 @@ from extractor.engine.thresholds import (
     MAX_OFFSET,
     NUMERAL_GAP,
     SPACE_SURPLUS,
-    SPURIOUS_LETTER,
     SPURIOUS_SURPLUS,
     SPURIOUS_WINDOW,
     CLEAR_SPACE_SURPLUS,
@@ -301,17 +300,7 @@ def _blank_run(columns: np.ndarray, start: float, end: float) -> int:
     return best
 
 
-def _letter_spacing(columns: np.ndarray, text: str, unit: float) -> float:
-    """The line's median blank between letters in ``unit``s; pairs that touch (A-V) count as zero."""
-    runs = _segments(columns, 1)
-    blanks = [b[0] - a[1] for a, b in zip(runs, runs[1:])]
-    blanks += [0] * max(0, len(text.replace(" ", "")) - 1 - len(blanks))
-    return float(np.median(blanks)) / unit if blanks else 0.0
-
-
-def drop_spurious_spaces(
-    text: str, columns: np.ndarray, cap: float, ink_start: int, ink_end: int, letter_gap: float = 0.0
-) -> str:
+def drop_spurious_spaces(text: str, columns: np.ndarray, cap: float, ink_start: int, ink_end: int) -> str:
     """Remove spaces the recogniser put between two letters that the pixels show touching.
 
     Each space is placed along the line by the characters' advances; where no blank near it is
@@ -331,18 +320,14 @@ def drop_spurious_spaces(
     origin = ink_start - _BEARINGS.get(text[0], (_DEFAULT_BEARING, 0))[0] * em / 1000
     starts = np.concatenate([[0.0], np.cumsum(widths)]) + origin
     surplus: dict[int, float] = {}
-    blanks: dict[int, float] = {}
     for k in (k for k in range(1, len(text) - 1) if text[k] == " "):
         centre = (starts[k] + starts[k + 1]) / 2
         blank = _blank_run(columns, centre - SPURIOUS_WINDOW * em, centre + SPURIOUS_WINDOW * em) / cap
-        blanks[k] = blank
         surplus[k] = _surplus(blank, text[k - 1], text[k + 1]) if text[k - 1].isupper() and text[k + 1].isupper() else blank
     drop = set()
     for k in spaces:
         others = [v for j, v in surplus.items() if j != k]
-        # Or a blank no wider than the line's own letter pairs, where the bearings leave doubt.
-        narrow = surplus[k] < SPURIOUS_SURPLUS or (surplus[k] < SPACE_SURPLUS and blanks[k] - letter_gap < SPURIOUS_LETTER)
-        if narrow and others and max(others) >= CLEAR_SPACE_SURPLUS:
+        if surplus[k] < SPURIOUS_SURPLUS and others and max(others) >= CLEAR_SPACE_SURPLUS:
             drop.add(k)
     return "".join(ch for i, ch in enumerate(text) if i not in drop)
 
@@ -366,18 +351,23 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
     em, unit = _line_em(text, _segments(columns, WEAK_GAP * cap), cap)
     segments = _segments(columns, WEAK_GAP * unit)
     value = text.lstrip(" :：")
-    spacing = _letter_spacing(columns, text, unit)
     if segments and ":" not in value and "：" not in value:
         # Positions are laid out from the value's first letter: a leading colon sits apart from
         # the value by however the card spaces its label column.
         first = 1 if value != text else 0
         if len(segments) > first and (not first or segments[0][1] - segments[0][0] <= 0.35 * cap):
             cut = len(text) - len(value)
-            text = text[:cut] + drop_spurious_spaces(value, columns, unit, segments[first][0], segments[-1][1], spacing)
-    # On a face of other proportions than Arial's, a word gap must also stand out from the line's
-    # own letter spacing: Roboto Condensed's A stands apart from its neighbours like an N-I pair,
-    # which Arial's bearings take for a space. Arial-like lines keep the bearings alone (tuned so).
-    letter_gap = _letter_spacing(columns, text, unit) if unit != cap else 0.0
+            text = text[:cut] + drop_spurious_spaces(value, columns, unit, segments[first][0], segments[-1][1])
+    # On a face of other proportions than Arial's, its own letter spacing: the median blank between
+    # letters (pairs that touch count as zero). Roboto Condensed's A stands apart from its
+    # neighbours like an N-I pair, which Arial's bearings take for a space; a word gap must stand
+    # out from the line's letter spacing. Arial-like lines keep the bearings alone (tuned so).
+    letter_gap = 0.0
+    if unit != cap:
+        runs = _segments(columns, 1)
+        blanks = [b[0] - a[1] for a, b in zip(runs, runs[1:])]
+        blanks += [0] * max(0, len(text.replace(" ", "")) - 1 - len(blanks))
+        letter_gap = float(np.median(blanks)) / unit if blanks else 0.0
     tokens = _tokens(text)
     numerals = [i for i, (a, b) in enumerate(tokens) if re.fullmatch(r"I{1,3}", text[a:b])]
     if len(segments) <= len(tokens) and not numerals:

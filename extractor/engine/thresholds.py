@@ -167,7 +167,6 @@ WIDE_GAP = 0.33
 SPURIOUS_WINDOW = 0.6
 SPURIOUS_SURPLUS = 0.08
 CLEAR_SPACE_SURPLUS = 0.2
-SPURIOUS_LETTER = 0.1
 # Strokes of a roman numeral sit closer than this; a wider gap ends the numeral. Seed 555.
 NUMERAL_GAP = 0.33
 # How far (relative) the line-width em may stray from the cap-height em and still be trusted.
