@@ -24,6 +24,8 @@ from extractor.engine.thresholds import (
     DROPPED_SPACE_COST,
     EDGE_MISMATCH_COST,
     EDGE_SHARE,
+    FACE_WIDTH,
+    LETTER_GAP_SURPLUS,
     LINE_EM_TOLERANCE,
     MAX_OFFSET,
     NUMERAL_GAP,
@@ -265,7 +267,7 @@ def _choose_boundary(text: str, piece_start: int, candidates: list[int], end: in
     return best
 
 
-def _line_em(text: str, segments: list[tuple[int, int]], cap: float) -> float:
+def _line_em(text: str, segments: list[tuple[int, int]], cap: float) -> tuple[float, float]:
     """The em in pixels, from the line's whole ink extent against the text's Arial advances.
 
     The cap height alone overstates it by the rows anti-aliasing and blur add (a few per cent,
@@ -274,11 +276,18 @@ def _line_em(text: str, segments: list[tuple[int, int]], cap: float) -> float:
     """
     by_cap = cap / CAP_EM
     if not segments:
-        return by_cap
+        return by_cap, cap
     units = sum(_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) for ch in text) + _WIDTHS[" "] / 2
     units -= _BEARINGS.get(text[0], (_DEFAULT_BEARING, 0))[0] + _BEARINGS.get(text[-1], (0, _DEFAULT_BEARING))[1]
     by_line = (segments[-1][1] - segments[0][0]) / units * 1000
-    return by_line if abs(by_line / by_cap - 1) <= LINE_EM_TOLERANCE else by_cap
+    ratio = by_line / by_cap
+    if abs(ratio - 1) <= LINE_EM_TOLERANCE:
+        return by_line, cap
+    if FACE_WIDTH[0] <= ratio <= FACE_WIDTH[1]:
+        # A condensed (or wide) face: its letters, bearings and spaces all shrink with its width,
+        # so gaps are measured in the cap height an Arial of this width would have.
+        return by_line, by_line * CAP_EM
+    return by_cap, cap
 
 
 def _blank_run(columns: np.ndarray, start: float, end: float) -> int:
@@ -339,8 +348,8 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
     columns, cap = found
     if cap < 8:
         return text
-    segments = _segments(columns, WEAK_GAP * cap)
-    em = _line_em(text, segments, cap)
+    em, unit = _line_em(text, _segments(columns, WEAK_GAP * cap), cap)
+    segments = _segments(columns, WEAK_GAP * unit)
     value = text.lstrip(" :：")
     if segments and ":" not in value and "：" not in value:
         # Positions are laid out from the value's first letter: a leading colon sits apart from
@@ -348,7 +357,17 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
         first = 1 if value != text else 0
         if len(segments) > first and (not first or segments[0][1] - segments[0][0] <= 0.35 * cap):
             cut = len(text) - len(value)
-            text = text[:cut] + drop_spurious_spaces(value, columns, cap, segments[first][0], segments[-1][1])
+            text = text[:cut] + drop_spurious_spaces(value, columns, unit, segments[first][0], segments[-1][1])
+    # On a face of other proportions than Arial's, its own letter spacing: the median blank between
+    # letters (pairs that touch count as zero). Roboto Condensed's A stands apart from its
+    # neighbours like an N-I pair, which Arial's bearings take for a space; a word gap must stand
+    # out from the line's letter spacing. Arial-like lines keep the bearings alone (tuned so).
+    letter_gap = 0.0
+    if unit != cap:
+        runs = _segments(columns, 1)
+        blanks = [b[0] - a[1] for a, b in zip(runs, runs[1:])]
+        blanks += [0] * max(0, len(text.replace(" ", "")) - 1 - len(blanks))
+        letter_gap = float(np.median(blanks)) / unit if blanks else 0.0
     tokens = _tokens(text)
     numerals = [i for i, (a, b) in enumerate(tokens) if re.fullmatch(r"I{1,3}", text[a:b])]
     if len(segments) <= len(tokens) and not numerals:
@@ -374,7 +393,7 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
         seg = start = last - 1
         while seg >= 0 and segments[seg][1] - segments[seg][0] <= narrow:
             start = seg
-            if seg == 0 or segments[seg][0] - segments[seg - 1][1] >= NUMERAL_GAP * cap:
+            if seg == 0 or segments[seg][0] - segments[seg - 1][1] >= NUMERAL_GAP * unit:
                 break
             seg -= 1
         # Strokes of the numeral may touch each other at the run level: count 1-pixel gaps.
@@ -400,8 +419,10 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
                 break  # lost track of where we are in the text
             # Every boundary the run's width cannot tell apart from the best one is a candidate.
             close = [k + 1 for k in np.argsort(errors, kind="stable") if errors[k] <= errors[index - 1] + AMBIGUITY * em]
-            gap = (segments[seg + 1][0] - segments[seg][1]) / cap
-            boundary = _choose_boundary(text, piece_start, [start_char + k for k in close[:3]], b, gap)
+            gap = (segments[seg + 1][0] - segments[seg][1]) / unit
+            boundary = None
+            if gap - letter_gap >= LETTER_GAP_SURPLUS:
+                boundary = _choose_boundary(text, piece_start, [start_char + k for k in close[:3]], b, gap)
             if boundary is not None:
                 inserts.add(boundary)
                 piece_start = boundary

@@ -172,6 +172,14 @@ NUMERAL_GAP = 0.33
 # How far (relative) the line-width em may stray from the cap-height em and still be trusted.
 # Seed 555.
 LINE_EM_TOLERANCE = 0.15
+# A line narrower or wider than Arial at its cap height by more than that, but within this band of
+# the Arial width, is a condensed or wide face: gaps are measured in its own horizontal scale.
+# Set to hold Roboto Condensed (tuned face, ~0.8) with margin; i9-spacing branch, not bench-tuned.
+FACE_WIDTH = (0.7, 1.25)
+# A word gap is at least this much wider than the line's median blank between ink runs (its own
+# letter spacing; a space adds 0.39 cap in Arial). Only on such faces. Roboto Condensed lines: its
+# letter pairs measure ~0.28, its word gaps 0.49-0.64 (i9-spacing branch).
+LETTER_GAP_SURPLUS = 0.1
 # The alignment's price for assuming one space the recogniser dropped (squared relative error).
 # Seed 555.
 DROPPED_SPACE_COST = 0.0005

@@ -11,10 +11,10 @@ from extractor.engine.backends import TextBox
 from extractor.engine.spacing import restore_spaces
 
 
-def rendered(text: str, size: int = 24) -> tuple[np.ndarray, TextBox]:
+def rendered(text: str, size: int = 24, face: str = "sans") -> tuple[np.ndarray, TextBox]:
     from extractor.synth.fonts import load
 
-    font = load("sans", size)
+    font = load(face, size)
     width = int(font.getlength(text)) + 40
     image = Image.new("L", (width, size * 2), 235)
     ImageDraw.Draw(image).text((20, size // 3), text, font=font, fill=25)
@@ -136,3 +136,26 @@ def test_a_known_word_is_not_split_at_a_narrow_gap():
 def test_a_colon_glued_to_the_value_does_not_stop_the_numeral_count():
     grey, box = rendered(":TABEAK BLAU I")
     assert restore_spaces(grey, box.with_text(":TABEAK BLAUI")) == ":TABEAK BLAU I"
+
+
+@pytest.mark.parametrize(
+    ("printed", "read", "size"),
+    [
+        ("LUMENTUT MELATI", "LUMENTUTMELATI", 24),
+        ("BENGKULU UTARA", "BENGKULUUTARA", 24),
+        ("KABUPATEN HALMAHERA SELATAN", "KABUPATEN HALMAHERASELATAN", 24),
+        ("KAYOA BARAT", "KAYOABARAT", 20),
+    ],
+)
+def test_condensed_face_keeps_its_own_scale(printed, read, size):
+    # Roboto Condensed is a fifth narrower than Arial at the same cap height: measured in cap
+    # heights its word gaps looked like letter pairs, and the space landed a letter off or not at all.
+    grey, box = rendered(printed, size, "roboto-condensed")
+    assert restore_spaces(grey, box.with_text(read)) == printed
+
+
+@pytest.mark.parametrize("printed", ["ANDI RAMADHANI EMA KRISNA", "SRIWAHYUNI PURWANINGSIH SIHOMBING", "HUMBANG HASUNDUTAN"])
+def test_condensed_letter_spacing_is_not_a_word_gap(printed):
+    # Its A stands as far from an H as an N from an I: no space is invented between them.
+    grey, box = rendered(printed, 24, "roboto-condensed")
+    assert restore_spaces(grey, box) == printed
