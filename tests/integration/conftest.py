@@ -13,6 +13,7 @@ import json
 import signal
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 
 import pytest
@@ -36,18 +37,27 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore:.*not supported by moto's CloudFormation:UserWarning")
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local_stack = LocalStack(
-        tmp_path_factory.mktemp("local-stack"),
+# A deadline for the tests that let a job time out: short, yet several times one card's OCR on a
+# busy 2-core machine (a few seconds), so the re-driven attempt completes within its own.
+SHORT_DEADLINE_SECONDS = 25
+
+
+def new_stack(data_dir: Path, **function_env: str) -> LocalStack:
+    """A local stack with the tests' short schedules (plus ``function_env``) and a provider tap."""
+    return LocalStack(
+        data_dir,
         poll_seconds=1.0,
-        function_env=TEST_FUNCTION_ENV,
+        function_env={**TEST_FUNCTION_ENV, **function_env},
         extractor_args=TEST_EXTRACTOR_ARGS,
         extractor_workers=1,
         tap_provider=True,
         persist=False,
     )
-    with local_stack:
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with new_stack(tmp_path_factory.mktemp("local-stack")) as local_stack:
         yield local_stack
 
 

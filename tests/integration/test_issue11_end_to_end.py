@@ -28,22 +28,17 @@ import pytest
 from local.completion_events import receive_events
 from local.stack import LocalStack
 
-from .conftest import TEST_EXTRACTOR_ARGS, TEST_FUNCTION_ENV, describe
+from .conftest import SHORT_DEADLINE_SECONDS, describe, new_stack
 
 pytestmark = pytest.mark.slow
 
-DEADLINE_SECONDS = 25  # the timed-out job's deadline: short, yet several times a busy machine's OCR of one card
+DEADLINE_SECONDS = SHORT_DEADLINE_SECONDS
 OCR_TIMEOUT = 240.0
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local_stack = LocalStack(
-        tmp_path_factory.mktemp("issue11-stack"), poll_seconds=1.0,
-        function_env={**TEST_FUNCTION_ENV, "JOB_DEADLINE_SECONDS": str(DEADLINE_SECONDS)},
-        extractor_args=TEST_EXTRACTOR_ARGS, extractor_workers=1, tap_provider=True, persist=False,
-    )
-    with local_stack:
+    with new_stack(tmp_path_factory.mktemp("issue11-stack"), JOB_DEADLINE_SECONDS=str(DEADLINE_SECONDS)) as local_stack:
         yield local_stack
 
 

@@ -11,24 +11,17 @@ import pytest
 
 from local.stack import LocalStack
 
-from .conftest import TEST_EXTRACTOR_ARGS, TEST_FUNCTION_ENV, describe, jpeg_bytes, wait_for
+from .conftest import SHORT_DEADLINE_SECONDS, describe, jpeg_bytes, new_stack, wait_for
 
 pytestmark = pytest.mark.slow
 
-# Short enough that a job whose provider is down times out within the test, several times the
-# re-driven attempt's OCR of one card on a busy 2-core machine (a few seconds).
-DEADLINE_SECONDS = 25
+DEADLINE_SECONDS = SHORT_DEADLINE_SECONDS
 OCR_TIMEOUT = 240.0
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local_stack = LocalStack(
-        tmp_path_factory.mktemp("redrive-stack"), poll_seconds=1.0,
-        function_env={**TEST_FUNCTION_ENV, "JOB_DEADLINE_SECONDS": str(DEADLINE_SECONDS)},
-        extractor_args=TEST_EXTRACTOR_ARGS, extractor_workers=1, tap_provider=True, persist=False,
-    )
-    with local_stack:
+    with new_stack(tmp_path_factory.mktemp("redrive-stack"), JOB_DEADLINE_SECONDS=str(DEADLINE_SECONDS)) as local_stack:
         yield local_stack
 
 

@@ -13,6 +13,12 @@ def listener():
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory):
+    """A file the fake engine waits on while it exists (FAKE_ENGINE_GATE): holds a job in processing."""
+    return tmp_path_factory.mktemp("gate") / "hold"
+
+
 @pytest.fixture
 def make_service(tmp_path):
     """Start services with custom options; every one is stopped at the end of the test."""

@@ -118,15 +118,7 @@ class Service:
 
     def kill(self) -> None:
         """SIGKILL the server and its worker processes (a crash: no shutdown code runs)."""
-        if self.process and self.process.poll() is None:
-            children = _children(self.process.pid)
-            self.process.kill()
-            self.process.wait(timeout=10)
-            for pid in children:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        _kill_tree(self.process)
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
@@ -162,6 +154,19 @@ class Service:
                 " ON d.id = a.delivery_id WHERE d.reference_id = ? ORDER BY a.attempt",
                 (reference_id,),
             ).fetchall()
+
+
+def _kill_tree(process: subprocess.Popen | None) -> None:
+    """SIGKILL a running process and every process below it."""
+    if process and process.poll() is None:
+        children = _children(process.pid)
+        process.kill()
+        process.wait(timeout=10)
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def _children(pid: int) -> list[int]:
@@ -296,15 +301,7 @@ class ServerlessService:
         raise RuntimeError("serverless extractor did not start")
 
     def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            children = _children(self.process.pid)
-            self.process.kill()
-            self.process.wait(timeout=10)
-            for pid in children:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        _kill_tree(self.process)
 
     stop = kill
 

@@ -33,11 +33,6 @@ SUBMIT = "/ktp/id/extract-async"
 RESULT = "/ktp/id/extract-async/result"
 
 
-@pytest.fixture(scope="module")
-def gate(tmp_path_factory):
-    return tmp_path_factory.mktemp("gate") / "hold"
-
-
 @pytest.fixture(scope="module", params=["serve", "serverless"])
 def service(request, tmp_path_factory, gate, listener):
     # One listener serves both homes' runs: start each with no callbacks recorded by the other.

@@ -15,11 +15,6 @@ RESULT = "/ktp/id/extract-async/result"
 NIK = b"3275014101900007"  # the fake engine's
 
 
-@pytest.fixture(scope="module")
-def gate(tmp_path_factory):
-    return tmp_path_factory.mktemp("gate") / "hold"
-
-
 @pytest.fixture(scope="module", params=["serve", "serverless"])
 def service(request, tmp_path_factory, gate, listener):
     listener.received.clear()
