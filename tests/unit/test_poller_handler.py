@@ -166,6 +166,19 @@ def test_past_the_deadline_times_out_with_a_reason(stack, handlers, status):
         assert item["error_code"] == "INSUFFICIENT_QUOTA"
 
 
+@pytest.mark.parametrize("status", [JobStatus.SUBMITTED, JobStatus.RETRY])
+def test_the_next_check_of_a_job_near_its_deadline_is_just_after_the_deadline(stack, handlers, status):
+    """Ten seconds before the deadline a backoff step (15-30 s re-poll, 120-240 s retry) would overshoot it;
+    the check comes one second after it instead, so the job times out on time."""
+    seed(stack, "ktp-near-deadline", status, age=3590, with_object=True)
+    stack.provider.result_reply = lambda ref: httpx.Response(200, json={"message": "processing"})
+    stack.provider.submit_reply = error_reply(403, "INSUFFICIENT_QUOTA")
+    run(handlers)
+    item = stack.item("ktp-near-deadline")
+    assert item["status"] == status.value
+    assert item["next_check_at"] == item["created_epoch"] + 3600 + 1
+
+
 def test_a_result_ready_at_the_deadline_still_counts(stack, handlers):
     seed(stack, "ktp-just-in-time", JobStatus.SUBMITTED, age=4000)
     stack.provider.result_reply = lambda ref: httpx.Response(200, json=completed_body(ref))

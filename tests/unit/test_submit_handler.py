@@ -163,6 +163,23 @@ def test_a_429_s_retry_after_pushes_the_next_attempt_back(stack, handlers):
     assert item["next_check_at"] - item["created_epoch"] >= 890
 
 
+@pytest.mark.parametrize("reply", [error_reply(500, "INTERNAL_SERVER_ERROR"), None], ids=["retry", "submitted"])
+def test_no_check_is_scheduled_past_a_short_deadline(stack, handlers, monkeypatch, reply):
+    """A deadline shorter than the first check (60 s) or the first retry step (30-60 s) still ends on time."""
+    from ktp_pipeline import wiring
+    from ktp_pipeline.settings import Settings
+
+    monkeypatch.setenv(Settings.env_names()["job_deadline_seconds"], "20")
+    wiring.reset()
+    if reply is not None:
+        stack.provider.submit_reply = reply
+    event = stack.s3_event(KEY, make_image())
+    invoke(handlers, event)
+    item = stack.item(ref_for(event))
+    assert item["status"] == ("RETRY" if reply else "SUBMITTED")
+    assert item["next_check_at"] <= item["created_epoch"] + 20 + 1
+
+
 def test_timeout_puts_the_job_in_retry(stack, handlers):
     def timeout(body):
         raise httpx.ReadTimeout("slow")

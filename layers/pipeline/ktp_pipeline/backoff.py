@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 
@@ -25,3 +26,11 @@ def poll_delay(poll_count: int, base: int, rng: Callable[[], float] = random.ran
 
 def retry_delay(retry_count: int, base: int, rng: Callable[[], float] = random.random) -> int:
     return next_delay(retry_count, base, RETRY_CAP_SECONDS, rng)
+
+
+def within_deadline(delay: int, created_epoch: int | None, now: float, deadline_seconds: int) -> int:
+    """`delay`, but never past the job's deadline: its next check comes one second after it, so a
+    job times out within one poller run of its deadline, not up to a whole backoff step later."""
+    if created_epoch is None:
+        return delay
+    return max(1, min(delay, math.ceil(created_epoch + deadline_seconds + 1 - now)))

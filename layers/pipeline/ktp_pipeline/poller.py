@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from itertools import chain
 
-from .backoff import SUBMIT_CLAIM_SECONDS, poll_delay
+from .backoff import SUBMIT_CLAIM_SECONDS, poll_delay, within_deadline
 from .job_store import JobStore
 from .models import JobRecord, JobStatus
 from .observability import error_fields, logger
@@ -98,7 +98,9 @@ class Poller:
                 return self._send_again(job)
             seen = Outcome.NOT_READY
         if seen is not None:
-            return seen if self._store.reschedule(job.reference_id, poll_delay(job.poll_count, self._settings.poll_base_seconds)) else Outcome.LOST_RACE
+            delay = within_deadline(poll_delay(job.poll_count, self._settings.poll_base_seconds),
+                                    job.created_epoch, now, self._settings.job_deadline_seconds)
+            return seen if self._store.reschedule(job.reference_id, delay) else Outcome.LOST_RACE
         if not self._store.claim_for_submit(job, SUBMIT_CLAIM_SECONDS):
             return Outcome.LOST_RACE
         return self._submitter.resubmit(job).action

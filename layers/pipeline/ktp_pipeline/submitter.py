@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 
 from .attempts import reupload_attempt
-from .backoff import RETRY_CAP_SECONDS, SUBMIT_CLAIM_SECONDS, retry_delay
+from .backoff import RETRY_CAP_SECONDS, SUBMIT_CLAIM_SECONDS, retry_delay, within_deadline
 from .image_checks import FORMAT, MAX_IMAGE_BYTES, SIZE, check_image, too_large
 from .job_store import JobStore
 from .models import JobRecord, JobStatus, SubmitRequest
@@ -94,11 +94,13 @@ class Submitter:
                 logger.set_correlation_id(successor)
                 logger.info("re-upload after a failed attempt: new attempt",
                             extra={"reference_id": successor, "predecessor_id": reference_id})
-                return self._check_and_send(successor, bucket, key, obj.version_id, obj.get("size"), retry_count=0)
+                return self._check_and_send(successor, bucket, key, obj.version_id, obj.get("size"), retry_count=0,
+                                            created_epoch=int(self._store.now()))
             # Submitted, terminal, or claimed by a live submitter (the poller covers a dead one).
             logger.info("duplicate upload event: job exists, no provider call", extra={"reference_id": reference_id})
             return SubmitOutcome(reference_id, Outcome.DUPLICATE)
-        return self._check_and_send(reference_id, bucket, key, obj.version_id, obj.get("size"), retry_count=0)
+        return self._check_and_send(reference_id, bucket, key, obj.version_id, obj.get("size"), retry_count=0,
+                                    created_epoch=int(self._store.now()))
 
     def resubmit(self, job: JobRecord) -> SubmitOutcome:
         """Send a claimed RECEIVED/RETRY job again, reading the image from S3 again. Runs in poller
@@ -106,13 +108,14 @@ class Submitter:
         if not job.bucket or not job.object_key:
             return self._reject(job.reference_id, "OBJECT_NOT_FOUND")
         sent = self._check_and_send(job.reference_id, job.bucket, job.object_key, job.object_version_id,
-                                    job.object_size, retry_count=job.retry_count)
+                                    job.object_size, retry_count=job.retry_count, created_epoch=job.created_epoch)
         if sent.action in (Outcome.SUBMITTED, Outcome.ALREADY_SUBMITTED):
             return SubmitOutcome(job.reference_id, Outcome.RESUBMITTED)
         return sent
 
     def _check_and_send(self, reference_id: str, bucket: str, key: str, version_id: str | None,
-                        size_hint: int | None, *, retry_count: int) -> SubmitOutcome:
+                        size_hint: int | None, *, retry_count: int, created_epoch: int | None) -> SubmitOutcome:
+        # `created_epoch` bounds every scheduled check by the job's deadline (backoff.within_deadline).
         # The event's size first, so an oversized object is never downloaded.
         if size_hint is not None and size_hint > MAX_IMAGE_BYTES:
             return self._reject(reference_id, SIZE, too_large(size_hint).reason)
@@ -128,7 +131,7 @@ class Submitter:
                 return self._reject(reference_id, "OBJECT_NOT_FOUND")
             logger.warning("image read failed; will retry",
                            extra={"reference_id": reference_id, "error": code or type(exc).__name__})
-            return self._retry(reference_id, "OBJECT_READ_FAILED", retry_count)
+            return self._retry(reference_id, "OBJECT_READ_FAILED", retry_count, created_epoch)
         verdict = check_image(data)
         if not verdict.ok:
             return self._reject(reference_id, verdict.error_code or FORMAT, verdict.reason)
@@ -145,19 +148,22 @@ class Submitter:
             if exc.error_code == "INVALID_PAYLOAD_REFERENCE_ID_EXISTS":
                 # The provider already has this job (a lost answer, or a resubmission): treat as sent.
                 return self._submitted(reference_id, Outcome.ALREADY_SUBMITTED,
-                                       "Already at the provider; waiting for the result.")
+                                       "Already at the provider; waiting for the result.", created_epoch)
             return self._reject(reference_id, exc.error_code or "INVALID_PAYLOAD")
         except ProviderTransientError as exc:
-            return self._retry(reference_id, exc.error_code or "PROVIDER_UNREACHABLE", retry_count, exc.retry_after)
+            return self._retry(reference_id, exc.error_code or "PROVIDER_UNREACHABLE", retry_count, created_epoch,
+                               exc.retry_after)
         echoed = accepted.data.reference_id
         if echoed and echoed != reference_id:
             # Its callback will carry the provider's id and land as an orphan; the poller still asks for ours.
             logger.warning("provider answered with a different reference_id",
                            extra={"reference_id": reference_id, "provider_reference_id": echoed})
-        return self._submitted(reference_id, Outcome.SUBMITTED, "Sent to the provider; waiting for the result.")
+        return self._submitted(reference_id, Outcome.SUBMITTED, "Sent to the provider; waiting for the result.",
+                               created_epoch)
 
-    def _submitted(self, reference_id: str, action: Outcome, reason: str) -> SubmitOutcome:
-        if self._store.mark_submitted(reference_id, self._settings.first_check_seconds, reason):
+    def _submitted(self, reference_id: str, action: Outcome, reason: str, created_epoch: int | None) -> SubmitOutcome:
+        first_check = self._within_deadline(self._settings.first_check_seconds, created_epoch)
+        if self._store.mark_submitted(reference_id, first_check, reason):
             logger.info("job submitted", extra={"reference_id": reference_id, "action": action.value})
             return SubmitOutcome(reference_id, action)
         # A callback overtook us (possible: the provider may answer before we write SUBMITTED).
@@ -171,12 +177,16 @@ class Submitter:
                                            "outcome": outcome.value})
         return SubmitOutcome(reference_id, outcome)
 
-    def _retry(self, reference_id: str, error_code: str, retry_count: int,
+    def _retry(self, reference_id: str, error_code: str, retry_count: int, created_epoch: int | None,
                not_before: float | None = None) -> SubmitOutcome:
         delay = retry_delay(retry_count, self._settings.retry_base_seconds)
         if not_before:  # the provider's Retry-After (a 429), within our own cap
             delay = max(delay, min(RETRY_CAP_SECONDS, math.ceil(not_before)))
+        delay = self._within_deadline(delay, created_epoch)
         if not self._store.mark_retry(reference_id, error_code, reason_for(error_code), delay):
             return SubmitOutcome(reference_id, Outcome.LOST_RACE)
         logger.info("job will be retried", extra={"reference_id": reference_id, "error_code": error_code})
         return SubmitOutcome(reference_id, Outcome.RETRY)
+
+    def _within_deadline(self, delay: int, created_epoch: int | None) -> int:
+        return within_deadline(delay, created_epoch, self._store.now(), self._settings.job_deadline_seconds)
