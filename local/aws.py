@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
-from botocore.config import Config
 
+from local.aws_clients import EVENTS_QUEUE_SUFFIX, client
 from local.completion_events import PipeSpec, pipes_in, subscribe_queue
 from local.template import (
     LOCAL_ACCOUNT_ID,
@@ -34,10 +33,6 @@ from local.template import (
 
 log = logging.getLogger("ktp.local.aws")
 
-# moto accepts any credentials; these are what `aws --endpoint-url` users should export.
-LOCAL_ACCESS_KEY_ID = "testing"
-LOCAL_SECRET_ACCESS_KEY = "testing"
-EVENTS_QUEUE_SUFFIX = "local-s3-events"
 
 
 def _install_s3_event_fixes() -> None:
@@ -144,19 +139,6 @@ def pin_object_version(bucket: str, key: str, current_version_id: str, wanted_ve
             version._version_id = wanted_version_id
             return
     raise LookupError(f"no version {current_version_id} of the restored object")
-
-
-def aws_session(region: str) -> boto3.Session:
-    return boto3.Session(
-        aws_access_key_id=LOCAL_ACCESS_KEY_ID, aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY, region_name=region
-    )
-
-
-def client(service: str, endpoint_url: str | None, region: str) -> Any:
-    config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
-    if endpoint_url is None:  # a deployed stack: the caller's own credentials
-        return boto3.client(service, region_name=region, config=config)
-    return aws_session(region).client(service, endpoint_url=endpoint_url, config=config)
 
 
 @dataclass

@@ -29,7 +29,7 @@ def erase_function_name(info: StackInfo, cloudformation: Any) -> str:
 
 
 def invoke_erase(info: StackInfo, request: dict[str, str], *, template_path: Path) -> dict[str, Any]:
-    from local.aws import client
+    from local.aws_clients import client
 
     cloudformation = client("cloudformation", info.endpoint_url, info.region)
     awslambda = client("lambda", info.endpoint_url, info.region)
@@ -45,7 +45,7 @@ def invoke_erase(info: StackInfo, request: dict[str, str], *, template_path: Pat
 
 def _invoke_locally(info: StackInfo, configuration: dict[str, Any], request: dict[str, str],
                     template_path: Path) -> dict[str, Any]:
-    from local.aws import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
+    from local.aws_clients import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
     from local.functions import FunctionConfig, LocalFunction
     from local.stack import _PASSTHROUGH_ENV
     from local.template import FunctionSpec, function_code, load_template, translate

@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from local.aws import EVENTS_QUEUE_SUFFIX, client
+from local.aws_clients import EVENTS_QUEUE_SUFFIX, client
 from local.state import StackInfo
 
 FAILURE_QUEUE = "SubmitFailureQueue"

@@ -19,7 +19,7 @@ from ktp_pipeline.job_store import BY_STATUS_INDEX
 from ktp_pipeline.models import JobStatus
 from ktp_pipeline.reference_ids import reference_id_for  # the pipeline's own derivation: follow what we upload
 
-from local.aws import client
+from local.aws_clients import client
 from local.state import StackInfo
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

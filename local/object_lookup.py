@@ -22,7 +22,7 @@ def show_object(args: argparse.Namespace, info: StackInfo) -> int:
     from ktp_pipeline.job_store import JobStore
     from rich.table import Table
 
-    from local.aws import client
+    from local.aws_clients import client
     from local.cli import _console
     from local.jobs import JobsClient
     from local.render import mask_text, record_detail, redact

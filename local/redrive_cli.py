@@ -51,7 +51,7 @@ def cmd_redrive(args: argparse.Namespace) -> int:
     from ktp_pipeline.models import JobStatus
     from ktp_pipeline.redrive import failed_ids, redrive
 
-    from local.aws import client
+    from local.aws_clients import client
     from local.cli import _console, _target
     from local.state import NoRunningStack
 

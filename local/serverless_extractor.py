@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from extractor.service.settings import parse_app_rate
-from local.aws import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, MotoServer, aws_session
+from local.aws import MotoServer
+from local.aws_clients import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, client
 from local.events import HttpRequest, error_response, http_api_event, http_response_from_result, match_route
 from local.functions import FunctionConfig, InvocationError, LocalFunction
 from local.loopback_http import LoopbackHttpServer
@@ -100,7 +101,7 @@ class ServerlessExtractor:
     # -- resources ----------------------------------------------------------------------------------
 
     def _client(self, service: str) -> Any:
-        return aws_session(self.options.region).client(service, endpoint_url=self.moto.endpoint_url)
+        return client(service, self.moto.endpoint_url, self.options.region)
 
     def _create_resources(self) -> None:
         ddb, s3, sqs, secrets = (self._client(s) for s in ("dynamodb", "s3", "sqs", "secretsmanager"))

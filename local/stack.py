@@ -19,16 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from local import sam_local, snapshot
-from local.aws import (
-    LOCAL_ACCESS_KEY_ID,
-    LOCAL_SECRET_ACCESS_KEY,
-    MotoServer,
-    ProvisionedResources,
-    client,
-    ensure_port_free,
-    pin_object_version,
-    provision,
-)
+from local.aws import MotoServer, ProvisionedResources, ensure_port_free, pin_object_version, provision
+from local.aws_clients import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, client
 from local.callback_endpoint import CallbackEndpoint
 from local.completion_events import PipeRunner
 from local.extractor_process import ExtractorProcess, free_port

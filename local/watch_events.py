@@ -48,7 +48,7 @@ def event_line(event: dict[str, Any]) -> str:
 
 
 def watch_events(info: Any, *, once: bool, as_json: bool = False, wait_seconds: int = 5, out: Any = None) -> int:
-    from local.aws import client
+    from local.aws_clients import client
     from local.completion_events import receive_events, subscribe_queue, unsubscribe_queue
 
     out = out or sys.stdout

@@ -39,7 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # A deadline for the tests that let a job time out: short, yet several times one card's OCR on a
 # busy 2-core machine (a few seconds), so the re-driven attempt completes within its own.
-SHORT_DEADLINE_SECONDS = 25
+SHORT_DEADLINE_SECONDS = 15
 
 
 def new_stack(data_dir: Path, **function_env: str) -> LocalStack:

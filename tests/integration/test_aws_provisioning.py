@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from local import snapshot
-from local.aws import MotoServer, client, pin_object_version, provision
+from local.aws import MotoServer, pin_object_version, provision
+from local.aws_clients import client
 from local.events import s3_event_from_message
 from local.template import load_template, translate
 

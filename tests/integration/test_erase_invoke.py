@@ -34,7 +34,7 @@ class Lambda:
 
 def _stub(monkeypatch, awslambda):
     clients = {"cloudformation": CloudFormation(), "lambda": awslambda}
-    monkeypatch.setattr("local.aws.client", lambda service, endpoint, region: clients[service])
+    monkeypatch.setattr("local.aws_clients.client", lambda service, endpoint, region: clients[service])
 
 
 def test_deployed_stack_is_invoked_synchronously_with_the_request(monkeypatch):

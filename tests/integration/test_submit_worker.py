@@ -10,7 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from local.aws import MotoServer, client
+from local.aws import MotoServer
+from local.aws_clients import client
 from local.functions import InvocationError
 from local.submit_worker import MAX_RECEIVES, SubmitWorker
 

@@ -1,6 +1,5 @@
 """Attempts: ids, the two-way links written in one transaction, duplicate event vs real re-upload."""
 
-import httpx
 import pytest
 from ktp_pipeline.attempts import REDRIVABLE, chain_from, next_attempt_id, start_next_attempt, upload_identity
 from ktp_pipeline.job_store import JobStore
