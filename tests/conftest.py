@@ -24,7 +24,6 @@ LONGEST_FIRST = (
     "integration/test_sam_local.py",
     "integration/test_completion_events.py",
     "extractor/test_engine_end_to_end.py",
-    "template/test_ocr_worker_package.py",
 )
 
 
