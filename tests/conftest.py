@@ -15,15 +15,18 @@ os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 LONGEST_FIRST = (
     "integration/test_issue11_end_to_end.py",
     "integration/test_redrive_on_stack.py",
-    "integration/test_erasure_on_stack.py",
-    "template/test_sam_build.py",
     "integration/test_pipeline_serverless_extractor.py",
-    "integration/test_pipeline_end_to_end.py",
+    "template/test_sam_build.py",
     "integration/test_stack_processes.py",
+    "integration/test_pipeline_end_to_end.py",
+    "integration/test_erasure_on_stack.py",
+    "extractor/test_engine_end_to_end.py",
     "integration/test_completion_events_restart.py",
+    "service/test_service_contract.py",
+    "extractor/test_synth.py",
     "integration/test_sam_local.py",
     "integration/test_completion_events.py",
-    "extractor/test_engine_end_to_end.py",
+    "service/test_service_durability.py",
 )
 
 
