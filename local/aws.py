@@ -107,6 +107,7 @@ class MotoServer:
             moto_log.addFilter(_skip_known_gaps)
         warnings.filterwarnings("ignore", message=".*not supported by moto's CloudFormation", category=UserWarning)
         self.endpoint_url = ""
+        self._serving = False
 
     def start(self) -> str:
         # ThreadedMotoServer waits forever if its thread cannot bind: find out first.
@@ -114,6 +115,7 @@ class MotoServer:
             ensure_port_free(self.port)
         _install_s3_event_fixes()
         self._server.start()
+        self._serving = True
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
         # moto's backends are process-wide: start from nothing, even if this process ran a stack
@@ -124,7 +126,11 @@ class MotoServer:
         return self.endpoint_url
 
     def stop(self) -> None:
-        self._server.stop()
+        # ThreadedMotoServer.stop() joins a thread that ends only after serving: after a start cut
+        # short (Ctrl-C before the server was up) it would wait for ever. That thread is a daemon.
+        if self._serving:
+            self._serving = False
+            self._server.stop()
 
 
 def pin_object_version(bucket: str, key: str, current_version_id: str, wanted_version_id: str,

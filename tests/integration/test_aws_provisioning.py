@@ -174,3 +174,35 @@ def test_a_restart_gets_the_same_names(moto_endpoint: str) -> None:
     assert second.function_arns == first.function_arns
     _, other = fresh(moto_endpoint, stack_name="another")
     assert other.bucket != first.bucket  # each stack name its own bucket, as the stack id differs
+
+
+def test_stopping_a_moto_server_whose_start_was_interrupted_returns(monkeypatch):
+    """Ctrl-C while moto's thread is still creating its server: stop() must not wait for that thread."""
+    import threading
+
+    from moto.moto_server import threaded_moto_server
+
+    release, real_make_server = threading.Event(), threaded_moto_server.make_server
+
+    def slow_make_server(*args, **kwargs):
+        release.wait(10)
+        return real_make_server(*args, **kwargs)
+
+    def interrupted_wait(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(threaded_moto_server, "make_server", slow_make_server)
+    server = MotoServer()
+    monkeypatch.setattr(server._server._server_ready_event, "wait", interrupted_wait)
+    with pytest.raises(KeyboardInterrupt):
+        server.start()
+    stopping = threading.Thread(target=server.stop, daemon=True)
+    stopping.start()
+    stopping.join(5)
+    try:
+        assert not stopping.is_alive(), "stop() waits for a server that was never up"
+    finally:
+        release.set()  # let moto's thread come up, then end it
+        monkeypatch.undo()
+        server._server._server_ready_event.wait(10)
+        server._server.stop()

@@ -32,7 +32,7 @@ GONE_TIMEOUT = 30.0  # the lifeline's grace period (10 s) plus slack
 # A `ktp up` in miniature: start a LocalStack, say so, then wait to be killed or interrupted.
 STACK_SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import faulthandler, sys, time
     from local.stack import LocalStack
 
     stack = LocalStack(sys.argv[1], persist=False, extractor_workers=1)
@@ -40,6 +40,7 @@ STACK_SCRIPT = textwrap.dedent(
         stack.start()
     except KeyboardInterrupt:
         print("INTERRUPTED", flush=True)
+        faulthandler.dump_traceback_later(20)  # an exit that hangs shows its threads in stderr
         raise SystemExit(130)
     print("READY", flush=True)
     time.sleep(600)
@@ -98,6 +99,13 @@ class StackProcess:
             return self.lines.get(timeout=timeout)
         except queue.Empty:
             raise AssertionError("the stack script said nothing in time; stderr:\n" + "\n".join(self.stderr[-30:])) from None
+
+    def wait(self, timeout: float) -> int | None:
+        """The exit code, or None if the script is still running after ``timeout`` seconds."""
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
 
     def descendants(self) -> dict[int, str]:
         found = descendants(self.process.pid)
@@ -160,7 +168,7 @@ def test_ctrl_c_while_starting_leaves_no_child(stack_process: StackProcess) -> N
         except queue.Empty:
             continue
     assert line == "INTERRUPTED", stack_process.stderr[-30:]  # start() cleaned up and re-raised KeyboardInterrupt
-    assert stack_process.process.wait(60) == 130
+    assert stack_process.wait(60) == 130, stack_process.stderr[-40:]
     # Stopped by start() itself (the old code first waited up to 240 s for the model); allow only
     # the moment a busy machine needs to reap the processes.
     wait_for(lambda: not [pid for pid in children if alive(pid)], timeout=15, what=f"children {children} to exit")
