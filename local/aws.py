@@ -34,7 +34,6 @@ from local.template import (
 log = logging.getLogger("ktp.local.aws")
 
 
-
 def _install_s3_event_fixes() -> None:
     """Make moto's S3 notifications match what AWS sends (idempotent):
 

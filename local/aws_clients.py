@@ -25,14 +25,14 @@ _SESSION_LOCK = threading.Lock()
 
 
 @cache
-def aws_session(region: str) -> boto3.Session:
+def _local_session(region: str) -> boto3.Session:
     return boto3.Session(
         aws_access_key_id=LOCAL_ACCESS_KEY_ID, aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY, region_name=region
     )
 
 
 def client(service: str, endpoint_url: str | None, region: str) -> Any:
-    if endpoint_url is None:  # a deployed stack: the caller's own credentials
-        return boto3.client(service, region_name=region, config=_CONFIG)
     with _SESSION_LOCK:
-        return aws_session(region).client(service, endpoint_url=endpoint_url, config=_CONFIG)
+        if endpoint_url is None:  # a deployed stack: the caller's own credentials (boto3's default session)
+            return boto3.client(service, region_name=region, config=_CONFIG)
+        return _local_session(region).client(service, endpoint_url=endpoint_url, config=_CONFIG)
