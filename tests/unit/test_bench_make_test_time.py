@@ -1,4 +1,4 @@
-"""bench/test_suite_time.py reads the Makefile's own pytest command and sums durations per file."""
+"""bench/make_test_time.py reads the Makefile's own pytest command and sums durations per file."""
 
 import importlib.util
 from pathlib import Path
@@ -7,7 +7,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("test_suite_time", REPO_ROOT / "bench" / "test_suite_time.py")
+    spec = importlib.util.spec_from_file_location("make_test_time", REPO_ROOT / "bench" / "make_test_time.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -4,8 +4,8 @@ Runs the Makefile's own pytest command (the `test:` recipe, read from the Makefi
 differ) with `--durations=0`, and prints one table: wall seconds, CPU seconds of the run and every
 process it started, how busy the cores were, and the slowest test files (set-up included).
 
-    .venv/bin/python bench/test_suite_time.py                 # in this checkout (its .venv)
-    .venv/bin/python bench/test_suite_time.py --fresh-clone   # `make test` in a clone of HEAD, set-up timed apart
+    .venv/bin/python bench/make_test_time.py                 # in this checkout (its .venv)
+    .venv/bin/python bench/make_test_time.py --fresh-clone   # `make test` in a clone of HEAD, set-up timed apart
 
 The issue-12 target is 150 s of tests on 2 cores. Nothing here asserts on time.
 """
