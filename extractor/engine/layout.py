@@ -334,9 +334,20 @@ def _split_blood_type(fields: dict[str, RawField]) -> None:
     fields["blood_type"] = RawField(blood, gender.confidence, gender.pieces)
 
 
+# Sixteen digits in a row, read as digits: only the NIK prints that.
+_SIXTEEN_DIGITS = re.compile(r"\d{16}")
+
+
 def _header_fields(header: list[Piece], fields: dict[str, RawField]) -> None:
-    lines = [_join(line) for line in _lines(header)]
-    lines = [line for line in lines if line.text]
+    lines = [line for line in _lines(header) if _join(line).text]
+    # The NIK row counts as header when its label was not read (a small card's "NIK" read as
+    # "NK"): its number is not a province or city line.
+    numbers = [line for line in lines if _SIXTEEN_DIGITS.search(re.sub(r"\s", "", _join(line).text))]
+    if numbers:
+        lines = [line for line in lines if line is not numbers[0]]
+        if "nik" not in fields:
+            fields["nik"] = _join([p for p in numbers[0] if sum(c.isdigit() for c in p.text) >= 8])
+    lines = [_join(line) for line in lines]
     if not lines:
         return
     province_index = next((i for i, line in enumerate(lines) if squash(line.text).startswith(("PROVINSI", "PROPINSI"))), None)

@@ -80,18 +80,20 @@ def extract(image: bytes) -> KtpExtraction:
 def with_stronger_model(models: Models, first: Attempt, image_quality: ImageQuality) -> Settled:
     """A cascade brings its stronger model in step by step and stops once the reading is trusted.
 
-    1. A card whose labels were read gets a second opinion on its unconfirmed lines. That is
-       enough unless the photo is blurred or dark (where the fast model loses characters, even
-       whole rows, though it finds most labels) and the reading is still doubtful.
+    1. A card whose labels were read, and that the fast reading already shows to be a KTP, gets
+       a second opinion on its unconfirmed lines. That is enough unless the photo is blurred or
+       dark (where the fast model loses characters, even whole rows, though it finds most labels)
+       and the reading is still doubtful.
     2. Then the rows it missed are read from strips. Enough unless a doubtful field still has
        nothing read or a NIK check fails.
-    3. Else, or at once when few labels were read, the whole card is read again; that reading
-       wins unless it finds clearly fewer labels.
+    3. Else, or at once when few labels were read or the fast reading missed what only a KTP
+       prints (a small card's PROVINSI read as PROMNSI), the whole card is read again; that
+       reading wins unless it finds clearly fewer labels.
     """
     if models.stronger is None:
         return Settled(first, None)
     reading = None
-    if first.hits >= GOOD_LABELS:
+    if first.hits >= GOOD_LABELS and detected(first):
         reading = second_opinion(models, interpret(first))
         if not ((image_quality.blur or image_quality.dark) and reading.doubtful):
             return Settled(first, reading)

@@ -194,3 +194,17 @@ def test_tall_header_reaching_beside_the_nik_label():
     assert values["state"] == "BENGKULU"
     assert values["city"] == "KABUPATEN BENGKULU TENGAH"
     assert values["nik"] == "3273015708900002"
+
+
+def test_the_nik_is_read_when_its_label_is_not():
+    # A small card's "NIK" read as "NK" matches no label: its row then sits above the first label
+    # read (Nama), with the header. Its number is still the NIK, and not the city.
+    values = read(card_boxes(nik_label=box("NK", 30, 110, 70, h=34), nik_value=box("3273015708900002", 240, 110, 620, h=34)))
+    assert values["nik"] == "3273015708900002"
+    assert values["state"] == "JAWA BARAT"
+    assert values["city"] == "KOTA BANDUNG"
+
+
+def test_a_header_without_a_sixteen_digit_number_gives_no_nik():
+    values = read(card_boxes(nik_label=None, nik_value=box("NO. 3273015708", 240, 110, 620, h=34)))
+    assert values["nik"] is None

@@ -94,3 +94,16 @@ def test_a_small_look_alike_in_a_screenshot_is_not_a_ktp(kind):
     card = render(np.random.default_rng(44), 480).convert("RGB")
     result = extract(_jpeg(_screenshot(card)))
     assert result.ktp_detected is False
+
+
+@pytest.mark.slow
+def test_a_small_card_whose_header_the_fast_model_misreads_is_still_a_ktp_with_its_nik():
+    # A tuned xs-small card (batch seed 4242, card 19): a card about 345 px wide on a desk, whose
+    # fast reading has PROMNSI for PROVINSI and NK for NIK. The stronger model reads the whole card
+    # (the fast reading is no KTP), and the 16-digit row above Nama is the NIK.
+    from extractor.synth.styles import generate_styled_card, styled_seed
+
+    jpeg, truth = generate_styled_card(styled_seed(4242, 19, "xs-small", "tuned"), "xs-small", "tuned")
+    result = extract(jpeg)
+    assert result.ktp_detected
+    assert result.value("nik") == truth["fields"]["nik"]
