@@ -176,7 +176,9 @@ def test_the_next_check_of_a_job_near_its_deadline_is_just_after_the_deadline(st
     run(handlers)
     item = stack.item("ktp-near-deadline")
     assert item["status"] == status.value
-    assert item["next_check_at"] == item["created_epoch"] + 3600 + 1
+    # One second after the deadline; the store reads its clock again when it writes, which may
+    # have ticked past a whole second since the poller computed the delay.
+    assert item["created_epoch"] + 3600 + 1 <= item["next_check_at"] <= item["created_epoch"] + 3600 + 2
 
 
 def test_a_result_ready_at_the_deadline_still_counts(stack, handlers):

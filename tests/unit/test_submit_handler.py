@@ -177,7 +177,8 @@ def test_no_check_is_scheduled_past_a_short_deadline(stack, handlers, monkeypatc
     invoke(handlers, event)
     item = stack.item(ref_for(event))
     assert item["status"] == ("RETRY" if reply else "SUBMITTED")
-    assert item["next_check_at"] <= item["created_epoch"] + 20 + 1
+    # Just after the deadline: up to two clock ticks between the create, the delay and the write.
+    assert item["next_check_at"] <= item["created_epoch"] + 20 + 3
 
 
 def test_timeout_puts_the_job_in_retry(stack, handlers):
