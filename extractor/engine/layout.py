@@ -339,15 +339,16 @@ _SIXTEEN_DIGITS = re.compile(r"\d{16}")
 
 
 def _header_fields(header: list[Piece], fields: dict[str, RawField]) -> None:
-    lines = [line for line in _lines(header) if _join(line).text]
+    joined = [(line, _join(line)) for line in _lines(header)]
+    joined = [(line, text) for line, text in joined if text.text]
     # The NIK row counts as header when its label was not read (a small card's "NIK" read as
     # "NK"): its number is not a province or city line.
-    numbers = [line for line in lines if _SIXTEEN_DIGITS.search(re.sub(r"\s", "", _join(line).text))]
-    if numbers:
-        lines = [line for line in lines if line is not numbers[0]]
+    nik_row = next((i for i, (_, text) in enumerate(joined) if _SIXTEEN_DIGITS.search(re.sub(r"\s", "", text.text))), None)
+    if nik_row is not None:
+        line, _ = joined.pop(nik_row)
         if "nik" not in fields:
-            fields["nik"] = _join([p for p in numbers[0] if sum(c.isdigit() for c in p.text) >= 8])
-    lines = [_join(line) for line in lines]
+            fields["nik"] = _join([p for p in line if sum(c.isdigit() for c in p.text) >= 8])
+    lines = [text for _, text in joined]
     if not lines:
         return
     province_index = next((i for i, line in enumerate(lines) if squash(line.text).startswith(("PROVINSI", "PROPINSI"))), None)

@@ -84,6 +84,7 @@ class Submitter:
             reference_id, bucket=bucket, key=key, version_id=obj.version_id, etag=obj.etag or None,
             size=obj.get("size"), claim_seconds=SUBMIT_CLAIM_SECONDS, sequencer=sequencer,
         )
+        created_epoch = int(self._store.now())  # this job's, or a new attempt's: both start now
         if not created:
             # The same bytes again after a failed last attempt: a new attempt (attempts.py), billed
             # because the user uploaded again; a duplicated event of a known upload is not one.
@@ -95,12 +96,12 @@ class Submitter:
                 logger.info("re-upload after a failed attempt: new attempt",
                             extra={"reference_id": successor, "predecessor_id": reference_id})
                 return self._check_and_send(successor, bucket, key, obj.version_id, obj.get("size"), retry_count=0,
-                                            created_epoch=int(self._store.now()))
+                                            created_epoch=created_epoch)
             # Submitted, terminal, or claimed by a live submitter (the poller covers a dead one).
             logger.info("duplicate upload event: job exists, no provider call", extra={"reference_id": reference_id})
             return SubmitOutcome(reference_id, Outcome.DUPLICATE)
         return self._check_and_send(reference_id, bucket, key, obj.version_id, obj.get("size"), retry_count=0,
-                                    created_epoch=int(self._store.now()))
+                                    created_epoch=created_epoch)
 
     def resubmit(self, job: JobRecord) -> SubmitOutcome:
         """Send a claimed RECEIVED/RETRY job again, reading the image from S3 again. Runs in poller
