@@ -9,24 +9,26 @@ for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 
-# `make test` hands whole files to the xdist workers in collection order (--dist loadfile), so a
-# long file collected last keeps one worker busy after the rest are done. These files took longest
-# in `pytest --durations=0` (2026-12-02, 2 cores); they are started first, the rest keep their order.
+# `make test` hands whole files to the xdist workers in collection order (--dist loadfile with
+# --no-loadscope-reorder; xdist otherwise sorts files by their number of tests), so a long file
+# collected last keeps one worker busy after the rest are done. These files took longest (wall, set-up
+# included) in `make test` with 4 workers (2026-12-02, 2 cores); they start first, the rest keep their order.
 LONGEST_FIRST = (
     "integration/test_issue11_end_to_end.py",
-    "integration/test_redrive_on_stack.py",
-    "integration/test_pipeline_serverless_extractor.py",
-    "template/test_sam_build.py",
-    "integration/test_stack_processes.py",
-    "integration/test_pipeline_end_to_end.py",
-    "integration/test_erasure_on_stack.py",
     "extractor/test_engine_end_to_end.py",
-    "integration/test_completion_events_restart.py",
+    "integration/test_stack_processes.py",
+    "integration/test_erasure_on_stack.py",
+    "integration/test_redrive_on_stack.py",
+    "template/test_sam_build.py",
+    "integration/test_pipeline_serverless_extractor.py",
     "service/test_service_contract.py",
     "extractor/test_synth.py",
-    "integration/test_sam_local.py",
+    "integration/test_pipeline_end_to_end.py",
+    "integration/test_completion_events_restart.py",
     "integration/test_completion_events.py",
     "service/test_service_durability.py",
+    "integration/test_sam_local.py",
+    "extractor/test_engine_not_a_ktp.py",
 )
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import io
 import json
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-
 
 import pytest
 
@@ -96,6 +96,23 @@ def s3_event_body(bucket: str, key: str, *, etag: str, version_id: str | None, s
     }]})
 
 
+def _ps(*columns: str) -> list[list[str]]:
+    output = subprocess.run(["ps", "-A", "-ww", "-o", ",".join(f"{c}=" for c in columns)], capture_output=True, text=True,
+                            check=True, timeout=30).stdout
+    return [line.split(None, len(columns) - 1) for line in output.splitlines() if line.strip()]
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every living process below ``pid`` (ps works on Linux and macOS), with its command line."""
+    rows = [(int(child), int(parent), stat, args) for child, parent, stat, args in _ps("pid", "ppid", "stat", "args")]
+    found: dict[int, str] = {}
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent, stat, _ in rows if parent in frontier and not stat.startswith("Z")}
+        found.update({child: args for child, _, _, args in rows if child in frontier})
+    return found
+
+
 def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.25) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -132,6 +149,17 @@ def without_ignored_interrupts(lines: list[str]) -> list[str]:
         elif not inside:
             kept.append(line)
     return kept
+
+
+def dropped_interrupts(lines: list[str]) -> int:
+    """How many Ctrl-Cs CPython reported as ignored (see :func:`without_ignored_interrupts`)."""
+    count, inside = 0, False
+    for line in lines:
+        if line.startswith("Exception ignored in"):
+            inside = True
+        elif inside and line.startswith("KeyboardInterrupt"):
+            inside, count = False, count + 1
+    return count
 
 
 def describe(records: dict) -> str:

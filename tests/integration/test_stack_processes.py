@@ -23,7 +23,15 @@ from local.extractor_process import free_port
 from local.stack import LocalStack
 from local.state import read_state
 
-from .conftest import TEST_EXTRACTOR_ARGS, TEST_FUNCTION_ENV, default_sigint, wait_for, without_ignored_interrupts
+from .conftest import (
+    TEST_EXTRACTOR_ARGS,
+    TEST_FUNCTION_ENV,
+    default_sigint,
+    descendants,
+    dropped_interrupts,
+    wait_for,
+    without_ignored_interrupts,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 300.0  # the extractor loads its OCR model on a busy 2-core machine
@@ -46,23 +54,6 @@ STACK_SCRIPT = textwrap.dedent(
     time.sleep(600)
     """
 )
-
-
-def _ps(*columns: str) -> list[list[str]]:
-    output = subprocess.run(["ps", "-A", "-ww", "-o", ",".join(f"{c}=" for c in columns)], capture_output=True, text=True,
-                            check=True, timeout=30).stdout
-    return [line.split(None, len(columns) - 1) for line in output.splitlines() if line.strip()]
-
-
-def descendants(pid: int) -> dict[int, str]:
-    """Every living process below ``pid`` (ps works on Linux and macOS), with its command line."""
-    rows = [(int(child), int(parent), stat, args) for child, parent, stat, args in _ps("pid", "ppid", "stat", "args")]
-    found: dict[int, str] = {}
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent, stat, _ in rows if parent in frontier and not stat.startswith("Z")}
-        found.update({child: args for child, _, _, args in rows if child in frontier})
-    return found
 
 
 def alive(pid: int) -> bool:
@@ -158,15 +149,20 @@ def test_ctrl_c_while_starting_leaves_no_child(stack_process: StackProcess) -> N
              timeout=60, what="the extractor to be started", interval=0.05)
     children = stack_process.descendants()
     # Python drops a Ctrl-C that lands inside an import lock's weakref callback ("Exception ignored
-    # in ... _get_module_lock"); a person then presses it again, and so does this test (bounded).
+    # in ... _get_module_lock"); a person then presses it again, and so does this test (bounded),
+    # as soon as stderr shows the drop: waiting longer lets a busy stack finish starting first.
     line = None
     for _ in range(5):
+        dropped_before = dropped_interrupts(stack_process.stderr)
         stack_process.process.send_signal(signal.SIGINT)
         try:
-            line = stack_process.lines.get(timeout=20)
+            wait_for(lambda: not stack_process.lines.empty() or dropped_interrupts(stack_process.stderr) > dropped_before,
+                     timeout=60, what="the stack to answer Ctrl-C", interval=0.05)
+        except AssertionError:
             break
-        except queue.Empty:
-            continue
+        if not stack_process.lines.empty():
+            line = stack_process.lines.get_nowait()
+            break
     assert line == "INTERRUPTED", stack_process.stderr[-30:]  # start() cleaned up and re-raised KeyboardInterrupt
     assert stack_process.wait(60) == 130, stack_process.stderr[-40:]
     # Stopped by start() itself (the old code first waited up to 240 s for the model); allow only
