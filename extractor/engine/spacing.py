@@ -32,6 +32,7 @@ from extractor.engine.thresholds import (
     SPACE_SURPLUS,
     SPURIOUS_SURPLUS,
     SPURIOUS_WINDOW,
+    STROKE_WIDTH,
     CLEAR_SPACE_SURPLUS,
     WEAK_GAP,
     WEAK_SURPLUS,
@@ -332,6 +333,19 @@ def drop_spurious_spaces(text: str, columns: np.ndarray, cap: float, ink_start: 
     return "".join(ch for i, ch in enumerate(text) if i not in drop)
 
 
+def _strokes(span: np.ndarray, em: float, read: int) -> int:
+    """How many I strokes the ink columns of a roman numeral hold (``read``: as many as the text has).
+
+    Strokes may touch at the run level: 1-pixel gaps count. Fewer runs than strokes read only
+    counts when every run is one stroke wide: blur or a photocopy's spread ink merges neighbours
+    into one wide run (`UTARA II` is not `UTARA I`).
+    """
+    runs = _segments(span, 1)
+    if len(runs) < read and any(b - a > STROKE_WIDTH * em for a, b in runs):
+        return read
+    return len(runs)
+
+
 def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
     text = box.text
     # A wrapped address line may hold just `NO.36`: there letters and digits count alike; a
@@ -396,10 +410,8 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
             if seg == 0 or segments[seg][0] - segments[seg - 1][1] >= NUMERAL_GAP * unit:
                 break
             seg -= 1
-        # Strokes of the numeral may touch each other at the run level: count 1-pixel gaps.
-        span = columns[segments[min(start, first)][0]:segments[last - 1][1]]
-        strokes = int(np.count_nonzero(span[1:] & ~span[:-1])) + int(span[0]) if span.size else 0
         a, b = tokens[i]
+        strokes = _strokes(columns[segments[min(start, first)][0]:segments[last - 1][1]], em, b - a)
         if 1 <= strokes <= 3 and strokes != b - a:
             replacements[a] = "I" * strokes
     inserts: set[int] = set()

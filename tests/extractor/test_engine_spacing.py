@@ -159,3 +159,14 @@ def test_condensed_letter_spacing_is_not_a_word_gap(printed):
     # Its A stands as far from an H as an N from an I: no space is invented between them.
     grey, box = rendered(printed, 24, "roboto-condensed")
     assert restore_spaces(grey, box) == printed
+
+
+def test_roman_numeral_strokes_merged_by_the_copy_still_count_as_two():
+    # A photocopy's spread ink fills the blank between the two strokes of II: one wide run.
+    grey, box = rendered("LUBUK LINGGAU UTARA II", size=32)
+    ink_columns = np.flatnonzero((grey < 128).any(axis=0))
+    last, second_last = ink_columns[-1], ink_columns[np.flatnonzero(np.diff(ink_columns) > 1)[-1]]
+    merged = grey.copy()
+    rows = np.flatnonzero((grey < 128).any(axis=1))
+    merged[rows[0]:rows[-1] + 1, second_last:last] = 25
+    assert restore_spaces(merged, box.with_text("LUBUK LINGGAUUTARA II")) == "LUBUK LINGGAU UTARA II"
