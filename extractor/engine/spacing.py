@@ -32,6 +32,7 @@ from extractor.engine.thresholds import (
     SPACE_SURPLUS,
     SPURIOUS_SURPLUS,
     SPURIOUS_WINDOW,
+    STROKE_CHANGE_COST,
     STROKE_WIDTH,
     CLEAR_SPACE_SURPLUS,
     WEAK_GAP,
@@ -122,9 +123,12 @@ def _tokens(text: str) -> list[tuple[int, int]]:
 
 
 def _align(
-    predicted: list[float], segments: list[tuple[int, int]], space: float, edges: list[tuple[float, float]]
+    predicted: list[tuple[tuple[float, float], ...]], segments: list[tuple[int, int]], space: float,
+    edges: list[tuple[float, float]]
 ) -> list[tuple[int, int]] | None:
     """Give each token a run of consecutive segments, minimising relative width errors (DP).
+
+    ``predicted`` holds each token's possible ink widths, each with the price of assuming it.
 
     A token read without its spaces is wider on the card than its text: each gap inside the run
     may hide one dropped ``space`` (pixels), at a small cost so the recogniser's spaces are
@@ -146,9 +150,9 @@ def _align(
                     continue
                 span = segments[j - 1][1] - segments[k][0]
                 error = min(
-                    ((span - predicted[i - 1] - dropped * space) / max(predicted[i - 1], 1.0)) ** 2
-                    + DROPPED_SPACE_COST * dropped
+                    ((span - width - dropped * space) / max(width, 1.0)) ** 2 + DROPPED_SPACE_COST * dropped + price
                     for dropped in range(min(j - k - 1, 2) + 1)
+                    for width, price in predicted[i - 1]
                 )
                 if j - k > 1:
                     first_ink, last_ink = edges[i - 1]
@@ -167,6 +171,13 @@ def _align(
         spans.append((k, j))
         j = k
     return spans[::-1]
+
+
+def _token_ink(token: str, em: float) -> float:
+    """A token's ink width in pixels: its advances minus its outer side bearings."""
+    advances = sum(_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) for ch in token)
+    bearings = _BEARINGS.get(token[0], (_DEFAULT_BEARING, 0))[0] + _BEARINGS.get(token[-1], (0, _DEFAULT_BEARING))[1]
+    return max(1.0, (advances - bearings) * em / 1000)
 
 
 def _letter_ink(ch: str, em: float) -> float:
@@ -387,12 +398,12 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
     if len(segments) <= len(tokens) and not numerals:
         return text  # no unexplained gap (or a blurred line without clean gaps)
     widths = [_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) * em / 1000 for ch in text]
-    # Ink is narrower than the advance by about the side bearings.
-    # A token's ink spans its advances minus its outer side bearings.
-    predicted = [
-        max(1.0, sum(widths[a:b]) - (_BEARINGS.get(text[a], (_DEFAULT_BEARING, 0))[0] + _BEARINGS.get(text[b - 1], (0, _DEFAULT_BEARING))[1]) * em / 1000)
-        for a, b in tokens
-    ]
+    # Each token's ink width, with the price of assuming it: the text's own is free; a numeral may
+    # have lost or gained a stroke in the recogniser, at a price per stroke.
+    predicted = [((_token_ink(text[a:b], em), 0.0),) for a, b in tokens]
+    for i in numerals:
+        read = tokens[i][1] - tokens[i][0]
+        predicted[i] = tuple((_token_ink("I" * n, em), STROKE_CHANGE_COST * abs(n - read)) for n in (1, 2, 3))
     edges = [(_letter_ink(text[a], em), _letter_ink(text[b - 1], em)) for a, b in tokens]
     alignment = _align(predicted, segments, _WIDTHS[" "] * em / 1000, edges)
     if alignment is None:

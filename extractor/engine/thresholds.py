@@ -171,6 +171,10 @@ CLEAR_SPACE_SURPLUS = 0.2
 # blur or spread ink, so it does not show that the recogniser read a stroke too many. Set from
 # Arial's metrics and the merged-II case of tuned xs-copy seed 5151, not bench-tuned.
 STROKE_WIDTH = 0.2
+# The alignment's price for a numeral of one stroke more or fewer than read (squared relative width
+# error; a one-stroke I laid over two strokes costs ~10). Tuned xs-frame seed 4242/5151 and phone
+# seed 4242, tuned styles only.
+STROKE_CHANGE_COST = 0.1
 # Strokes of a roman numeral sit closer than this; a wider gap ends the numeral. Seed 555.
 NUMERAL_GAP = 0.33
 # How far (relative) the line-width em may stray from the cap-height em and still be trusted.
