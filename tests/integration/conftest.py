@@ -136,30 +136,29 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def without_ignored_interrupts(lines: list[str]) -> list[str]:
-    """stderr lines without CPython's own "Exception ignored in: ..." reports. A Ctrl-C that lands
-    inside an import lock's weakref callback is printed that way and dropped by the interpreter
-    (the person, or the test, presses Ctrl-C again); such a report ends with its exception line."""
-    kept, inside = [], False
+def _ignored_interrupt_reports(lines: list[str]) -> tuple[list[str], int]:
+    """stderr lines without CPython's own "Exception ignored in: ..." reports, and how many
+    reports ended in KeyboardInterrupt. A Ctrl-C that lands inside an import lock's weakref callback
+    is printed that way and dropped by the interpreter (the person, or the test, presses Ctrl-C
+    again); such a report ends with its exception line."""
+    kept, dropped, inside = [], 0, False
     for line in lines:
         if line.startswith("Exception ignored in"):
             inside = True
         elif inside and line.startswith("KeyboardInterrupt"):
-            inside = False
+            inside, dropped = False, dropped + 1
         elif not inside:
             kept.append(line)
-    return kept
+    return kept, dropped
+
+
+def without_ignored_interrupts(lines: list[str]) -> list[str]:
+    return _ignored_interrupt_reports(lines)[0]
 
 
 def dropped_interrupts(lines: list[str]) -> int:
-    """How many Ctrl-Cs CPython reported as ignored (see :func:`without_ignored_interrupts`)."""
-    count, inside = 0, False
-    for line in lines:
-        if line.startswith("Exception ignored in"):
-            inside = True
-        elif inside and line.startswith("KeyboardInterrupt"):
-            inside, count = False, count + 1
-    return count
+    """How many Ctrl-Cs CPython reported as ignored (and dropped)."""
+    return _ignored_interrupt_reports(lines)[1]
 
 
 def describe(records: dict) -> str:
