@@ -21,8 +21,11 @@ demo: setup
 
 # 4 workers even on 2 cores: the stack tests spend much of their time waiting on schedules, and a
 # waiting worker leaves its core to another. --no-loadscope-reorder keeps tests/conftest.py's order.
+# Bytecode is written (into git-ignored __pycache__ folders) even where the shell sets
+# PYTHONDONTWRITEBYTECODE: the suite starts ~150 Python processes, and each would compile the
+# project's modules (and pytest rewrite every test module) from source again.
 test: setup
-	$(BIN)/python -m pytest -n 4 --dist loadfile --no-loadscope-reorder
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 4 --dist loadfile --no-loadscope-reorder
 
 # Benchmarks print tables (they are never part of the tests).
 bench: setup
