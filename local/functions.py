@@ -8,6 +8,8 @@ import json
 import logging
 import os
 import select
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +21,7 @@ from typing import IO, Any
 
 from local import lifeline
 from local.function_runtime import SPEC_ENV
+from local.function_zygote import SOCKET_FD_ENV as ZYGOTE_SOCKET_ENV
 from local.template import FunctionSpec
 
 log = logging.getLogger("ktp.local.functions")
@@ -26,6 +29,8 @@ log = logging.getLogger("ktp.local.functions")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Imports of boto3 + Powertools + pydantic can take several seconds on a busy 2-core machine.
 INIT_TIMEOUT_SECONDS = 90.0
+# "1": start every environment as a new interpreter, as on systems without pidfds.
+NO_ZYGOTE_ENV = "KTP_LOCAL_NO_ZYGOTE"
 
 
 class InvocationError(RuntimeError):
@@ -49,6 +54,114 @@ class FunctionConfig:
     max_concurrency: int = 1
 
 
+def _forking_supported() -> bool:
+    """Environments come from :mod:`local.function_zygote` where a non-child process can be
+    watched safely (Linux's pidfds); elsewhere each is a new interpreter (the same runtime)."""
+    return hasattr(os, "pidfd_open") and hasattr(socket, "send_fds") and os.environ.get(NO_ZYGOTE_ENV) != "1"
+
+
+class _Forked:
+    """The part of ``subprocess.Popen`` an environment uses, for a process the zygote forked (its
+    exit status goes to the zygote; here only whether it has exited is known)."""
+
+    def __init__(self, pid: int, stdin: IO[bytes], stdout: IO[bytes]) -> None:
+        self.pid = pid
+        self.stdin = stdin
+        self.stdout = stdout
+        self.returncode: int | None = None
+        try:
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except ProcessLookupError:  # already gone and reaped; its answer, if any, is in the pipe
+            self._pidfd, self.returncode = None, -1
+
+    def _exited(self, timeout: float | None) -> bool:
+        if self._pidfd is not None and select.select([self._pidfd], [], [], timeout)[0]:
+            os.close(self._pidfd)
+            self._pidfd, self.returncode = None, -1  # -1: the real status went to the zygote
+        return self.returncode is not None
+
+    def poll(self) -> int | None:
+        self._exited(0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._exited(timeout):
+            raise subprocess.TimeoutExpired("local.function_runtime", timeout or 0)
+        return -1
+
+    def kill(self) -> None:
+        if self._pidfd is not None:
+            signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)  # a pidfd cannot hit a reused pid
+
+
+class _Zygote:
+    """The stack process's fork server, started on first use and again if it has died."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._socket: socket.socket | None = None
+        self._answers: IO[bytes] | None = None
+
+    def fork(self, env: dict[str, str], cwd: Path, fds: list[int]) -> int:
+        message = json.dumps({"env": env, "cwd": str(cwd)}).encode()
+        with self._lock:
+            for _ in range(2):  # a zygote that died (or answered nonsense) is replaced once
+                try:
+                    sock, answers = self._started()
+                    socket.send_fds(sock, [message], fds)
+                    answer = answers.readline().strip()
+                    if answer.isdigit() and int(answer) > 0:
+                        return int(answer)
+                except OSError:
+                    pass
+                self._stop()
+            raise OSError("the function zygote did not start an environment")
+
+    def _started(self) -> tuple[socket.socket, IO[bytes]]:
+        if self._socket is None or self._answers is None:
+            ours, theirs = socket.socketpair()
+            env = {**os.environ, ZYGOTE_SOCKET_ENV: str(theirs.fileno()), "PYTHONPATH": str(REPO_ROOT)}
+            self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "local.function_zygote"], stdin=subprocess.DEVNULL,
+                env=env, cwd=str(REPO_ROOT), pass_fds=(theirs.fileno(),),
+            )
+            theirs.close()
+            self._socket, self._answers = ours, ours.makefile("rb")
+        return self._socket, self._answers
+
+    def _stop(self) -> None:
+        if self._socket is not None and self._answers is not None:
+            self._answers.close()
+            self._socket.close()  # the zygote exits on EOF
+            self._socket = self._answers = None
+        if self._process is not None:
+            try:
+                self._process.wait(5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+
+_zygote = _Zygote()
+
+
+def _fork_environment(env: dict[str, str], cwd: Path, log_file: IO[bytes]) -> _Forked:
+    stdin_read, stdin_write = os.pipe()
+    stdout_read, stdout_write = os.pipe()
+    lifeline_fd = int(env[lifeline.FD_ENV])
+    try:
+        pid = _zygote.fork(env, cwd, [stdin_read, stdout_write, log_file.fileno(), lifeline_fd])
+    except BaseException:
+        for fd in (stdin_read, stdin_write, stdout_read, stdout_write):
+            os.close(fd)
+        raise
+    os.close(stdin_read)
+    os.close(stdout_write)
+    return _Forked(pid, os.fdopen(stdin_write, "wb"), os.fdopen(stdout_read, "rb"))
+
+
 class _Environment:
     """One execution environment: a child process serving invocations one at a time."""
 
@@ -67,14 +180,17 @@ class _Environment:
         lifeline_env, pass_fds = lifeline.child_options()  # it exits when the stack's process does
         env = {**config.environment, **lifeline_env, SPEC_ENV: json.dumps(runtime_spec), "PYTHONPATH": str(REPO_ROOT)}
         self.name = spec.logical_id
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "local.function_runtime"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log_file,
-            env=env,
-            cwd=str(spec.code_dir),
-            pass_fds=pass_fds,
+        self.process: subprocess.Popen[bytes] | _Forked = (
+            _fork_environment(env, spec.code_dir, log_file) if _forking_supported() else
+            subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "local.function_runtime"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                env=env,
+                cwd=str(spec.code_dir),
+                pass_fds=pass_fds,
+            )
         )
         self._buffer = b""
         try:

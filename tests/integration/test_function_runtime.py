@@ -3,12 +3,14 @@ its layers on the path, errors reported by type, timeouts enforced and environme
 
 from __future__ import annotations
 
+import os
+import signal
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from local.functions import FunctionConfig, InvocationError, LocalFunction
+from local.functions import NO_ZYGOTE_ENV, FunctionConfig, InvocationError, LocalFunction
 from local.template import FunctionSpec
 
 HANDLER = textwrap.dedent(
@@ -35,6 +37,9 @@ HANDLER = textwrap.dedent(
             return "slept"
         if action == "path":
             return sys.path[:2]
+        if action == "powertools":  # read from the environment when Powertools is imported
+            from aws_lambda_powertools.shared import user_agent
+            return user_agent.EXEC_ENV
         return event
     """
 )
@@ -57,8 +62,6 @@ def make_function(tmp_path: Path, dirs: tuple[Path, Path], env: dict[str, str], 
         logical_id="TestFunction", code_dir=code, handler_module="app", handler_function="handler",
         layer_dirs=(layer,), environment=env, timeout_seconds=timeout, memory_mb=256,
     )
-    import os
-
     return LocalFunction(
         FunctionConfig(
             spec=spec,
@@ -143,5 +146,60 @@ def test_a_handler_that_cannot_import_fails_at_warm_up(tmp_path: Path, function_
     try:
         with pytest.raises(InvocationError, match="init failed: ModuleNotFoundError"):
             function.warm_up()
+    finally:
+        function.close()
+
+
+def _parent(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
+def _command(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+linux_only = pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="environments are forked only where pidfds exist")
+
+
+@linux_only
+def test_a_forked_environment_imports_powertools_with_its_own_environment(tmp_path: Path, function_dirs) -> None:
+    function = make_function(tmp_path, function_dirs, {"AWS_EXECUTION_ENV": "AWS_Lambda_python3.13"})
+    try:
+        pid = function.invoke({"action": "env", "name": "X"})["pid"]
+        assert "local.function_zygote" in _command(_parent(pid))
+        # The zygote did not import Powertools: it reads AWS_EXECUTION_ENV at import, from the function.
+        assert function.invoke({"action": "powertools"}) == "AWS_Lambda_python3.13"
+    finally:
+        function.close()
+
+
+@linux_only
+def test_a_killed_zygote_is_replaced_by_the_next_environment(tmp_path: Path, function_dirs) -> None:
+    first = make_function(tmp_path, function_dirs, {"SETTING": "one"})
+    try:
+        zygote = _parent(first.invoke({"action": "env", "name": "X"})["pid"])
+        assert "local.function_zygote" in _command(zygote)
+        os.kill(zygote, signal.SIGKILL)
+        second = make_function(tmp_path, function_dirs, {"SETTING": "two"})
+        try:
+            answer = second.invoke({"action": "env", "name": "SETTING"})
+            assert answer["value"] == "two"
+            assert _parent(answer["pid"]) != zygote
+        finally:
+            second.close()
+        assert first.invoke({"action": "env", "name": "SETTING"})["value"] == "one"  # its environment lives on
+    finally:
+        first.close()
+
+
+def test_without_the_zygote_each_environment_is_a_new_interpreter(tmp_path: Path, function_dirs, monkeypatch) -> None:
+    monkeypatch.setenv(NO_ZYGOTE_ENV, "1")
+    function = make_function(tmp_path, function_dirs, {"SETTING": "own"})
+    try:
+        answer = function.invoke({"action": "env", "name": "SETTING"})
+        assert answer["value"] == "own"
+        if hasattr(os, "pidfd_open"):
+            assert "local.function_runtime" in _command(answer["pid"])
     finally:
         function.close()

@@ -22,9 +22,6 @@ from .test_pipeline_end_to_end import OCR_TIMEOUT, RECOVERY_TIMEOUT, assert_fiel
 pytestmark = pytest.mark.slow
 
 
-WORKER_FUNCTION_NAME = "local-extractor-OcrWorkerFunction"
-
-
 @pytest.fixture(scope="module")
 def extractor_info_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("serverless-extractor-info") / "ready.json"
@@ -94,13 +91,15 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _worker_pids(root: int) -> list[int]:
+    """The OCR worker's environments: the ones with the OCR engine's library loaded. (Their
+    /proc/PID/environ cannot tell: an environment forked by the local zygote shows the zygote's.)"""
     pids = []
     for pid in _descendants(root):
         try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            maps = Path(f"/proc/{pid}/maps").read_bytes()
         except OSError:
             continue
-        if f"AWS_LAMBDA_FUNCTION_NAME={WORKER_FUNCTION_NAME}".encode() in environ:
+        if b"faster_paddle" in maps:
             pids.append(pid)
     return pids
 
