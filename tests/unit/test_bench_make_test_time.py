@@ -20,6 +20,13 @@ def test_the_pytest_arguments_are_the_makefiles(tmp_path):
     assert "--dist" in _bench().pytest_arguments(REPO_ROOT / "Makefile")
 
 
+def test_the_recipes_environment_assignments_are_applied_too(tmp_path):
+    makefile = tmp_path / "Makefile"
+    makefile.write_text("test: setup\n\tPYTHONDONTWRITEBYTECODE= FOO=bar $(BIN)/python -m pytest -n 4\n")
+    assert _bench().recipe_environment(makefile) == {"PYTHONDONTWRITEBYTECODE": "", "FOO": "bar"}
+    assert _bench().pytest_arguments(makefile) == ["-n", "4"]
+
+
 def test_durations_are_summed_per_file_set_up_included():
     output = ("3.50s setup    tests/a.py::test_one\n2.00s call     tests/a.py::test_one\n"
               "4.00s call     tests/b.py::test_two[x]\n0.50s teardown tests/a.py::test_one\n")
