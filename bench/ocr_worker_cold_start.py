@@ -2,8 +2,7 @@
 
 Each sample is a fresh interpreter with only the worker's packages importable (pillow, fastapi,
 httpx... hidden, as in serverless_extractor/functions/ocr_worker/requirements.txt). It times, with
-perf_counter: the engine's import, ``warm_up()`` (both bundled models, the region register, one
-first inference), then ``extract()`` on N generated cards. ``KTP_OCR_THREADS`` stands in for the
+perf_counter: the engine's import, ``warm_up()`` (both bundled models and the region register), then ``extract()`` on N generated cards. ``KTP_OCR_THREADS`` stands in for the
 Lambda memory size: Lambda gives 1 vCPU at 1,769 MB and CPU in proportion to memory, so 1 thread
 ~ 1,769 MB and 2 threads ~ 3,538 MB. This runs on the local machine's x86 cores, a proxy for
 Lambda's arm64 (Graviton) ones, not a measurement of them.
@@ -100,7 +99,7 @@ def main() -> int:
         print(f"| {threads:>7} | {threads * MB_PER_VCPU:>11,} | {imports:>9.0f} | {loads:>13.0f} | {imports + loads:>13.0f} |"
               f" {statistics.median(per_card):>20.0f} | {p90:>11.0f} | {rss:>11.0f} |")
     print()
-    print("Cold total = import + warm_up (models, region register, first inference); interpreter start-up and")
+    print("Cold total = import + warm_up (models, region register); interpreter start-up and")
     print("Lambda's own init (download and unzip of the package) come on top.")
     return 0
 
