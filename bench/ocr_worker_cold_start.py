@@ -2,9 +2,10 @@
 
 Each sample is a fresh interpreter with only the worker's packages importable (pillow, fastapi,
 httpx... hidden, as in serverless_extractor/functions/ocr_worker/requirements.txt). It times, with
-perf_counter: the engine's import, ``warm_up()`` (both bundled models and the region register), then ``extract()`` on N generated cards. ``KTP_OCR_THREADS`` stands in for the
-Lambda memory size: Lambda gives 1 vCPU at 1,769 MB and CPU in proportion to memory, so 1 thread
-~ 1,769 MB and 2 threads ~ 3,538 MB. This runs on the local machine's x86 cores, a proxy for
+perf_counter: the engine's import, ``warm_up()`` (both bundled models and the region register),
+then ``extract()`` on N generated cards. ``KTP_OCR_THREADS`` stands in for the Lambda memory size:
+Lambda gives 1 vCPU at 1,769 MB and CPU in proportion to memory, so 1 thread ~ 1,769 MB and 2
+threads ~ 3,538 MB. This runs on the local machine's x86 cores, a proxy for
 Lambda's arm64 (Graviton) ones, not a measurement of them.
 
     .venv/bin/python bench/ocr_worker_cold_start.py [--cards 6] [--repeats 3] [--threads 1 2]

@@ -64,6 +64,8 @@ def _become_environment(server: socket.socket, request: dict, fds: list[int]) ->
         os.chdir(request["cwd"])
         sys.argv = [function_runtime.__file__]
         code = function_runtime.main()
+    except SystemExit as exit_request:
+        code = exit_request.code if isinstance(exit_request.code, int) else 1
     except BaseException:  # noqa: BLE001 - reported in the function's log, like a failed init
         traceback.print_exc()
     finally:

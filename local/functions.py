@@ -91,7 +91,10 @@ class _Forked:
 
     def kill(self) -> None:
         if self._pidfd is not None:
-            signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)  # a pidfd cannot hit a reused pid
+            try:
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)  # a pidfd cannot hit a reused pid
+            except ProcessLookupError:  # exited since the last poll (Popen.kill is as quiet)
+                pass
 
 
 class _Zygote:

@@ -11,7 +11,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-
 from extractor.engine import card_look, localize, quality
 from extractor.engine.backends import Models, OcrBackend, create_backend, models_of
 from extractor.engine.interpretation import Reading, interpret
