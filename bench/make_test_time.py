@@ -44,7 +44,7 @@ def recipe_environment(makefile: Path) -> dict[str, str]:
     return dict(word.split("=", 1) for word in words if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", word))
 
 
-def children_cpu() -> float:
+def cpu_seconds() -> float:
     """CPU seconds of the machine where /proc/stat tells (it counts processes nobody waited for, such
     as the local stacks' function environments, reaped by their zygote); else of our waited-for children."""
     try:
@@ -58,9 +58,9 @@ def children_cpu() -> float:
 
 def timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Wall and CPU seconds of ``command`` (with everything it started and waited for) and its output."""
-    cpu_before, started = children_cpu(), time.monotonic()
+    cpu_before, started = cpu_seconds(), time.monotonic()
     completed = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    wall, cpu = time.monotonic() - started, children_cpu() - cpu_before
+    wall, cpu = time.monotonic() - started, cpu_seconds() - cpu_before
     if completed.returncode != 0:
         sys.stdout.write(completed.stdout[-6000:] + completed.stderr[-3000:])
         raise SystemExit(f"{shlex.join(command)} failed with exit code {completed.returncode}")

@@ -1,6 +1,7 @@
 """Run a template function locally: a small pool of :mod:`local.function_runtime` child
-processes, each with the function's own environment (so three functions with different settings
-and the same module name ``app`` never share a process, as on Lambda)."""
+processes (on Linux forked from :mod:`local.function_zygote`), each with the function's own
+environment (so three functions with different settings and the same module name ``app`` never
+share a process, as on Lambda)."""
 
 from __future__ import annotations
 
@@ -122,7 +123,7 @@ class _Zygote:
             raise OSError("the function zygote did not start an environment")
 
     def _started(self) -> tuple[socket.socket, IO[bytes]]:
-        if self._socket is None or self._answers is None:
+        if self._socket is None or self._answers is None:  # both or neither
             ours, theirs = socket.socketpair()
             env = {**os.environ, ZYGOTE_SOCKET_ENV: str(theirs.fileno()), "PYTHONPATH": str(REPO_ROOT)}
             self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -134,10 +135,11 @@ class _Zygote:
         return self._socket, self._answers
 
     def _stop(self) -> None:
-        if self._socket is not None and self._answers is not None:
+        if self._answers is not None:
             self._answers.close()
+        if self._socket is not None:
             self._socket.close()  # the zygote exits on EOF
-            self._socket = self._answers = None
+        self._socket = self._answers = None
         if self._process is not None:
             try:
                 self._process.wait(5)
@@ -165,6 +167,22 @@ def _fork_environment(env: dict[str, str], cwd: Path, log_file: IO[bytes]) -> _F
     return _Forked(pid, os.fdopen(stdin_write, "wb"), os.fdopen(stdout_read, "rb"))
 
 
+def _start_environment(
+    env: dict[str, str], cwd: Path, log_file: IO[bytes], pass_fds: tuple[int, ...]
+) -> subprocess.Popen[bytes] | _Forked:
+    if _forking_supported():
+        return _fork_environment(env, cwd, log_file)
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "local.function_runtime"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log_file,
+        env=env,
+        cwd=str(cwd),
+        pass_fds=pass_fds,
+    )
+
+
 class _Environment:
     """One execution environment: a child process serving invocations one at a time."""
 
@@ -183,18 +201,7 @@ class _Environment:
         lifeline_env, pass_fds = lifeline.child_options()  # it exits when the stack's process does
         env = {**config.environment, **lifeline_env, SPEC_ENV: json.dumps(runtime_spec), "PYTHONPATH": str(REPO_ROOT)}
         self.name = spec.logical_id
-        self.process: subprocess.Popen[bytes] | _Forked = (
-            _fork_environment(env, spec.code_dir, log_file) if _forking_supported() else
-            subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "local.function_runtime"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log_file,
-                env=env,
-                cwd=str(spec.code_dir),
-                pass_fds=pass_fds,
-            )
-        )
+        self.process = _start_environment(env, spec.code_dir, log_file, pass_fds)
         self._buffer = b""
         try:
             ready = self._read_message(time.monotonic() + INIT_TIMEOUT_SECONDS)
