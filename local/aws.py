@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from local.aws_clients import EVENTS_QUEUE_SUFFIX, client
 from local.completion_events import PipeSpec, pipes_in, subscribe_queue
+from local.loopback_http import loopback_client
 from local.template import (
     LOCAL_ACCOUNT_ID,
     FunctionSpec,
@@ -79,6 +78,12 @@ def ensure_port_free(port: int) -> None:
             raise PortInUse(port) from None
 
 
+def _moto_api(endpoint_url: str, action: str, **params: Any) -> None:
+    """POST to moto's own management API (``reset``, ``seed``)."""
+    with loopback_client(timeout=10) as http:
+        http.post(f"{endpoint_url}/moto-api/{action}", params=params).raise_for_status()
+
+
 class PortInUse(OSError):
     def __init__(self, port: int) -> None:
         super().__init__(f"port {port} on 127.0.0.1 is in use (another `ktp up`?); choose --port-base, or 0 for free ports")
@@ -119,9 +124,7 @@ class MotoServer:
         self.endpoint_url = f"http://{host}:{port}"
         # moto's backends are process-wide: start from nothing, even if this process ran a stack
         # (or a moto mock) before. What should survive comes back from the snapshot.
-        import httpx
-
-        httpx.post(f"{self.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
+        _moto_api(self.endpoint_url, "reset")
         return self.endpoint_url
 
     def stop(self) -> None:
@@ -228,7 +231,7 @@ def provision(
     # The same names on every start: the bucket name comes from the stack id, job ids and records
     # (and a restored snapshot) name the bucket, and moto draws ids from its own random generator.
     seed = zlib.crc32(f"{LOCAL_ACCOUNT_ID}:{region}:{stack_name}".encode())
-    httpx.post(f"{endpoint_url}/moto-api/seed", params={"a": seed}, timeout=10).raise_for_status()
+    _moto_api(endpoint_url, "seed", a=seed)
     secret_arns = {}
     for logical_id in resources_of_type(cfn, "AWS::SecretsManager::Secret"):
         if logical_id not in secrets:
@@ -244,7 +247,7 @@ def provision(
     )["StackId"]
     stack = cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]
     # ... and unpredictable ids again for what follows (object versions, message ids).
-    httpx.post(f"{endpoint_url}/moto-api/seed", params={"a": secrets_module.randbits(32)}, timeout=10).raise_for_status()
+    _moto_api(endpoint_url, "seed", a=secrets_module.randbits(32))
     if stack["StackStatus"] != "CREATE_COMPLETE":
         raise TemplateError(f"moto could not create the stack: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
     gaps = {o["OutputKey"].removeprefix(_OUTPUT_PREFIX): json.loads(o["OutputValue"])

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from local import lifeline
+from local.loopback_http import loopback_client
 
 log = logging.getLogger("ktp.local.extractor")
 
@@ -113,7 +114,7 @@ class ExtractorProcess:
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        with httpx.Client(timeout=2.0) as http:
+        with loopback_client(timeout=2.0) as http:
             while time.monotonic() < deadline:
                 if not self.running:
                     raise RuntimeError(f"extractor exited during startup; see {self._log_path}")

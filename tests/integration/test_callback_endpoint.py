@@ -109,3 +109,23 @@ def test_two_different_content_lengths_are_a_400(endpoint) -> None:
     )
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]
     assert function.events == []
+
+
+def test_loopback_clients_share_one_tls_context_and_ignore_proxy_settings(endpoint, monkeypatch) -> None:
+    from local import loopback_http
+
+    server, _ = endpoint
+    built = []
+    real = httpx.create_ssl_context
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda **options: built.append(options) or real(**options))
+    # A proxy from the shell would take a loopback request elsewhere; the local stack's clients ignore it.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
+    loopback_http._tls_context.cache_clear()
+    try:
+        for _ in range(3):
+            with loopback_http.loopback_client(timeout=5) as http:
+                assert http.post(server.url("/callback"), json={}, auth=("user", "pass")).status_code == 200
+        assert len(built) == 1
+    finally:
+        loopback_http._tls_context.cache_clear()

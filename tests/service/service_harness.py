@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
+from local.loopback_http import loopback_client
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
@@ -96,15 +98,16 @@ class Service:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"service exited with {self.process.returncode}: {self.logs()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        with loopback_client(timeout=1.0) as probe:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"service exited with {self.process.returncode}: {self.logs()[-3000:]}")
+                try:
+                    if probe.get(f"{self.url}/health").status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
         self.kill()
         raise RuntimeError("service did not become healthy")
 
@@ -124,12 +127,13 @@ class Service:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
 
     def client(self, **kwargs) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30.0, trust_env=False, **kwargs)
+        return loopback_client(base_url=self.url, timeout=30.0, **kwargs)
 
     # The same questions are asked of either home (ServerlessService answers them from moto).
 
     def is_up(self) -> bool:
-        return httpx.get(f"{self.url}/health", timeout=5.0, trust_env=False).status_code == 200
+        with loopback_client(timeout=5.0) as http:
+            return http.get(f"{self.url}/health").status_code == 200
 
     def stored_images(self) -> list[str]:
         return [path.name for path in (self.data_dir / "images").iterdir()]
@@ -320,11 +324,11 @@ class ServerlessService:
         return "".join(path.read_text(errors="replace") for path in sorted(folder.glob("*.log")))
 
     def client(self, **kwargs) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30.0, trust_env=False, **kwargs)
+        return loopback_client(base_url=self.url, timeout=30.0, **kwargs)
 
     def is_up(self) -> bool:
-        answer = httpx.get(f"{self.url}/ktp/id/extract-async/result", params={"reference_id": "is-up-probe"},
-                           headers=AUTH, timeout=10.0, trust_env=False)
+        with loopback_client(timeout=10.0) as http:
+            answer = http.get(f"{self.url}/ktp/id/extract-async/result", params={"reference_id": "is-up-probe"}, headers=AUTH)
         return self.process is not None and self.process.poll() is None and answer.status_code == 404
 
     def stored_images(self) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 import tomllib
 from pathlib import Path
 
@@ -243,3 +244,25 @@ def test_httpx_range_is_the_tested_series():
     assert declared.specifier.contains("0.28.1")
     assert not declared.specifier.contains("0.29.0")
     assert not declared.specifier.contains("0.27.2")
+
+
+def test_guarded_clients_share_one_verifying_tls_context(monkeypatch):
+    # The serverless API builds a guarded client per request; each new TLS context would load the
+    # CA bundle again (18 ms of CPU).
+    from extractor.service import net_guard
+
+    built = []
+    real = httpx.create_ssl_context
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda **options: built.append(options) or real(**options))
+    net_guard._tls_context.cache_clear()
+    try:
+        clients = [guarded_client(NetPolicy(allow_loopback=False), timeout=1.0) for _ in range(3)]
+        assert len(built) == 1
+        assert built[0] == {"trust_env": False}
+        context = net_guard._tls_context()
+        assert context.verify_mode == ssl.CERT_REQUIRED
+        assert context.check_hostname
+        for client in clients:
+            asyncio.run(client.aclose())
+    finally:
+        net_guard._tls_context.cache_clear()
