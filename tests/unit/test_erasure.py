@@ -94,6 +94,43 @@ def test_a_stored_nik_puts_the_item_in_the_sparse_index(stack, store):
     assert [from_item(item) for item in index] == [{"reference_id": "ktp-a1", "nik_hash": nik_hash(KEY, NIK)}]
 
 
+def test_after_a_key_rotation_erasure_by_nik_finds_the_jobs_of_every_key(stack):
+    """A job hashed before the rotation (old key) and one after (new key): one request erases both."""
+    old_key, new_key = b"o" * 40, b"n" * 40
+    before = JobStore(stack.dynamodb, TABLE_NAME, nik_hasher=NikHasher(old_key))
+    completed_job(stack, before, "ktp-before", "incoming/before.jpg")
+    rotated = NikHasher((new_key, old_key))  # {"key": new, "previous_keys": [old]}
+    after = JobStore(stack.dynamodb, TABLE_NAME, nik_hasher=rotated)
+    completed_job(stack, after, "ktp-after", "incoming/after.jpg")
+    assert raw(stack, "ktp-before")["nik_hash"] == nik_hash(old_key, NIK)
+    assert raw(stack, "ktp-after")["nik_hash"] == nik_hash(new_key, NIK)  # new results: the new key only
+    assert rotated.candidates(NIK) == [nik_hash(new_key, NIK), nik_hash(old_key, NIK)]
+
+    client = ProviderClient("https://provider.test", ProviderCredentials(app_id="a", api_key="k"),
+                            httpx.Client(transport=httpx.MockTransport(Provider())), max_attempts=1)
+    report = Eraser(after, stack.dynamodb, TABLE_NAME, stack.s3, client, rotated).erase({"nik": NIK})
+    assert (report.jobs_found, report.jobs_erased) == (2, 2)
+    for ref in ("ktp-before", "ktp-after"):
+        assert "result" not in raw(stack, ref)
+    # Without the previous key the job hashed before the rotation is not found.
+    completed_job(stack, before, "ktp-orphan", "incoming/orphan.jpg")
+    alone = Eraser(after, stack.dynamodb, TABLE_NAME, stack.s3, client, NikHasher(new_key)).erase({"nik": NIK})
+    assert alone.jobs_found == 0
+
+
+def test_the_secret_may_list_previous_keys(stack, monkeypatch):
+    from ktp_pipeline.nik_hash import load_keys
+    from ktp_pipeline.secrets import SecretUnavailable
+
+    stack.secrets.create_secret(Name=NIK_SECRET, SecretString=json.dumps({"key": "n" * 40, "previous_keys": ["o" * 40]}))
+    assert load_keys(NIK_SECRET) == (b"n" * 40, b"o" * 40)
+    stack.secrets.create_secret(Name="test/no-previous", SecretString=json.dumps({"key": "n" * 40}))
+    assert load_keys("test/no-previous") == (b"n" * 40,)
+    stack.secrets.create_secret(Name="test/short-previous", SecretString=json.dumps({"key": "n" * 40, "previous_keys": ["short"]}))
+    with pytest.raises(SecretUnavailable):
+        load_keys("test/short-previous")
+
+
 def test_a_store_without_a_hasher_writes_no_hash(stack):
     plain = JobStore(stack.dynamodb, TABLE_NAME)
     completed_job(stack, plain, "ktp-nohash", "incoming/n.jpg")
@@ -197,6 +234,28 @@ def test_erase_handler_and_callback_handler_share_the_secret_key(stack, monkeypa
     assert "result" not in raw(stack, ref)
     assert erase({}, FakeContext()) == {"ok": False, "error": "give exactly one of reference_id or nik"}
     assert nik not in logs.getvalue()
+
+
+def test_erasure_reads_a_just_rotated_key_at_once(stack, monkeypatch):
+    """The callback path caches the secret for minutes; the erase handler reads it anew, so a job
+    hashed with a key rotated in a moment ago (by a function whose cache had expired) is found."""
+    from ktp_pipeline import wiring
+
+    from .conftest import load_handler
+
+    old, new = "a" * 64, "b" * 64
+    stack.secrets.create_secret(Name=NIK_SECRET, SecretString=json.dumps({"key": old}))
+    monkeypatch.setenv("NIK_HASH_SECRET_ID", NIK_SECRET)
+    wiring.reset()
+    assert wiring.nik_hasher()(NIK) == nik_hash(old.encode(), NIK)  # the old secret is now in the cache
+    stack.secrets.put_secret_value(SecretId=NIK_SECRET, SecretString=json.dumps({"key": new, "previous_keys": [old]}))
+    completed_job(stack, JobStore(stack.dynamodb, TABLE_NAME, nik_hasher=NikHasher(new.encode())), "ktp-new",
+                  "incoming/new.jpg")
+    assert wiring.nik_hasher()(NIK) == nik_hash(old.encode(), NIK)  # still cached here
+
+    answer = load_handler("erase").lambda_handler({"nik": NIK}, FakeContext())
+    assert answer["ok"] and answer["jobs_found"] == 1 and answer["jobs_erased"] == 1
+    assert "result" not in raw(stack, "ktp-new")
 
 
 def test_the_poller_path_writes_the_hash_too(stack, monkeypatch):

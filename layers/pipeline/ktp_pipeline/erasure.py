@@ -110,18 +110,21 @@ class Eraser:
             return
         if self._hasher is None:
             raise ErasureRequestError("erasure by NIK needs NIK_HASH_SECRET_ID")
-        hashed = self._hasher(nik)
-        if hashed is None:
+        hashes = self._hasher.candidates(nik)
+        if not hashes:
             raise ErasureRequestError("the NIK has no digits")
-        pages = self._dynamodb.get_paginator("query").paginate(
-            TableName=self._table, IndexName=BY_NIK_HASH_INDEX, KeyConditionExpression="#h = :h",
-            ExpressionAttributeNames={"#h": NIK_HASH_ATTRIBUTE}, ExpressionAttributeValues={":h": {"S": hashed}},
-        )
-        for page in pages:  # the index projects keys only: read each job itself
-            for item in page.get("Items", []):
-                record = self._store.get(item["reference_id"]["S"])
-                if record is not None:
-                    yield record
+        # One query per key (the current one, then those rotated out): a job keeps the hash of the
+        # key that was current when its result was stored.
+        for hashed in hashes:
+            pages = self._dynamodb.get_paginator("query").paginate(
+                TableName=self._table, IndexName=BY_NIK_HASH_INDEX, KeyConditionExpression="#h = :h",
+                ExpressionAttributeNames={"#h": NIK_HASH_ATTRIBUTE}, ExpressionAttributeValues={":h": {"S": hashed}},
+            )
+            for page in pages:  # the index projects keys only: read each job itself
+                for item in page.get("Items", []):
+                    record = self._store.get(item["reference_id"]["S"])
+                    if record is not None:
+                        yield record
 
     # --- the three copies ----------------------------------------------------------------------
 

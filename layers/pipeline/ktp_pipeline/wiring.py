@@ -50,14 +50,18 @@ def s3_client() -> Any:
 
 
 @cache
-def nik_hasher() -> NikHasher | None:
-    """None when the function has no NIK_HASH_SECRET_ID (the submitter stores no results)."""
+def nik_hasher(fresh: bool = False) -> NikHasher | None:
+    """None when the function has no NIK_HASH_SECRET_ID (the submitter stores no results).
+
+    ``fresh``: the secret is read anew on every use, not through the 5-minute cache (erasure: a
+    key rotated a minute ago must already be looked up).
+    """
     settings = get_settings()
     if not settings.nik_hash_secret_id:
         return None
-    from .nik_hash import NikHasher, load_key
+    from .nik_hash import NikHasher, load_keys
 
-    return NikHasher(lambda: load_key(settings.nik_hash_secret_id))
+    return NikHasher(lambda: load_keys(settings.nik_hash_secret_id, fresh=fresh))
 
 
 @cache
@@ -76,7 +80,7 @@ def eraser() -> Eraser:
 
     settings = get_settings()
     return Eraser(job_store(), dynamodb_client(), settings.jobs_table_name, s3_client(), provider_client(),
-                  nik_hasher())
+                  nik_hasher(fresh=True))
 
 
 @cache
