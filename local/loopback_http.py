@@ -11,7 +11,15 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import certifi  # noqa: F401 - see below
+import httpcore  # noqa: F401
 import httpx
+
+# httpx imports httpcore and certifi lazily, in its first client. A stack starts the extractor
+# (whose start-up wait makes a client) in a thread while the main thread makes one for moto: both
+# would import them at once, and a Ctrl-C landing in the main thread's import can leave CPython's
+# module lock held, so the other thread (and the stack's clean-up, which waits for it) hangs for
+# ever (seen once in ~20 interrupted starts on a busy machine). Imported here, before any thread.
 
 
 @functools.cache
