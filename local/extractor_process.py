@@ -128,11 +128,8 @@ class ExtractorProcess:
         raise TimeoutError(f"extractor not healthy after {STARTUP_TIMEOUT_SECONDS:.0f}s; see {self._log_path}")
 
     def _healthy(self, http: httpx.Client) -> bool:
-        if self.kind == "serve":
-            return http.get(f"{self.url}/health").status_code == 200
-        # The serverless extractor has no health route: an unauthenticated read answered by the
-        # API function (the contract's 401) shows the HTTP API and the function are up.
-        return http.get(f"{self.url}/ktp/id/extract-async/result").status_code == 401
+        # Both homes answer GET /health; the serverless one through its HTTP API and API function.
+        return http.get(f"{self.url}/health").status_code == 200
 
     def _take(self) -> subprocess.Popen[bytes] | None:
         """Detach the process from this object first, so the supervisor never restarts a stop."""

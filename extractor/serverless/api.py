@@ -25,8 +25,11 @@ log = get_logger()
 
 SUBMIT_PATH = "/ktp/id/extract-async"
 RESULT_PATH = "/ktp/id/extract-async/result"
+# Liveness for monitors and the local stack's start-up wait, as `ktp serve` has: no authentication,
+# no personal data, no AWS call (the queue's depth is in CloudWatch).
+HEALTH_PATH = "/health"
 # Allowed methods per path (the first is what a 405's Allow header names first, as Starlette does).
-ROUTES = {SUBMIT_PATH: ("POST",), RESULT_PATH: ("GET", "DELETE")}
+ROUTES = {SUBMIT_PATH: ("POST",), RESULT_PATH: ("GET", "DELETE"), HEALTH_PATH: ("GET",)}
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -79,6 +82,8 @@ async def _handle(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
             {"message": "Method Not Allowed", "error_code": ErrorCode.METHOD_NOT_ALLOWED.value}, 405,
             {"allow": ", ".join(expected)},
         )
+    if path == HEALTH_PATH:
+        return json_response({"status": "ok"})
     app = match_application(runtime.settings.apps, headers.get("app-id"), headers.get("api-key"))
     if app is None:
         return json_response({"message": "Authorization failed"}, 401)

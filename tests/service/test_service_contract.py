@@ -155,6 +155,13 @@ def test_unknown_route_and_method_use_the_error_shape(client):
     assert_error(client.delete(SUBMIT, headers=AUTH), 405, "METHOD_NOT_ALLOWED")
 
 
+def test_health_answers_without_credentials_and_only_to_get(client):
+    answer = client.get("/health")
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "ok"
+    assert_error(client.post("/health", headers=AUTH), 405, "METHOD_NOT_ALLOWED")
+
+
 def test_result_without_or_with_unknown_reference(client):
     assert_error(client.get(RESULT, headers=AUTH), 404, "INVALID_PAYLOAD_REFERENCE_ID_NOT_FOUND")
     assert_error(result(client, "never-submitted-id"), 404, "INVALID_PAYLOAD_REFERENCE_ID_NOT_FOUND")
