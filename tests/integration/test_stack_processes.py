@@ -175,6 +175,15 @@ def test_ctrl_c_while_starting_leaves_no_child(stack_process: StackProcess) -> N
         stack_process.stderr
 
 
+def test_what_httpx_imports_lazily_is_imported_before_a_stack_starts_a_thread() -> None:
+    # The extractor-start thread and the main thread both make their first httpx client during a
+    # start; had both imported httpcore then, a Ctrl-C in the main thread's import could leave the
+    # module lock held and the interrupted start would hang (the test above, once in ~20 runs).
+    code = "import sys, threading, local.stack; print(threading.active_count(), *(m in sys.modules for m in ('httpcore', 'certifi')))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60, check=True)
+    assert run.stdout.split() == ["1", "True", "True"], run.stdout + run.stderr
+
+
 # --- the port probe ------------------------------------------------------------------------
 def _server_side_time_wait(port: int) -> None:
     """Leave a connection in TIME_WAIT on ``port``: the server side closes first, as a server
