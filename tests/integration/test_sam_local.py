@@ -147,3 +147,29 @@ def test_poller_collects_a_result(stack, sam_functions, tmp_path, card_factory):
 ])
 def test_container_view_rewrites_only_what_the_function_connects_to(name, value, seen):
     assert sam_local.container_view(name, value) == seen
+
+
+def test_each_stack_gets_the_same_sample_card_drawn_once_per_process(monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    import extractor.synth
+
+    drawn: list[int] = []
+    real = extractor.synth.generate_card
+    monkeypatch.setattr(extractor.synth, "generate_card", lambda seed, level: drawn.append(seed) or real(seed, level))
+    sam_local._sample_card.cache_clear()
+    try:
+        with mock_aws():
+            s3 = boto3.client("s3", region_name="us-east-1")
+            samples = []
+            for bucket in ("first-stack", "second-stack"):
+                s3.create_bucket(Bucket=bucket)
+                samples.append(sam_local.ensure_sample_object(s3, bucket))
+            put = s3.get_object(Bucket="second-stack", Key=sam_local.SAMPLE_KEY)
+            assert put["ContentType"] == "image/jpeg"
+            assert put["Body"].read() == real(sam_local.SAMPLE_SEED, "clean")[0]
+    finally:
+        sam_local._sample_card.cache_clear()
+    assert drawn == [sam_local.SAMPLE_SEED]
+    assert samples[0]["etag"] == samples[1]["etag"] and samples[0]["size"] == samples[1]["size"]
