@@ -242,9 +242,11 @@ def sam_executable() -> str | None:
     return shutil.which("sam") or (str(beside_python) if beside_python.exists() else None)
 
 
-def python313_runs() -> bool:
-    """`sam build` needs python3.13; a pyenv shim is on PATH even where no 3.13 is installed, so run it."""
+def python313_executable() -> Path | None:
+    """The interpreter that `python3.13` on PATH runs, or None. `sam build` needs python3.13; a pyenv
+    shim is on PATH even where no 3.13 is installed, so it is run, not just looked up."""
     if shutil.which("python3.13") is None:
-        return False
-    probe = subprocess.run(["python3.13", "--version"], cwd=REPO_ROOT, capture_output=True, check=False)
-    return probe.returncode == 0
+        return None
+    probe = subprocess.run(["python3.13", "-c", "import sys; print(sys.executable)"], cwd=REPO_ROOT,
+                           capture_output=True, text=True, check=False)
+    return Path(probe.stdout.strip()) if probe.returncode == 0 and probe.stdout.strip() else None
