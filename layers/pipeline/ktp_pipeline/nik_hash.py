@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, SecretStr
 
-from .secrets import SECRET_CACHE_SECONDS, SecretUnavailable
+from .secrets import SecretUnavailable, read_secret
 
 NIK_HASH_ATTRIBUTE = "nik_hash"
 BY_NIK_HASH_INDEX = "by-nik-hash"
@@ -56,11 +56,8 @@ def load_keys(secret_id: str, *, fresh: bool = False) -> tuple[bytes, ...]:
     secrets unless ``fresh``)."""
     if not secret_id:
         raise SecretUnavailable("no NIK hash secret configured")
-    from aws_lambda_powertools.utilities import parameters
-
     try:
-        raw = parameters.get_secret(secret_id, max_age=SECRET_CACHE_SECONDS, force_fetch=fresh)
-        return NikHashKey.model_validate_json(raw).all_keys()
+        return NikHashKey.model_validate_json(read_secret(secret_id, force_fetch=fresh)).all_keys()
     except Exception as exc:  # GetParameterError, botocore errors, ValidationError
         raise SecretUnavailable(f"secret {secret_id!r} unreadable: {type(exc).__name__}") from None
 

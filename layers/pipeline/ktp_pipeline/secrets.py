@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TypeVar
+from functools import cache
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, Field, SecretStr
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 # Long enough to spare Secrets Manager, short enough that a rotation is picked up within minutes.
 SECRET_CACHE_SECONDS = 300
@@ -31,15 +35,28 @@ class CallbackCredentials(BaseModel):
 Credentials = TypeVar("Credentials", ProviderCredentials, CallbackCredentials)
 
 
+@cache
+def secrets_provider() -> SecretsProvider:
+    """One Powertools SecretsProvider per process, with its client from boto3's default session (the
+    table's and the bucket's). Left to make its own client, the provider opens a new Session, which
+    reads again every model botocore has loaded: 41.9 ms of CPU against 4.2 ms, once per cold start.
+    `cache_clear()` forgets it and its cached values (tests)."""
+    import boto3  # imports the SDK: keep it off the cold path
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto3_client=boto3.client("secretsmanager"))
+
+
+def read_secret(secret_id: str, *, force_fetch: bool = False) -> str:
+    """The secret's string, cached for SECRET_CACHE_SECONDS unless ``force_fetch``."""
+    return str(secrets_provider().get(secret_id, max_age=SECRET_CACHE_SECONDS, force_fetch=force_fetch))
+
+
 def _load(model: type[Credentials], secret_id: str, force_fetch: bool = False) -> Credentials:
     if not secret_id:
         raise SecretUnavailable("no secret id configured")
-    from aws_lambda_powertools.utilities import parameters  # imports boto3: keep it off the cold path
-
     try:
-        return model.model_validate_json(
-            parameters.get_secret(secret_id, max_age=SECRET_CACHE_SECONDS, force_fetch=force_fetch)
-        )
+        return model.model_validate_json(read_secret(secret_id, force_fetch=force_fetch))
     except Exception as exc:  # GetParameterError, botocore errors, ValidationError (not JSON, fields missing)
         raise SecretUnavailable(f"secret {secret_id!r} unreadable: {type(exc).__name__}") from None
 

@@ -123,3 +123,6 @@ def reset() -> None:
     for builder in (get_settings, dynamodb_client, s3_client, job_store, provider_client, submitter,
                     callback_receiver, poller, nik_hasher, eraser):
         builder.cache_clear()
+    from .secrets import secrets_provider
+
+    secrets_provider.cache_clear()  # its client and the secrets it cached
