@@ -259,3 +259,42 @@ def test_undeliverable_events_go_to_the_dead_letter_queue_as_metadata_only(cfn):
     assert message["shardId"] == "shard-1" and message["startSequenceNumber"] == "100" and message["batchSize"] == 1
     assert NIK not in json.dumps(message) and "reference_id" not in json.dumps(message)
     assert runner.run_once() == 0 and len(sqs.sent) == 1  # past the dead-lettered batch
+
+
+class _Ticks:
+    """Stands in for the runner's stop event: records each wait and stops after ``count`` of them."""
+
+    def __init__(self, count):
+        self.count, self.waits = count, []
+
+    def wait(self, seconds):
+        self.waits.append(seconds)
+        return len(self.waits) > self.count
+
+    def is_set(self):
+        return False
+
+
+class _Events:
+    def put_events(self, Entries):
+        return {"Entries": [{"EventId": str(n)} for n, _ in enumerate(Entries)], "FailedEntryCount": 0}
+
+
+def test_the_runner_polls_fast_while_records_come_and_backs_off_to_once_a_second_when_idle(cfn):
+    _, spec = _pipe(cfn)
+    from local.completion_events import PipeRunner
+
+    streams = _Streams([_record("MODIFY", _image("SUBMITTED"), _image("COMPLETED"))])
+    runner = PipeRunner(spec, streams=streams, events=_Events(), sqs=_Sqs())
+    runner._iterators = {"shard-1": "it-0"}
+    runner._stop = _Ticks(7)
+    runner._loop()  # read 1 finds the record; reads 2-7 are empty
+    assert runner.delivered == 1
+    assert runner._stop.waits == [0.2, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0, 1.0]
+
+    streams.records = [_record("MODIFY", _image("SUBMITTED"), _image("FAILED"))]
+    runner._iterators = {"shard-1": "it-0"}  # a new record: the next read finds it, the wait is short again
+    runner._stop = _Ticks(3)
+    runner._loop()
+    assert runner.delivered == 2
+    assert runner._stop.waits == [0.2, 0.2, 0.4, 0.8]
