@@ -32,3 +32,8 @@ def test_the_provider_caches_until_forced_and_reset_forgets_it(stack):
     wiring.reset()
     assert secrets.secrets_provider() is not provider
     assert secrets.provider_credentials(PROVIDER_SECRET).app_id == "rotated"
+
+
+def test_a_secret_stored_as_binary_is_read_as_before(stack):
+    stack.secrets.put_secret_value(SecretId=PROVIDER_SECRET, SecretBinary=b'{"app_id": "binary", "api_key": "k"}')
+    assert secrets.provider_credentials(PROVIDER_SECRET).app_id == "binary"

@@ -47,9 +47,9 @@ def secrets_provider() -> SecretsProvider:
     return SecretsProvider(boto3_client=boto3.client("secretsmanager"))
 
 
-def read_secret(secret_id: str, *, force_fetch: bool = False) -> str:
-    """The secret's string, cached for SECRET_CACHE_SECONDS unless ``force_fetch``."""
-    return str(secrets_provider().get(secret_id, max_age=SECRET_CACHE_SECONDS, force_fetch=force_fetch))
+def read_secret(secret_id: str, *, force_fetch: bool = False) -> str | bytes:
+    """The secret's value (bytes for a SecretBinary), cached for SECRET_CACHE_SECONDS unless ``force_fetch``."""
+    return secrets_provider().get(secret_id, max_age=SECRET_CACHE_SECONDS, force_fetch=force_fetch)
 
 
 def _load(model: type[Credentials], secret_id: str, force_fetch: bool = False) -> Credentials:
