@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from extractor.synth.grids import interleaved, per_channel, pixel_grid
+
 PROBLEMS: tuple[str, ...] = ("blur", "dark", "flashlight")
 
 
@@ -43,9 +45,10 @@ def _smooth_noise(rng: np.random.Generator, height: int, width: int, cell: int) 
 
 
 def _desk(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """A table-like surface: wood grain, a plain laminate or a speckled stone top (float RGB)."""
+    """A table-like surface: wood grain, a plain laminate or a speckled stone top (float RGB planes,
+    channel-first: grids.per_channel)."""
     kind = rng.choice(["wood", "laminate", "stone"], p=[0.45, 0.3, 0.25])
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    yy, xx = pixel_grid(height, width)
     if kind == "wood":
         base = np.array(rng.choice([[150, 100, 60], [120, 80, 50], [175, 130, 85], [95, 65, 45]]), np.float32)
         angle = rng.uniform(-0.3, 0.3)
@@ -58,15 +61,18 @@ def _desk(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
         plank = np.floor(across / rng.uniform(180, 320))
         plank_tone = 0.92 + 0.12 * ((plank * 0.618) % 1.0)
         shade = plank_tone * (0.9 + 0.1 * _smooth_noise(rng, height, width, 70)) - 0.12 * grain
-        return base * shade[..., None] + rng.normal(0, 2, (height, width, 1)).astype(np.float32)
+        noise = rng.normal(0, 2, (height, width)).astype(np.float32)
+        return per_channel(lambda c: base[c] * shade + noise)
     if kind == "laminate":
         base = np.array(rng.choice([[215, 215, 210], [60, 62, 66], [200, 190, 170], [120, 130, 120]]), np.float32)
-        shade = 0.94 + 0.1 * _smooth_noise(rng, height, width, 120)[..., None]
-        return base * shade + rng.normal(0, 3, (height, width, 1))
+        shade = 0.94 + 0.1 * _smooth_noise(rng, height, width, 120)
+        noise = rng.normal(0, 3, (height, width))
+        return per_channel(lambda c: base[c] * shade + noise)
     base = np.array(rng.choice([[180, 180, 178], [90, 90, 92], [205, 200, 190]]), np.float32)
-    speckle = rng.normal(0, 12, (height, width, 1)).astype(np.float32)
-    speckle = cv2.GaussianBlur(speckle, (0, 0), 1.2)[..., None]
-    return base * (0.9 + 0.15 * _smooth_noise(rng, height, width, 90)[..., None]) + speckle
+    speckle = rng.normal(0, 12, (height, width)).astype(np.float32)
+    speckle = cv2.GaussianBlur(speckle, (0, 0), 1.2)
+    shade = 0.9 + 0.15 * _smooth_noise(rng, height, width, 90)
+    return per_channel(lambda c: base[c] * shade + speckle)
 
 
 # --- geometry -----------------------------------------------------------------------------------
@@ -109,15 +115,15 @@ def _placement(rng: np.random.Generator, card_w: int, card_h: int, frame_w: int,
 
 
 def _lighting(rng: np.random.Generator, height: int, width: int, low: float, high: float) -> np.ndarray:
-    """A smooth gain field: a linear fall-off plus a soft lamp, between ``low`` and ``high``."""
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    """A smooth gain field (height, width): a linear fall-off plus a soft lamp, between ``low`` and ``high``."""
+    yy, xx = pixel_grid(height, width)
     angle = rng.uniform(0, 2 * math.pi)
     ramp = (xx / width - 0.5) * math.cos(angle) + (yy / height - 0.5) * math.sin(angle)
     lx, ly = rng.uniform(0, width), rng.uniform(0, height)
     lamp = np.exp(-(((xx - lx) ** 2 + (yy - ly) ** 2) / (2 * (0.6 * width) ** 2)))
     field = 0.6 * (ramp - ramp.min()) / max(1e-6, np.ptp(ramp)) + 0.4 * lamp
     field = (field - field.min()) / max(1e-6, np.ptp(field))
-    return (low + (high - low) * field)[..., None]
+    return low + (high - low) * field
 
 
 def _motion_kernel(length: int, angle: float) -> np.ndarray:
@@ -136,7 +142,7 @@ def _glare(rng: np.random.Generator, frame: np.ndarray, corners: np.ndarray) -> 
     top = corners[0] + (corners[1] - corners[0]) * u
     bottom = corners[3] + (corners[2] - corners[3]) * u
     cx, cy = top + (bottom - top) * v
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    yy, xx = pixel_grid(height, width)
     sx = card_w * rng.uniform(0.045, 0.075)
     sy = sx * rng.uniform(0.75, 1.0)
     d2 = ((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2
@@ -181,20 +187,21 @@ def _phone_frame(rng: np.random.Generator, render: CardRenderer, *, hard: bool,
     warped = cv2.warpPerspective(card_rgb, homography, (frame_w, frame_h), flags=cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_CONSTANT).astype(np.float32)
     alpha = cv2.warpPerspective(mask, homography, (frame_w, frame_h), flags=cv2.INTER_LINEAR).astype(np.float32)
-    alpha = (alpha / 255.0)[..., None]
+    alpha = alpha / 255.0
 
+    # Channel-first from here (grids.per_channel): a per-pixel term then spans whole planes.
     desk = _desk(rng, frame_h, frame_w)
     # Soft drop shadow under the card.
     shift = rng.uniform(4, 14, 2)
-    shadow = cv2.warpAffine(alpha[..., 0], np.float32([[1, 0, shift[0]], [0, 1, shift[1]]]), (frame_w, frame_h))
-    shadow = cv2.GaussianBlur(shadow, (0, 0), 9)[..., None]
+    shadow = cv2.warpAffine(alpha, np.float32([[1, 0, shift[0]], [0, 1, shift[1]]]), (frame_w, frame_h))
+    shadow = cv2.GaussianBlur(shadow, (0, 0), 9)
     desk = desk * (1 - 0.35 * shadow)
-    frame = desk * (1 - alpha) + warped * alpha
+    frame = desk * (1 - alpha) + warped.transpose(2, 0, 1) * alpha
     low, high = (0.82, 1.06) if not hard else (0.78, 1.06)
     frame = frame * _lighting(rng, frame_h, frame_w, low, high)
     # Camera white balance is never quite neutral.
-    frame = frame * rng.uniform(0.94, 1.06, 3).astype(np.float32)
-    return frame, corners
+    frame = frame * rng.uniform(0.94, 1.06, 3).astype(np.float32)[:, None, None]
+    return interleaved(frame), corners
 
 
 def _finish(rng: np.random.Generator, frame: np.ndarray, blur_sigma: float, noise: float) -> np.ndarray:
@@ -228,7 +235,7 @@ def desk_photo(rng: np.random.Generator) -> Photo:
     """The desk alone: a photo with no document in it."""
     frame_w = int(rng.integers(1280, 1601))
     frame_h = int(frame_w * 0.75)
-    frame = _desk(rng, frame_h, frame_w) * _lighting(rng, frame_h, frame_w, 0.82, 1.06)
+    frame = interleaved(_desk(rng, frame_h, frame_w) * _lighting(rng, frame_h, frame_w, 0.82, 1.06))
     pixels = _finish(rng, frame, rng.uniform(0.3, 0.8), rng.uniform(1.5, 3.5))
     return Photo(pixels=pixels, jpeg_quality=int(rng.integers(72, 91)), params={"frame": f"{frame_w}x{frame_h}"})
 

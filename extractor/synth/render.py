@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from extractor.synth import fonts
+from extractor.synth.grids import interleaved, per_channel, pixel_grid
 from extractor.synth.holder import Holder
 
 if TYPE_CHECKING:
@@ -77,12 +78,12 @@ class _Canvas:
 
 def _background(width: int, height: int, rng: np.random.Generator) -> Image.Image:
     """Pale blue with a diagonal gradient, fine wavy guilloche lines and a faint rosette."""
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    yy, xx = pixel_grid(height, width)  # a column and a row: the guilloche's inner sine is per column
     u, v = xx / width, yy / height
     top = np.array([150, 200, 236], np.float32) + rng.uniform(-8, 8, 3)
     bottom = np.array([188, 222, 243], np.float32) + rng.uniform(-6, 6, 3)
-    t = np.clip(0.55 * u + 0.45 * v, 0, 1)[..., None]
-    rgb = top * (1 - t) + bottom * t
+    t = np.clip(0.55 * u + 0.45 * v, 0, 1)
+    rgb = per_channel(lambda c: top[c] * (1 - t) + bottom[c] * t)
 
     phase = rng.uniform(0, 2 * math.pi)
     waves = np.sin(2 * math.pi * (v * 34 + 0.9 * np.sin(2 * math.pi * u * 3 + phase)))
@@ -92,9 +93,10 @@ def _background(width: int, height: int, rng: np.random.Generator) -> Image.Imag
     angle = np.arctan2(v - cy, u - cx)
     rosette = np.clip((np.sin(r * 160 + 6 * np.sin(angle * 12)) - 0.9) / 0.1, 0, 1) * (r < 0.3)
     # Print runs differ in how strongly the security pattern shows.
-    shade = (rng.uniform(0.05, 0.11) * lines + rng.uniform(0.04, 0.09) * rosette)[..., None]
-    rgb = rgb * (1 - shade) + np.array([60, 110, 170], np.float32) * shade
-    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
+    shade = rng.uniform(0.05, 0.11) * lines + rng.uniform(0.04, 0.09) * rosette
+    ink = np.array([60, 110, 170], np.float32)
+    rgb = per_channel(lambda c: rgb[c] * (1 - shade) + ink[c] * shade)
+    return Image.fromarray(interleaved(np.clip(rgb, 0, 255).astype(np.uint8)), "RGB")
 
 
 def _fit(canvas: _Canvas, text: str, size: float, limit: float, weight: int = 400, face: str = fonts.SANS):
