@@ -27,6 +27,7 @@ pytestmark = pytest.mark.sam
 
 FUNCTIONS = {"SubmitFunction": "submit", "CallbackFunction": "callback", "PollerFunction": "poller"}
 PIP_CACHE = REPO_ROOT / ".aws-sam" / "cache" / "ocr-worker-pip"
+PACKAGE_INDEX = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple")
 
 
 @pytest.fixture(scope="session")
@@ -51,8 +52,15 @@ def sam_build(tmp_path_factory) -> Path:
     # The nested extractor's wheels (the OCR worker's ~200 MB among them) are downloaded once into the
     # git-ignored build folder and read from there on later runs.
     PIP_CACHE.mkdir(parents=True, exist_ok=True)
+    # The layers' wheels come from the package index alone, as on a user's machine. Where pip's config
+    # adds local find-links or file:// indexes (this machine's does), pip reports each wheel found
+    # there as "Processing <path>", which aws-lambda-builders takes for a source tree and re-packs with
+    # one more `pip wheel` each: ~24 extra pip runs per layer. Only non-empty values override the config.
+    no_local_links = work / "no-local-links"
+    no_local_links.mkdir()
     env = {**os.environ, "PATH": os.pathsep.join((str(interpreters), os.environ.get("PATH", ""))),
-           "SAM_CLI_TELEMETRY": "0", "SAM_CLI_DISABLE_UPDATE_CHECK": "1", "PIP_CACHE_DIR": str(PIP_CACHE)}
+           "SAM_CLI_TELEMETRY": "0", "SAM_CLI_DISABLE_UPDATE_CHECK": "1", "PIP_CACHE_DIR": str(PIP_CACHE),
+           "PIP_FIND_LINKS": str(no_local_links), "PIP_EXTRA_INDEX_URL": PACKAGE_INDEX}
     completed = subprocess.run(
         [sam, "build", "--template-file", str(REPO_ROOT / "template.yaml"), "--build-dir", str(build_dir),
          "--no-cached", "--cache-dir", str(work / "cache")],
