@@ -127,6 +127,24 @@ def test_short_tags_become_long_form(mini: Path) -> None:
     assert document["Conditions"]["Either"] == {"Fn::Or": [{"Condition": "HasPrefix"}, {"Condition": "HasSuffix"}]}
 
 
+def test_a_file_is_parsed_once_per_version_and_each_caller_gets_its_own_copy(
+        mini: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import local.template
+
+    parses = []
+    real_parse = local.template.yaml_parse
+    monkeypatch.setattr(local.template, "yaml_parse", lambda text: parses.append(text) or real_parse(text))
+    local.template._parsed.cache_clear()
+    first = load_template(mini)
+    first["Resources"].clear()  # a caller's change stays with that caller
+    second = load_template(mini)
+    assert len(parses) == 1
+    assert "Worker" in second["Resources"]
+    mini.write_text(mini.read_text().replace("Default: dev", "Default: prod"))
+    assert load_template(mini)["Parameters"]["Env"]["Default"] == "prod"
+    assert len(parses) == 2
+
+
 def test_rejects_a_file_without_resources(tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_text("a: 1\n")
