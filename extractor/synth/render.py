@@ -83,7 +83,8 @@ def _background(width: int, height: int, rng: np.random.Generator) -> Image.Imag
     top = np.array([150, 200, 236], np.float32) + rng.uniform(-8, 8, 3)
     bottom = np.array([188, 222, 243], np.float32) + rng.uniform(-6, 6, 3)
     t = np.clip(0.55 * u + 0.45 * v, 0, 1)
-    rgb = per_channel(lambda c: top[c] * (1 - t) + bottom[c] * t)
+    rest = 1 - t
+    rgb = per_channel(lambda c: top[c] * rest + bottom[c] * t)
 
     phase = rng.uniform(0, 2 * math.pi)
     waves = np.sin(2 * math.pi * (v * 34 + 0.9 * np.sin(2 * math.pi * u * 3 + phase)))
@@ -95,7 +96,8 @@ def _background(width: int, height: int, rng: np.random.Generator) -> Image.Imag
     # Print runs differ in how strongly the security pattern shows.
     shade = rng.uniform(0.05, 0.11) * lines + rng.uniform(0.04, 0.09) * rosette
     ink = np.array([60, 110, 170], np.float32)
-    rgb = per_channel(lambda c: rgb[c] * (1 - shade) + ink[c] * shade)
+    unshaded = 1 - shade
+    rgb = per_channel(lambda c: rgb[c] * unshaded + ink[c] * shade)
     return Image.fromarray(interleaved(np.clip(rgb, 0, 255).astype(np.uint8)), "RGB")
 
 
