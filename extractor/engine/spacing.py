@@ -21,6 +21,7 @@ from extractor.engine.backends import TextBox
 from extractor.engine.lexicon import is_word
 from extractor.engine.thresholds import (
     AMBIGUITY,
+    BARE_STEM_WIDTH,
     DROPPED_SPACE_COST,
     EDGE_MISMATCH_COST,
     EDGE_SHARE,
@@ -34,6 +35,7 @@ from extractor.engine.thresholds import (
     SPURIOUS_WINDOW,
     STROKE_CHANGE_COST,
     STROKE_WIDTH,
+    T_OVERHANG,
     CLEAR_SPACE_SURPLUS,
     WEAK_GAP,
     WEAK_SURPLUS,
@@ -186,26 +188,42 @@ def _letter_ink(ch: str, em: float) -> float:
     return max(0.0, _WIDTHS.get(ch, _DEFAULT_WIDTH) - lsb - rsb) * em / 1000
 
 
-def _surplus(gap: float, left: str, right: str) -> float:
-    """How much of ``gap`` (in cap heights) the letter pair's side bearings leave unexplained."""
+def _surplus(gap: float, left: str, right: str, bare: tuple[bool, bool] = (False, False)) -> float:
+    """How much of ``gap`` (in cap heights) the letter pair's side bearings leave unexplained.
+
+    ``bare`` says whether the ink run ending at the gap (left) and the one starting after it
+    (right) is a bare stem: a T there lost its bar, and the blank holds the bar's overhang.
+    """
     rsb = _BEARINGS.get(left, (0, _DEFAULT_BEARING))[1]
     lsb = _BEARINGS.get(right, (_DEFAULT_BEARING, 0))[0]
+    if left == "T" and bare[0]:
+        rsb += T_OVERHANG * 1000
+    if right == "T" and bare[1]:
+        lsb += T_OVERHANG * 1000
     return gap - (rsb + lsb) / 1000 / CAP_EM
 
 
-def _ink_errors(text: str, widths: list[float], start: int, end: int, ink_width: float, em: float) -> np.ndarray:
+def _ink_errors(
+    text: str, widths: list[float], start: int, end: int, ink_width: float, em: float,
+    bare: tuple[bool, bool] = (False, False),
+) -> np.ndarray:
     """For k = 1 .. end-start-1: |ink width of text[start:start+k] - the measured ink run| in pixels.
 
     The ink of a run spans its advances minus the first letter's left and the last letter's right
-    side bearing.
+    side bearing; a T at a bare-stem end of the run (``bare``: first, last) lacks its bar's overhang.
     """
     offsets = np.cumsum(widths[start:end - 1])
     lsb = _BEARINGS.get(text[start], (_DEFAULT_BEARING, 0))[0]
-    rsb = np.array([_BEARINGS.get(ch, (0, _DEFAULT_BEARING))[1] for ch in text[start:end - 1]])
+    if text[start] == "T" and bare[0]:
+        lsb += T_OVERHANG * 1000
+    rsb = np.array([_BEARINGS.get(ch, (0, _DEFAULT_BEARING))[1] + (T_OVERHANG * 1000 if ch == "T" and bare[1] else 0)
+                    for ch in text[start:end - 1]])
     return np.abs(offsets - (lsb + rsb) * em / 1000 - ink_width)
 
 
-def _choose_boundary(text: str, piece_start: int, candidates: list[int], end: int, gap: float) -> int | None:
+def _choose_boundary(
+    text: str, piece_start: int, candidates: list[int], end: int, gap: float, bare: tuple[bool, bool] = (False, False)
+) -> int | None:
     """Where to put a space for a ``gap`` (cap heights) after an ink run (or None for no space).
 
     ``candidates`` are the character boundaries the run's width fits, best first: a narrow letter
@@ -215,6 +233,13 @@ def _choose_boundary(text: str, piece_start: int, candidates: list[int], end: in
     ``NO.`` (GG. MAWAR I NO. 5).
     """
     best, best_score = None, -1
+    beside_bare_t = [
+        k for k in candidates
+        if 0 < k < len(text) and ((text[k - 1] == "T" and bare[0]) or (text[k] == "T" and bare[1]))
+    ]
+    if any(_surplus(gap, text[k - 1], text[k], bare) < WEAK_SURPLUS for k in beside_bare_t):
+        # The blank is the lost bar's: the neighbouring boundaries are only the position's doubt.
+        return None
     for boundary in candidates:
         if 0 < boundary < end and text[boundary - 1] in ".," and text[boundary].isalnum():
             # After an abbreviation's period (`NO.36`, `KP.KRAJAN`): the pixels show whether the
@@ -230,7 +255,7 @@ def _choose_boundary(text: str, piece_start: int, candidates: list[int], end: in
             continue
         if not (text[boundary - 1].isupper() and text[boundary].isupper()):
             continue
-        surplus = _surplus(gap, text[boundary - 1], text[boundary])
+        surplus = _surplus(gap, text[boundary - 1], text[boundary], bare)
         if surplus < WEAK_SURPLUS:
             continue
         strong = surplus >= SPACE_SURPLUS
@@ -277,6 +302,18 @@ def _choose_boundary(text: str, piece_start: int, candidates: list[int], end: in
         if score > best_score:  # ties keep the measured boundary (tried first)
             best, best_score = boundary, score
     return best
+
+
+def _bare_ends(columns: np.ndarray, segment: tuple[int, int], em: float) -> tuple[bool, bool]:
+    """Whether the segment's first and its last ink run (touching columns form one run) are narrow
+    enough to be a stem without its bar."""
+    runs = _segments(columns[segment[0]:segment[1]], 1)
+    return runs[0][1] - runs[0][0] <= BARE_STEM_WIDTH * em, runs[-1][1] - runs[-1][0] <= BARE_STEM_WIDTH * em
+
+
+def _bare_stems(columns: np.ndarray, left: tuple[int, int], right: tuple[int, int], em: float) -> tuple[bool, bool]:
+    """Whether the ink run that ends at the gap, and the one that starts after it, may be a bare stem."""
+    return _bare_ends(columns, left, em)[1], _bare_ends(columns, right, em)[0]
 
 
 def _line_em(text: str, segments: list[tuple[int, int]], cap: float) -> tuple[float, float]:
@@ -436,7 +473,8 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
         for seg in range(first, last - 1):
             if start_char >= b - 1:
                 break
-            errors = _ink_errors(text, widths, start_char, b, segments[seg][1] - segments[seg][0], em)
+            errors = _ink_errors(text, widths, start_char, b, segments[seg][1] - segments[seg][0], em,
+                                 _bare_ends(columns, segments[seg], em))
             index = int(np.argmin(errors)) + 1
             if errors[index - 1] > MAX_OFFSET * 0.6 * em:
                 break  # lost track of where we are in the text
@@ -445,7 +483,8 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
             gap = (segments[seg + 1][0] - segments[seg][1]) / unit
             boundary = None
             if gap - letter_gap >= LETTER_GAP_SURPLUS:
-                boundary = _choose_boundary(text, piece_start, [start_char + k for k in close[:3]], b, gap)
+                bare = _bare_stems(columns, segments[seg], segments[seg + 1], em)
+                boundary = _choose_boundary(text, piece_start, [start_char + k for k in close[:3]], b, gap, bare)
             if boundary is not None:
                 inserts.add(boundary)
                 piece_start = boundary

@@ -171,6 +171,12 @@ CLEAR_SPACE_SURPLUS = 0.2
 # blur or spread ink, so it does not show that the recogniser read a stroke too many. Set from
 # Arial's metrics and the merged-II case of tuned xs-copy seed 5151, not bench-tuned.
 STROKE_WIDTH = 0.2
+# A T whose thin bar blur or a light print lost is a bare stem: its ink run at the gap is at most
+# this wide (em; a whole T is 0.57 em, its stem 0.09), and the blank beside it holds the bar's
+# overhang, T_OVERHANG em (Arial: bar 565, stem 93, (565 - 93) / 2 = 236 per 1000 em). Set from
+# Arial's metrics (the `PUSPIT ASARI` split of the hard level, seed 4242), not bench-tuned.
+BARE_STEM_WIDTH = 0.3
+T_OVERHANG = 0.236
 # The alignment's price for a numeral of one stroke more or fewer than read (squared relative width
 # error; a one-stroke I laid over two strokes costs ~10). Tuned xs-frame seed 4242/5151 and phone
 # seed 4242, tuned styles only.

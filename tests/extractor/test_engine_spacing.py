@@ -180,3 +180,32 @@ def test_a_dropped_stroke_is_counted_where_the_strokes_stand_close(spread):
     inked = cv2.erode(grey, np.ones((1, spread), np.uint8))
     assert restore_spaces(inked, box.with_text(": SIDONDO I")) == ": SIDONDO II"
     assert restore_spaces(inked, box) == ": SIDONDO II"
+
+
+def _without_t_bars(text: str, size: int = 24) -> tuple[np.ndarray, TextBox]:
+    """The line as blur or a light print leaves it: each T's thin bar gone, its stem left."""
+    from extractor.synth.fonts import load
+
+    grey, box = rendered(text, size)
+    font = load("sans", size)
+    grey = grey.copy()
+    for i, ch in enumerate(text):
+        if ch == "T":
+            left = 20 + font.getlength(text[:i])
+            centre = left + font.getlength("T") / 2
+            stem = (int(centre - 0.06 * size), int(np.ceil(centre + 0.06 * size)))
+            grey[:, int(left):stem[0]] = 235
+            grey[:, stem[1]:int(np.ceil(left + font.getlength("T")))] = 235
+    return grey, box
+
+
+@pytest.mark.parametrize("printed", ["FAJAR PUSPITASARI", "CANTIKA SUSANTI", "KOTA METRO"])
+def test_the_blank_beside_a_t_without_its_bar_is_no_space(printed):
+    grey, box = _without_t_bars(printed)
+    assert restore_spaces(grey, box) == printed
+
+
+@pytest.mark.parametrize(("printed", "read"), [("BARAT DAYA", "BARATDAYA"), ("JAKARTA TIMUR", "JAKARTATIMUR")])
+def test_a_dropped_space_beside_a_t_without_its_bar_is_still_restored(printed, read):
+    grey, box = _without_t_bars(printed)
+    assert restore_spaces(grey, box.with_text(read)) == printed
