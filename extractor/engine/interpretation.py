@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from extractor.engine.layout import RawField, parse_layout
 from extractor.engine.nik import nik_checks
-from extractor.engine.normalize import normalize_fields
+from extractor.engine.normalize import latin_punctuation, normalize_fields
 from extractor.engine.ocr_pass import Attempt
 from extractor.engine.spacing import restore_all as restore_spaces
 from extractor.engine.thresholds import TRUSTED_CONFIDENCE
@@ -42,7 +42,8 @@ class Reading:
 
 
 def interpret(attempt: Attempt) -> Reading:
-    boxes = restore_spaces(attempt.card, attempt.boxes)
+    boxes = [box if (text := latin_punctuation(box.text)) == box.text else box.with_text(text) for box in attempt.boxes]
+    boxes = restore_spaces(attempt.card, boxes)
     raw = parse_layout(boxes, card_width=attempt.card.shape[1])
     fields = normalize_fields(raw)
     return with_checks(attempt, {name: fields[name] for name in ALL_FIELDS}, raw, attempt.engine)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from extractor.engine import vocabulary as vocab
 from extractor.engine.fuzzy import Snap, allowed_edits, levenshtein, snap, squash
@@ -33,6 +34,16 @@ def _case_confusions(text: str) -> str:
     text = re.sub(r"(?<=[a-z])I", "l", text)
     text = re.sub(r"\b([A-Z])I\b(?=\.|\s|$)", r"\1l", text)
     return text.replace("|", "I")
+
+
+# The recogniser's models also read Chinese, so a period or comma may come back as a CJK or
+# full-width sign; a KTP prints none of them. NFKC folds the full-width forms (`：`, `，`, `．`).
+_CJK_PUNCTUATION = str.maketrans({"、": ",", "。": ".", "〃": '"'})
+
+
+def latin_punctuation(text: str) -> str:
+    """Full-width and CJK punctuation read for the card's own (`JL、BATU` → `JL,BATU`)."""
+    return unicodedata.normalize("NFKC", text).translate(_CJK_PUNCTUATION)
 
 
 def _clean_text(text: str) -> str:

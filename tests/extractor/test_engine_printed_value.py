@@ -82,3 +82,27 @@ def test_card_fields_keep_the_printed_place_and_note_the_register():
     assert fields["city"].value == "KOTA PALEMBANG"
     assert fields["district"].value == "ILIR TIMUR I"
     assert fields["place_of_birth"].value == "PALEMBANG"
+
+
+def test_cjk_and_full_width_punctuation_is_read_as_the_cards_own():
+    import numpy as np
+
+    from extractor.engine.backends import TextBox
+    from extractor.engine.interpretation import interpret
+    from extractor.engine.normalize import latin_punctuation
+    from extractor.engine.ocr_pass import Attempt, label_hits
+
+    assert latin_punctuation("JL、BATU。") == "JL,BATU."
+    assert latin_punctuation("Gol. Darah：O，NO．5") == "Gol. Darah:O,NO.5"
+    rows = (("PROVINSI JAWA BARAT", None), ("KOTA BANDUNG", None), ("NIK", ": 3273014703900012"),
+            ("Nama", ": SITI AMINAH"), ("Alamat", "： JL、 BATU CEPER"), ("Agama", "：ISLAM"))
+    boxes = []
+    for i, (label, value) in enumerate(rows):
+        y = 10 + 32 * i
+        boxes.append(TextBox(label, 0.95, 30, y, 200, y + 26))
+        if value:
+            boxes.append(TextBox(value, 0.95, 210, y, 700, y + 26))
+    card = np.full((400, 800, 3), 255, np.uint8)
+    reading = interpret(Attempt(card, boxes, label_hits(boxes), "fake", card))
+    assert reading.fields["address"].value == "JL. BATU CEPER"
+    assert reading.fields["religion"].value == "ISLAM"
