@@ -199,7 +199,7 @@ def _without_t_bars(text: str, size: int = 24) -> tuple[np.ndarray, TextBox]:
     return grey, box
 
 
-@pytest.mark.parametrize("printed", ["FAJAR PUSPITASARI", "CANTIKA SUSANTI", "KOTA METRO"])
+@pytest.mark.parametrize("printed", ["FAJAR PUSPITASARI", "AGUSTINA PUTRI", "KOTA BATU"])
 def test_the_blank_beside_a_t_without_its_bar_is_no_space(printed):
     grey, box = _without_t_bars(printed)
     assert restore_spaces(grey, box) == printed
