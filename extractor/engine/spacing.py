@@ -178,7 +178,7 @@ def _align(
 def _token_ink(token: str, em: float) -> float:
     """A token's ink width in pixels: its advances minus its outer side bearings."""
     advances = sum(_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) for ch in token)
-    bearings = _BEARINGS.get(token[0], (_DEFAULT_BEARING, 0))[0] + _BEARINGS.get(token[-1], (0, _DEFAULT_BEARING))[1]
+    bearings = _left_bearing(token[0]) + _right_bearing(token[-1])
     return max(1.0, (advances - bearings) * em / 1000)
 
 
@@ -194,13 +194,17 @@ def _surplus(gap: float, left: str, right: str, bare: tuple[bool, bool] = (False
     ``bare`` says whether the ink run ending at the gap (left) and the one starting after it
     (right) is a bare stem: a T there lost its bar, and the blank holds the bar's overhang.
     """
-    rsb = _BEARINGS.get(left, (0, _DEFAULT_BEARING))[1]
-    lsb = _BEARINGS.get(right, (_DEFAULT_BEARING, 0))[0]
-    if left == "T" and bare[0]:
-        rsb += T_OVERHANG * 1000
-    if right == "T" and bare[1]:
-        lsb += T_OVERHANG * 1000
-    return gap - (rsb + lsb) / 1000 / CAP_EM
+    return gap - (_right_bearing(left, bare[0]) + _left_bearing(right, bare[1])) / 1000 / CAP_EM
+
+
+def _left_bearing(ch: str, bare: bool = False) -> float:
+    """The blank before a character's ink (1/1000 em); a T whose bar is gone (``bare``) adds its overhang."""
+    return _BEARINGS.get(ch, (_DEFAULT_BEARING, 0))[0] + (T_OVERHANG * 1000 if bare and ch == "T" else 0)
+
+
+def _right_bearing(ch: str, bare: bool = False) -> float:
+    """The blank after a character's ink (1/1000 em), as ``_left_bearing``."""
+    return _BEARINGS.get(ch, (0, _DEFAULT_BEARING))[1] + (T_OVERHANG * 1000 if bare and ch == "T" else 0)
 
 
 def _ink_errors(
@@ -213,11 +217,8 @@ def _ink_errors(
     side bearing; a T at a bare-stem end of the run (``bare``: first, last) lacks its bar's overhang.
     """
     offsets = np.cumsum(widths[start:end - 1])
-    lsb = _BEARINGS.get(text[start], (_DEFAULT_BEARING, 0))[0]
-    if text[start] == "T" and bare[0]:
-        lsb += T_OVERHANG * 1000
-    rsb = np.array([_BEARINGS.get(ch, (0, _DEFAULT_BEARING))[1] + (T_OVERHANG * 1000 if ch == "T" and bare[1] else 0)
-                    for ch in text[start:end - 1]])
+    lsb = _left_bearing(text[start], bare[0])
+    rsb = np.array([_right_bearing(ch, bare[1]) for ch in text[start:end - 1]])
     return np.abs(offsets - (lsb + rsb) * em / 1000 - ink_width)
 
 
@@ -311,11 +312,6 @@ def _bare_ends(columns: np.ndarray, segment: tuple[int, int], em: float) -> tupl
     return runs[0][1] - runs[0][0] <= BARE_STEM_WIDTH * em, runs[-1][1] - runs[-1][0] <= BARE_STEM_WIDTH * em
 
 
-def _bare_stems(columns: np.ndarray, left: tuple[int, int], right: tuple[int, int], em: float) -> tuple[bool, bool]:
-    """Whether the ink run that ends at the gap, and the one that starts after it, may be a bare stem."""
-    return _bare_ends(columns, left, em)[1], _bare_ends(columns, right, em)[0]
-
-
 def _line_em(text: str, segments: list[tuple[int, int]], cap: float) -> tuple[float, float]:
     """The em in pixels, from the line's whole ink extent against the text's Arial advances.
 
@@ -327,7 +323,7 @@ def _line_em(text: str, segments: list[tuple[int, int]], cap: float) -> tuple[fl
     if not segments:
         return by_cap, cap
     units = sum(_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) for ch in text) + _WIDTHS[" "] / 2
-    units -= _BEARINGS.get(text[0], (_DEFAULT_BEARING, 0))[0] + _BEARINGS.get(text[-1], (0, _DEFAULT_BEARING))[1]
+    units -= _left_bearing(text[0]) + _right_bearing(text[-1])
     by_line = (segments[-1][1] - segments[0][0]) / units * 1000
     ratio = by_line / by_cap
     if abs(ratio - 1) <= LINE_EM_TOLERANCE:
@@ -363,10 +359,10 @@ def drop_spurious_spaces(text: str, columns: np.ndarray, cap: float, ink_start: 
     # The em from the text's own ink extent: a condensed or wide face keeps Arial's proportions
     # roughly, not its widths.
     units = sum(_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) for ch in text)
-    units -= _BEARINGS.get(text[0], (_DEFAULT_BEARING, 0))[0] + _BEARINGS.get(text[-1], (0, _DEFAULT_BEARING))[1]
+    units -= _left_bearing(text[0]) + _right_bearing(text[-1])
     em = (ink_end - ink_start) / max(units, 1) * 1000
     widths = [_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) * em / 1000 for ch in text]
-    origin = ink_start - _BEARINGS.get(text[0], (_DEFAULT_BEARING, 0))[0] * em / 1000
+    origin = ink_start - _left_bearing(text[0]) * em / 1000
     starts = np.concatenate([[0.0], np.cumsum(widths)]) + origin
     surplus: dict[int, float] = {}
     for k in (k for k in range(1, len(text) - 1) if text[k] == " "):
@@ -462,6 +458,7 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
         strokes = _strokes(columns[segments[min(start, first)][0]:segments[last - 1][1]], em, b - a)
         if 1 <= strokes <= 3 and strokes != b - a:
             replacements[a] = "I" * strokes
+    bare_ends = [_bare_ends(columns, segment, em) for segment in segments]
     inserts: set[int] = set()
     for (a, b), (first, last) in zip(tokens, alignment):
         if last - first < 2:
@@ -473,8 +470,7 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
         for seg in range(first, last - 1):
             if start_char >= b - 1:
                 break
-            errors = _ink_errors(text, widths, start_char, b, segments[seg][1] - segments[seg][0], em,
-                                 _bare_ends(columns, segments[seg], em))
+            errors = _ink_errors(text, widths, start_char, b, segments[seg][1] - segments[seg][0], em, bare_ends[seg])
             index = int(np.argmin(errors)) + 1
             if errors[index - 1] > MAX_OFFSET * 0.6 * em:
                 break  # lost track of where we are in the text
@@ -483,7 +479,7 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
             gap = (segments[seg + 1][0] - segments[seg][1]) / unit
             boundary = None
             if gap - letter_gap >= LETTER_GAP_SURPLUS:
-                bare = _bare_stems(columns, segments[seg], segments[seg + 1], em)
+                bare = bare_ends[seg][1], bare_ends[seg + 1][0]  # the runs either side of the gap
                 boundary = _choose_boundary(text, piece_start, [start_char + k for k in close[:3]], b, gap, bare)
             if boundary is not None:
                 inserts.add(boundary)
