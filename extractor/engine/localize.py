@@ -28,8 +28,13 @@ _PARALLEL_COS = 0.94  # long edges within ~20 degrees
 # A card shows at least this many text-line blobs at _ROWS_WIDTH px: tuned cards and the synth
 # small-card frames showed 27-32, a KTP's photo box 0-4 (tuned sets, seed 4242; small.py seed 1).
 _MIN_TEXT_ROWS = 12
+# A chosen outline showing fewer rows than this may be a monitor or page holding the card: its
+# form fields and menu lines give 9-12 rows. Tuned cards' own outlines showed 22-33 (seeds 4242
+# and 5151, every level and tuned cross-style set; the hard level's blurred cards the fewest).
+_CARD_ROWS = 20
 _ROWS_WIDTH = 500
-_INSIDE_DEPTH = 2  # crops searched inside an outline without text rows (a bezel, then the screen)
+# Outlines searched inwards from one that shows few rows: a bezel, the screen, the page's body.
+_INSIDE_DEPTH = 3
 _SAME_OUTLINE = 0.9  # an outline covering this much of the crop is the crop's own outline again
 _REFINE_BELOW = 0.12  # cards covering less of the frame get their corners searched again on a crop
 _REFINE_PAD = 0.25  # the crop's margin around the card, per side, in card sizes
@@ -243,29 +248,44 @@ def _refine(image: np.ndarray, chosen: Candidate) -> np.ndarray:
     return quad
 
 
-def _card_inside(image: np.ndarray, outline: Candidate) -> Candidate | None:
+def _rectified(image: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The outline's content warped to an upright rectangle at its own size, and the matrix back.
+
+    Searched inside, a rectified crop's border is the outline's own content (the screen, the
+    page), not the bezel's or the desk's corners an axis-aligned crop of a tilted outline keeps:
+    the background mask compares with that border's colour.
+    """
+    width = max(2, round((np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2))
+    height = max(2, round((np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2))
+    target = np.float32([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
+    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
+    crop = cv2.warpPerspective(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return crop, np.linalg.inv(matrix)
+
+
+def _card_inside(image: np.ndarray, outline: Candidate, outline_rows: int) -> Candidate | None:
     """A card searched for inside an outline that shows too few text rows to be one itself.
 
     A monitor or a page photographed with a small card on it: inside the whole photo the card's
     contour is not among the largest, inside the screen's crop it is, and the screen's colour
     becomes the border colour the background mask compares with. A crop may first show the screen
-    inside the bezel: that is searched in turn (at most _INSIDE_DEPTH crops).
+    inside the bezel, then the page's body: each is searched in turn (at most _INSIDE_DEPTH). An
+    inner outline is the card when it shows the rows of one and more than the outline it lies in
+    (a bezel's page shows some: its form fields).
     """
-    height, width = image.shape[:2]
+    frame_area = image.shape[0] * image.shape[1]
     quad = outline.quad
     for _ in range(_INSIDE_DEPTH):
-        left, top = np.maximum(quad.min(axis=0), 0).astype(int)
-        right, bottom = np.minimum(quad.max(axis=0) + 1, [width, height]).astype(int)
-        crop = image[top:bottom, left:right]
+        crop, back = _rectified(image, quad)
         if min(crop.shape[:2]) < 32:
             return None
         has_rows = _row_test(crop)
         inner = _choose(_quad_candidates(crop), has_rows)
         if inner is None or inner.share > _SAME_OUTLINE:
             return None
-        found = inner.quad + np.float32([left, top])
-        if has_rows(inner):
-            return replace(inner, quad=found, share=inner.share * crop.shape[0] * crop.shape[1] / (height * width))
+        found = cv2.perspectiveTransform(inner.quad.reshape(-1, 1, 2).astype(np.float32), back).reshape(4, 2)
+        if has_rows(inner) and text_rows(crop, inner.quad) > outline_rows:
+            return replace(inner, quad=found, share=cv2.contourArea(found) / frame_area)
         quad = found
     return None
 
@@ -281,8 +301,9 @@ def find_card(image: np.ndarray) -> np.ndarray | None:
     chosen = _choose(_quad_candidates(image), has_rows)
     if chosen is None:
         return None
-    if not has_rows(chosen):
-        chosen = _card_inside(image, chosen) or chosen
+    rows = text_rows(image, chosen.quad)
+    if rows < _CARD_ROWS:
+        chosen = _card_inside(image, chosen, rows) or chosen
     if chosen.share < _REFINE_BELOW and max(image.shape[:2]) > _SEARCH_SIDE:
         return _refine(image, chosen)
     return chosen.quad
