@@ -290,6 +290,16 @@ def _card_inside(image: np.ndarray, outline: Candidate, outline_rows: int) -> Ca
     return None
 
 
+def _card_elsewhere(image: np.ndarray, candidates: list[Candidate], chosen_rows: int) -> Candidate | None:
+    """The best card-like outline showing a card's rows, when the chosen one shows few and holds none.
+
+    A desk photo's wood grain or shadow can cut out a larger region (touching the frame's edges,
+    no text) that outscores a small card lying beside it, not inside it.
+    """
+    return next((c for c in candidates if c.card_like and (rows := text_rows(image, c.quad)) >= _CARD_ROWS
+                 and rows > chosen_rows), None)
+
+
 def _grown(quad: np.ndarray, share: float) -> np.ndarray:
     centre = quad.mean(axis=0)
     return centre + (quad - centre) * (1 + share)
@@ -298,12 +308,13 @@ def _grown(quad: np.ndarray, share: float) -> np.ndarray:
 def find_card(image: np.ndarray) -> np.ndarray | None:
     """The card's corners (TL, TR, BR, BL) in image pixels, or None when it fills the frame / is not found."""
     has_rows = _row_test(image)
-    chosen = _choose(_quad_candidates(image), has_rows)
+    candidates = _quad_candidates(image)
+    chosen = _choose(candidates, has_rows)
     if chosen is None:
         return None
     rows = text_rows(image, chosen.quad)
     if rows < _CARD_ROWS:
-        chosen = _card_inside(image, chosen, rows) or chosen
+        chosen = _card_inside(image, chosen, rows) or _card_elsewhere(image, candidates, rows) or chosen
     if chosen.share < _REFINE_BELOW and max(image.shape[:2]) > _SEARCH_SIDE:
         return _refine(image, chosen)
     return chosen.quad
