@@ -35,6 +35,9 @@ _CARD_ROWS = 20
 _ROWS_WIDTH = 500
 # Outlines searched inwards from one that shows few rows: a bezel, the screen, the page's body.
 _INSIDE_DEPTH = 3
+# Px of a rectified holder's border (on the search copy) cleared before its inside is searched: its
+# own edge and the card's, closed together by the masks' 9 px closing, made one contour.
+_HOLDER_EDGE = 6
 _SAME_OUTLINE = 0.9  # an outline covering this much of the crop is the crop's own outline again
 _REFINE_BELOW = 0.12  # cards covering less of the frame get their corners searched again on a crop
 _REFINE_PAD = 0.25  # the crop's margin around the card, per side, in card sizes
@@ -142,13 +145,19 @@ def _candidate(contour: np.ndarray, frame_w: int, frame_h: int) -> Candidate | N
     return Candidate(quad, score, area / frame_area, fill, aspect, touching)
 
 
-def _quad_candidates(image: np.ndarray) -> list[Candidate]:
-    """Card-shaped outlines, best first, found on a copy at most _SEARCH_SIDE px (corners in ``image`` px)."""
+def _quad_candidates(image: np.ndarray, blank_border: int = 0) -> list[Candidate]:
+    """Card-shaped outlines, best first, found on a copy at most _SEARCH_SIDE px (corners in ``image`` px).
+
+    ``blank_border``: px of that copy's border cleared in every mask (a rectified outline's own
+    edge lies there, and a card close to it would merge with it).
+    """
     scale = min(1.0, _SEARCH_SIDE / max(image.shape[:2]))
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
     frame_h, frame_w = small.shape[:2]
     found = []
     for mask in _masks(small):
+        if blank_border:
+            mask[:blank_border], mask[-blank_border:], mask[:, :blank_border], mask[:, -blank_border:] = 0, 0, 0, 0
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
         # Every contour, not only the outermost: a card shown on a monitor or a page lies inside
@@ -280,8 +289,9 @@ def _card_inside(image: np.ndarray, outline: Candidate, outline_rows: int) -> Ca
         if min(crop.shape[:2]) < 32:
             return None
         has_rows = _row_test(crop)
-        inner = _choose(_quad_candidates(crop), has_rows)
-        if inner is None or inner.share > _SAME_OUTLINE:
+        # The crop's own outline again (within the cleared border) is not an inner one.
+        inner = _choose([c for c in _quad_candidates(crop, blank_border=_HOLDER_EDGE) if c.share <= _SAME_OUTLINE], has_rows)
+        if inner is None:
             return None
         found = cv2.perspectiveTransform(inner.quad.reshape(-1, 1, 2).astype(np.float32), back).reshape(4, 2)
         if has_rows(inner) and text_rows(crop, inner.quad) > outline_rows:
