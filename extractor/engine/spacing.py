@@ -350,8 +350,10 @@ def drop_spurious_spaces(text: str, columns: np.ndarray, cap: float, ink_start: 
 
     Each space is placed along the line by the characters' advances; where no blank near it is
     wider than the letter pair's own side bearings explain (``SPURIOUS_SURPLUS``), the card prints
-    no space there (`KALIMAN TAN`). Only on lines whose other spaces show clear gaps: on a blurred
-    line every gap closes, real ones too.
+    no space there (`KALIMAN TAN`). Inside a known word whose pieces are not both words, a blank
+    narrower than ``WIDE_GAP`` is not enough either (`JAKAR TA` on enlarged small print), as
+    restore_spaces never splits such a word there. Only on lines whose other spaces show clear
+    gaps: on a blurred line every gap closes, real ones too.
     """
     spaces = [k for k in range(1, len(text) - 1) if text[k] == " " and text[k - 1].isupper() and text[k + 1].isupper()]
     if not spaces:
@@ -365,16 +367,36 @@ def drop_spurious_spaces(text: str, columns: np.ndarray, cap: float, ink_start: 
     origin = ink_start - _left_bearing(text[0]) * em / 1000
     starts = np.concatenate([[0.0], np.cumsum(widths)]) + origin
     surplus: dict[int, float] = {}
+    blanks: dict[int, float] = {}
     for k in (k for k in range(1, len(text) - 1) if text[k] == " "):
         centre = (starts[k] + starts[k + 1]) / 2
-        blank = _blank_run(columns, centre - SPURIOUS_WINDOW * em, centre + SPURIOUS_WINDOW * em) / cap
+        blank = blanks[k] = _blank_run(columns, centre - SPURIOUS_WINDOW * em, centre + SPURIOUS_WINDOW * em) / cap
         surplus[k] = _surplus(blank, text[k - 1], text[k + 1]) if text[k - 1].isupper() and text[k + 1].isupper() else blank
     drop = set()
     for k in spaces:
         others = [v for j, v in surplus.items() if j != k]
-        if surplus[k] < SPURIOUS_SURPLUS and others and max(others) >= CLEAR_SPACE_SURPLUS:
+        if not others or max(others) < CLEAR_SPACE_SURPLUS:
+            continue
+        # Inside a known word, as restore_spaces never splits one unless the pixels show a wide gap
+        # or both pieces are words too: blur opens gaps beside thin strokes (`JAKAR TA`).
+        if surplus[k] < SPURIOUS_SURPLUS or (blanks[k] < WIDE_GAP and _inside_known_word(text, k)):
             drop.add(k)
     return "".join(ch for i, ch in enumerate(text) if i not in drop)
+
+
+def _inside_known_word(text: str, space: int) -> bool:
+    """Whether the letters either side of ``text[space]`` join into a known word, not both pieces
+    being known words on their own."""
+    start = space
+    while start > 0 and text[start - 1].isalpha():
+        start -= 1
+    end = space + 1
+    while end < len(text) and text[end].isalpha():
+        end += 1
+    if (start > 0 and text[start - 1].isdigit()) or (end < len(text) and text[end].isdigit()):
+        return False  # a piece of a code (`G1O NO.`), not a word
+    left, right = text[start:space], text[space + 1:end]
+    return bool(left and right) and is_word(left + right) and not (is_word(left) and is_word(right))
 
 
 def _strokes(span: np.ndarray, em: float, read: int) -> int:
