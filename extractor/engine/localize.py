@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import cv2
@@ -113,6 +114,13 @@ def _masks(small: np.ndarray) -> list[np.ndarray]:
     return masks
 
 
+def _quad_size(quad: np.ndarray) -> tuple[float, float]:
+    """Mean width (top and bottom edges) and height (left and right edges) of a TL, TR, BR, BL quad."""
+    width = (np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2
+    height = (np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2
+    return float(width), float(height)
+
+
 def _candidate(contour: np.ndarray, frame_w: int, frame_h: int) -> Candidate | None:
     area = cv2.contourArea(contour)
     frame_area = frame_h * frame_w
@@ -127,8 +135,7 @@ def _candidate(contour: np.ndarray, frame_w: int, frame_h: int) -> Candidate | N
     if quad_area <= 0:
         return None
     fill = min(area / quad_area, quad_area / area)
-    width = (np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2
-    height = (np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2
+    width, height = _quad_size(quad)
     if height <= 0 or fill < 0.8:
         return None
     aspect = width / height
@@ -199,21 +206,24 @@ def text_rows(image: np.ndarray, quad: np.ndarray) -> int:
     return rows
 
 
-def _row_test(image: np.ndarray):
-    """Whether an outline on ``image`` shows a card's text rows, counted once per outline (several
-    masks give the same one)."""
-    counted: dict[tuple, bool] = {}
+RowCounter = Callable[[Candidate], int]
 
-    def has_rows(candidate: Candidate) -> bool:
+
+def _row_counter(image: np.ndarray) -> RowCounter:
+    """The text rows an outline on ``image`` shows, counted once per outline (several masks give
+    the same one)."""
+    counted: dict[tuple, int] = {}
+
+    def rows(candidate: Candidate) -> int:
         key = tuple(np.round(candidate.quad / 4).astype(int).ravel())
         if key not in counted:
-            counted[key] = text_rows(image, candidate.quad) >= _MIN_TEXT_ROWS
+            counted[key] = text_rows(image, candidate.quad)
         return counted[key]
 
-    return has_rows
+    return rows
 
 
-def _choose(candidates: list[Candidate], has_rows) -> Candidate | None:
+def _choose(candidates: list[Candidate], rows: RowCounter) -> Candidate | None:
     """The best outline, unless it holds a card-like outline with text rows, lying the same way and
     covering at most _NESTED_MAX of it: then that one (and so on inwards).
 
@@ -222,6 +232,9 @@ def _choose(candidates: list[Candidate], has_rows) -> Candidate | None:
     lose a quarter of both sides to do less). Any outline under the old 12 % floor must show rows
     too: a KTP's photo box with its signature (the card's aspect standing up) shows a few at most.
     """
+    def has_rows(candidate: Candidate) -> bool:
+        return rows(candidate) >= _MIN_TEXT_ROWS
+
     for best in candidates:
         if best.share < _REFINE_BELOW and not has_rows(best):
             continue
@@ -264,8 +277,7 @@ def _rectified(image: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, np.ndar
     page), not the bezel's or the desk's corners an axis-aligned crop of a tilted outline keeps:
     the background mask compares with that border's colour.
     """
-    width = max(2, round((np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2))
-    height = max(2, round((np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2))
+    width, height = (max(2, round(side)) for side in _quad_size(quad))
     target = np.float32([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
     matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
     crop = cv2.warpPerspective(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -288,26 +300,25 @@ def _card_inside(image: np.ndarray, outline: Candidate, outline_rows: int) -> Ca
         crop, back = _rectified(image, quad)
         if min(crop.shape[:2]) < 32:
             return None
-        has_rows = _row_test(crop)
+        rows = _row_counter(crop)
         # The crop's own outline again (within the cleared border) is not an inner one.
-        inner = _choose([c for c in _quad_candidates(crop, blank_border=_HOLDER_EDGE) if c.share <= _SAME_OUTLINE], has_rows)
+        inner = _choose([c for c in _quad_candidates(crop, blank_border=_HOLDER_EDGE) if c.share <= _SAME_OUTLINE], rows)
         if inner is None:
             return None
         found = cv2.perspectiveTransform(inner.quad.reshape(-1, 1, 2).astype(np.float32), back).reshape(4, 2)
-        if has_rows(inner) and text_rows(crop, inner.quad) > outline_rows:
+        if rows(inner) >= _MIN_TEXT_ROWS and rows(inner) > outline_rows:
             return replace(inner, quad=found, share=cv2.contourArea(found) / frame_area)
         quad = found
     return None
 
 
-def _card_elsewhere(image: np.ndarray, candidates: list[Candidate], chosen_rows: int) -> Candidate | None:
+def _card_elsewhere(candidates: list[Candidate], rows: RowCounter, chosen_rows: int) -> Candidate | None:
     """The best card-like outline showing a card's rows, when the chosen one shows few and holds none.
 
     A desk photo's wood grain or shadow can cut out a larger region (touching the frame's edges,
     no text) that outscores a small card lying beside it, not inside it.
     """
-    return next((c for c in candidates if c.card_like and (rows := text_rows(image, c.quad)) >= _CARD_ROWS
-                 and rows > chosen_rows), None)
+    return next((c for c in candidates if c.card_like and rows(c) >= _CARD_ROWS and rows(c) > chosen_rows), None)
 
 
 def _grown(quad: np.ndarray, share: float) -> np.ndarray:
@@ -317,14 +328,14 @@ def _grown(quad: np.ndarray, share: float) -> np.ndarray:
 
 def find_card(image: np.ndarray) -> np.ndarray | None:
     """The card's corners (TL, TR, BR, BL) in image pixels, or None when it fills the frame / is not found."""
-    has_rows = _row_test(image)
+    rows = _row_counter(image)
     candidates = _quad_candidates(image)
-    chosen = _choose(candidates, has_rows)
+    chosen = _choose(candidates, rows)
     if chosen is None:
         return None
-    rows = text_rows(image, chosen.quad)
-    if rows < _CARD_ROWS:
-        chosen = _card_inside(image, chosen, rows) or _card_elsewhere(image, candidates, rows) or chosen
+    chosen_rows = rows(chosen)
+    if chosen_rows < _CARD_ROWS:
+        chosen = _card_inside(image, chosen, chosen_rows) or _card_elsewhere(candidates, rows, chosen_rows) or chosen
     if chosen.share < _REFINE_BELOW and max(image.shape[:2]) > _SEARCH_SIDE:
         return _refine(image, chosen)
     return chosen.quad
@@ -370,7 +381,7 @@ def warp_card(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
     matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
     # A card under CARD_WIDTH px (480-720 px images) is upscaled: cubic keeps strokes crisper for
     # the OCR than the area filter, which only suits shrinking.
-    width = (np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2
+    width, _ = _quad_size(quad)
     interpolation = cv2.INTER_CUBIC if width < CARD_WIDTH else cv2.INTER_AREA
     return cv2.warpPerspective(image, matrix, (CARD_WIDTH, CARD_HEIGHT), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
 
