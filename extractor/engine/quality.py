@@ -139,8 +139,10 @@ def measure(card_bgr: np.ndarray) -> ImageQuality:
     # Glare over the photo column hides no text: only the label/value columns' share is severe.
     glare_on_text = float(spots[:, : int(STRIP_RIGHT * spots.shape[1])].sum()) / max(spots.size, 1)
 
-    # Every flat white area (glare, margins, corners) is left out of the sharpness: flat is not blurred.
-    sharpness = _trimmed_sharpness(grey, blown)
+    # Glare spots are left out of the sharpness (flat, not blurred), but not the rest of the blown-out
+    # white: a photocopy's or a white card's paper surrounds every letter, and leaving it out (eroded)
+    # took the letters with it, so sharp copies scored ~20 on what was left, mostly the photo.
+    sharpness = _trimmed_sharpness(grey, spots)
     b, g, r = (card_bgr[..., i].astype(np.int16) for i in range(3))
     spread = float((np.abs(b - g) + np.abs(g - r) + np.abs(b - r)).mean() / 3)
 
