@@ -11,8 +11,9 @@
   detail at that size. The score is the median over five crops that leave out 1-3 % of each side:
   the outline can take in a strip of the background that wide (a dark page around a screenshot's
   card), and one long dark-to-light edge there outweighs all the print (six sharp generated cards
-  scored 29-175, four of them under 40, with an 8 px dark strip; 132-162 without); where the 240 px grid falls on the strokes also moves a
-  single crop's score by up to 2x, and the median evens that out.
+  scored 29-175, four of them 40 or less, with an 8 px dark strip; 132-162 without); where the
+  240 px grid falls on the strokes also moves a single crop's score by up to 2x, and the median
+  evens that out. Glare spots are left out (flat, not blurred); the rest of the white is kept.
 - dark: mean luminance and its 95th percentile; a dim card has both low.
 - flashlight: share of the card that is blown out (near-white, unsaturated) in compact, round
   blobs that do not touch the card's edge: white page margins, the white corners a rounded card
@@ -56,8 +57,8 @@ def _detail(image: np.ndarray, keep: np.ndarray) -> float:
     return min(float(cv2.filter2D(image, cv2.CV_32F, kernel)[keep].var()) for kernel in _DIRECTIONS)
 
 
-def _sharpness(grey: np.ndarray, blown: np.ndarray) -> float:
-    """Fine over coarse detail of the card outside any glare (glare is flat, not blurred), in percent.
+def _sharpness(grey: np.ndarray, spots: np.ndarray) -> float:
+    """Fine over coarse detail of the card outside the glare ``spots`` (flat, not blurred), in percent.
 
     The weakest direction's second-difference variance at MEASURE_WIDTH px over the same at half
     that: blur removes the fine scale first, while how much text the card holds and how large the
@@ -65,7 +66,7 @@ def _sharpness(grey: np.ndarray, blown: np.ndarray) -> float:
     """
     scale = MEASURE_WIDTH / grey.shape[1]
     fine = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA).astype(np.float32)
-    glare = cv2.resize(blown, (fine.shape[1], fine.shape[0]), interpolation=cv2.INTER_NEAREST)
+    glare = cv2.resize(spots, (fine.shape[1], fine.shape[0]), interpolation=cv2.INTER_NEAREST)
     keep = cv2.erode(1 - glare, np.ones((5, 5), np.uint8)).astype(bool)
     if keep.mean() < 0.2:
         keep = np.ones_like(keep, dtype=bool)
@@ -79,11 +80,11 @@ def _sharpness(grey: np.ndarray, blown: np.ndarray) -> float:
     return 100.0 * _detail(fine, keep) / max(_detail(coarse, coarse_keep), 1e-6)
 
 
-def _trimmed_sharpness(grey: np.ndarray, blown: np.ndarray) -> float:
+def _trimmed_sharpness(grey: np.ndarray, spots: np.ndarray) -> float:
     """The median sharpness over crops without the outer SHARPNESS_TRIMS of each side."""
     h, w = grey.shape
     crops = [(slice(round(h * t), h - round(h * t)), slice(round(w * t), w - round(w * t))) for t in SHARPNESS_TRIMS]
-    return float(np.median([_sharpness(grey[rows, cols], blown[rows, cols]) for rows, cols in crops]))
+    return float(np.median([_sharpness(grey[rows, cols], spots[rows, cols]) for rows, cols in crops]))
 
 
 def _off_the_edge(blown: np.ndarray) -> np.ndarray:
