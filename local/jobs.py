@@ -11,21 +11,22 @@ import mimetypes
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ktp_pipeline.dynamo_values import plain  # the layer's one Decimal → int/float conversion
-from ktp_pipeline.job_store import BY_STATUS_INDEX
-from ktp_pipeline.models import JobStatus
+from ktp_pipeline.dynamo_values import from_item  # the layer's one item → plain Python conversion
+from ktp_pipeline.table_indexes import BY_STATUS_INDEX
 from ktp_pipeline.reference_ids import reference_id_for  # the pipeline's own derivation: follow what we upload
 
 from local.aws_clients import client
+from local.cli import STATUS_CHOICES
 from local.state import StackInfo
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TERMINAL = frozenset({"COMPLETED", "FAILED", "REJECTED", "TIMED_OUT"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
-STATUSES = tuple(status.value for status in JobStatus)
+STATUSES = STATUS_CHOICES  # ktp_pipeline.models.JobStatus (a unit test compares), without importing pydantic
 PAGE_SIZE = 100
 
 
@@ -57,23 +58,19 @@ def image_files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 class JobsClient:
+    """Clients are made on first use: `ktp status` never uploads, so it never builds an S3 client."""
+
     def __init__(self, info: StackInfo) -> None:
         self.info = info
-        self.s3 = client("s3", info.endpoint_url, info.region)
-        resource_kwargs: dict[str, Any] = {"region_name": info.region}
-        if info.endpoint_url:
-            import boto3
 
-            session = boto3.Session(
-                aws_access_key_id=info.aws_access_key_id,
-                aws_secret_access_key=info.aws_secret_access_key,
-                region_name=info.region,
-            )
-            self.table = session.resource("dynamodb", endpoint_url=info.endpoint_url).Table(info.table)
-        else:
-            import boto3
+    @cached_property
+    def s3(self) -> Any:
+        return client("s3", self.info.endpoint_url, self.info.region)
 
-            self.table = boto3.resource("dynamodb", **resource_kwargs).Table(info.table)
+    @cached_property
+    def _dynamodb(self) -> Any:
+        # The low-level client, not a boto3 resource: a resource loads a second model (~0.1 s a process).
+        return client("dynamodb", self.info.endpoint_url, self.info.region)
 
     # --- uploads --------------------------------------------------------------------------
     def key_for(self, name: str) -> str:
@@ -92,8 +89,9 @@ class JobsClient:
 
     # --- records --------------------------------------------------------------------------
     def get(self, reference_id: str) -> dict[str, Any] | None:
-        item = self.table.get_item(Key={"reference_id": reference_id}, ConsistentRead=True).get("Item")
-        return plain(item) if item else None
+        item = self._dynamodb.get_item(TableName=self.info.table, Key={"reference_id": {"S": reference_id}},
+                                       ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
 
     def index_entries(self, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """The `by-status` index entries (non-personal attributes only), newest first by
@@ -106,17 +104,21 @@ class JobsClient:
         entries.sort(key=lambda item: str(item.get("updated_at") or ""), reverse=True)
         return entries if limit is None else entries[:limit]
 
-    def _query_status(self, status: str, limit: int | None, **extra: Any) -> Iterator[dict[str, Any]]:
-        from boto3.dynamodb.conditions import Key
-
-        kwargs: dict[str, Any] = {"IndexName": BY_STATUS_INDEX, "KeyConditionExpression": Key("status").eq(status),
-                                  "ScanIndexForward": False, **extra}
+    def _query_status(self, status: str, limit: int | None, *, id_prefix: str | None = None) -> Iterator[dict[str, Any]]:
+        """One status partition of the index, newest first; with ``id_prefix`` only the ids that start with it."""
+        kwargs: dict[str, Any] = {"TableName": self.info.table, "IndexName": BY_STATUS_INDEX,
+                                  "KeyConditionExpression": "#status = :status", "ExpressionAttributeNames": {"#status": "status"},
+                                  "ExpressionAttributeValues": {":status": {"S": status}}, "ScanIndexForward": False}
+        if id_prefix is not None:
+            kwargs["ProjectionExpression"] = "reference_id"
+            kwargs["FilterExpression"] = "begins_with(reference_id, :prefix)"
+            kwargs["ExpressionAttributeValues"][":prefix"] = {"S": id_prefix}
         read = 0
         while True:
             page_size = PAGE_SIZE if limit is None else max(1, min(PAGE_SIZE, limit - read))
-            page = self.table.query(Limit=page_size, **kwargs)
+            page = self._dynamodb.query(Limit=page_size, **kwargs)
             for item in page.get("Items", []):
-                yield plain(item)
+                yield from_item(item)
                 read += 1
                 if limit is not None and read >= limit:
                     return
@@ -146,12 +148,9 @@ class JobsClient:
         record = self.get(reference_id_or_prefix)
         if record is not None:
             return record
-        from boto3.dynamodb.conditions import Attr
-
         matches: list[str] = []
         for status in STATUSES:
-            entries = self._query_status(status, None, ProjectionExpression="reference_id",
-                                         FilterExpression=Attr("reference_id").begins_with(reference_id_or_prefix))
+            entries = self._query_status(status, None, id_prefix=reference_id_or_prefix)
             matches.extend(str(entry["reference_id"]) for entry in entries)
         matches = sorted(set(matches))
         if len(matches) > 1:

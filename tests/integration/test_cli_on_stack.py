@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+from ktp_pipeline.dynamo_values import to_attribute
 
 from local.stack import LocalStack
 
@@ -32,12 +33,13 @@ def _ktp(*argv: str, **kwargs) -> subprocess.Popen:
 def job(stack: LocalStack) -> str:
     reference_id = "ktp-" + "c0ffee" * 6 + "beef"
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    stack.jobs.table.put_item(Item={
+    item = {
         "reference_id": reference_id, "status": "COMPLETED", "status_reason": "Extraction completed.",
         "updated_at": now, "created_at": now, "bucket": stack.info.bucket, "object_key": f"incoming/{NIK}.jpg",
         "result": {"fields": {"nik": NIK, "full_name": "SITI"}, "raw_text": {"nik": f"NIK: {NIK}"},
                    "extra": {"lines": [NIK]}},
-    })
+    }
+    stack.aws_client("dynamodb").put_item(TableName=stack.info.table, Item=to_attribute(item)["M"])
     return reference_id
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from ktp.cli import build_parser, main
-from local.jobs import image_files, plain
+from ktp_pipeline.dynamo_values import from_item, plain
+from local.jobs import image_files
 from local.render import mask_nik, redact, results_table
 
 
@@ -47,6 +48,12 @@ def test_plain_turns_dynamodb_numbers_into_python_numbers() -> None:
     from decimal import Decimal
 
     assert plain({"a": Decimal("3"), "b": [Decimal("1.5")], "c": {"d": Decimal("0")}}) == {"a": 3, "b": [1.5], "c": {"d": 0}}
+
+
+def test_a_low_level_item_reads_as_plain_python() -> None:
+    # local.jobs reads the table with the low-level client: its items come typed ({"N": "3"}).
+    item = {"a": {"N": "3"}, "b": {"L": [{"N": "1.5"}]}, "c": {"M": {"d": {"S": "x"}}}, "e": {"NULL": True}}
+    assert from_item(item) == {"a": 3, "b": [1.5], "c": {"d": "x"}, "e": None}
 
 
 def test_image_files_finds_images_in_directories(tmp_path: Path) -> None:

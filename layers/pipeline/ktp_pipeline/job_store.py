@@ -20,10 +20,9 @@ from .nik_hash import NIK_HASH_ATTRIBUTE, NikHasher
 from .observability import logger
 from .outcomes import Outcome
 from .stored_result import RESULT_TOO_LARGE, stored_result
+from .table_indexes import BY_OBJECT_INDEX, BY_STATUS_INDEX
 from .transitions import FINISHING_OP, NEW, TRANSITIONS, Op, condition
 
-BY_STATUS_INDEX = "by-status"
-BY_OBJECT_INDEX = "by-object"  # object_key + bucket → the job's attempts (keys and non-personal attributes)
 _INDEX_KEYS = ("pending_shard", "next_check_at")
 
 

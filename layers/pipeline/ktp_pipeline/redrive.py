@@ -10,8 +10,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from .attempts import REDRIVABLE, chain_from, start_next_attempt
-from .job_store import BY_STATUS_INDEX, JobStore, iso
+from .job_store import JobStore, iso
 from .models import JobStatus
+from .table_indexes import BY_STATUS_INDEX
 
 
 @dataclass(frozen=True)
