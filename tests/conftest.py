@@ -18,10 +18,9 @@ os.environ.setdefault("KTP_OCR_THREADS", "1")
 # collected last keeps one worker busy after the rest are done. These files took longest (wall, set-up
 # included) in `make test` with 4 workers (2026-12-02, 2 cores); they start first, the rest keep their order.
 LONGEST_FIRST = (
-    "integration/test_issue11_end_to_end.py",
+    "integration/test_job_lifecycle_on_stack.py",
     "extractor/test_engine_end_to_end.py",
     "integration/test_stack_processes.py",
-    "integration/test_erasure_on_stack.py",
     "integration/test_redrive_on_stack.py",
     "template/test_sam_build.py",
     "integration/test_pipeline_serverless_extractor.py",
