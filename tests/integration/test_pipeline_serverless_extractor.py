@@ -134,8 +134,13 @@ def test_worker_killed_mid_job_is_retried_and_completes_once(
         if busy:
             for pid in _worker_pids(serverless_stack.extractor.pid):
                 os.kill(pid, signal.SIGKILL)
-            killed_reference = (reference_id, busy[0]["reference_id"]["S"], busy[0]["app_id"]["S"], truth)
-            break
+            key = {"app_id": busy[0]["app_id"], "reference_id": busy[0]["reference_id"]}
+            # On a busy machine the OCR may end between the scan and the kill; then the job is no longer
+            # "processing" (a write already sent lands too, hence the pause) and the next card is tried.
+            time.sleep(0.5)
+            if ddb.get_item(TableName=table, Key=key)["Item"].get("state", {}).get("S") == "processing":
+                killed_reference = (reference_id, busy[0]["reference_id"]["S"], busy[0]["app_id"]["S"], truth)
+                break
     assert killed_reference is not None, "no card was caught mid-OCR"
     reference_id, extractor_reference, app_id, truth = killed_reference
     record = serverless_stack.jobs.wait_terminal([reference_id], timeout_seconds=RECOVERY_TIMEOUT)[reference_id]
