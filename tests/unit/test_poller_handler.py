@@ -181,6 +181,26 @@ def test_the_next_check_of_a_job_near_its_deadline_is_just_after_the_deadline(st
     assert item["created_epoch"] + 3600 + 1 <= item["next_check_at"] <= item["created_epoch"] + 3600 + 2
 
 
+def test_a_slow_answer_near_the_deadline_still_gets_its_check_just_after_it(stack, handlers):
+    """The provider takes 5 s to say "processing": the capped delay counts from the write, not from
+    before the call (a fake clock that the answer moves on; no real waiting)."""
+    from ktp_pipeline import wiring
+
+    seed(stack, "ktp-slow-answer", JobStatus.SUBMITTED, age=3590, with_object=True)
+    clock = {"now": time.time()}
+
+    def slow_processing(ref):
+        clock["now"] += 5
+        return httpx.Response(200, json={"message": "processing"})
+
+    stack.provider.result_reply = slow_processing
+    wiring.job_store().now = lambda: clock["now"]
+    run(handlers)
+    item = stack.item("ktp-slow-answer")
+    assert item["status"] == "SUBMITTED"
+    assert item["next_check_at"] == item["created_epoch"] + 3600 + 1
+
+
 def test_a_result_ready_at_the_deadline_still_counts(stack, handlers):
     seed(stack, "ktp-just-in-time", JobStatus.SUBMITTED, age=4000)
     stack.provider.result_reply = lambda ref: httpx.Response(200, json=completed_body(ref))

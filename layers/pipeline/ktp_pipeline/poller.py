@@ -98,8 +98,10 @@ class Poller:
                 return self._send_again(job)
             seen = Outcome.NOT_READY
         if seen is not None:
+            # The clock read again: the provider's answer may have taken seconds, and the delay counts
+            # from the write, not from the start of this item.
             delay = within_deadline(poll_delay(job.poll_count, self._settings.poll_base_seconds),
-                                    job.created_epoch, now, self._settings.job_deadline_seconds)
+                                    job.created_epoch, self._store.now(), self._settings.job_deadline_seconds)
             return seen if self._store.reschedule(job.reference_id, delay) else Outcome.LOST_RACE
         if not self._store.claim_for_submit(job, SUBMIT_CLAIM_SECONDS):
             return Outcome.LOST_RACE
