@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ktp_pipeline.dynamo_values import from_item  # the layer's one item → plain Python conversion
-from ktp_pipeline.table_indexes import BY_STATUS_INDEX
 from ktp_pipeline.reference_ids import reference_id_for  # the pipeline's own derivation: follow what we upload
+from ktp_pipeline.table_indexes import BY_STATUS_INDEX
 
 from local.aws_clients import client
 from local.cli import STATUS_CHOICES
