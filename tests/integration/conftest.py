@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from local.completion_events import receive_events
 from local.stack import LocalStack
 
 TEST_FUNCTION_ENV = {
@@ -111,6 +112,17 @@ def descendants(pid: int) -> dict[int, str]:
         frontier = {child for child, parent, stat, _ in rows if parent in frontier and not stat.startswith("Z")}
         found.update({child: args for child, _, _, args in rows if child in frontier})
     return found
+
+
+def completion_events(stack: LocalStack, wanted: set[str], timeout: float) -> list[dict]:
+    """Events from the stack's standing completion-events queue until every wanted reference_id was
+    seen (bounded by ``timeout``; ask for an id that never comes to collect whatever arrives)."""
+    sqs = stack.aws_client("sqs")
+    seen: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not wanted <= {e["detail"]["reference_id"] for e in seen}:
+        seen += receive_events(sqs, stack.resources.completion_events_queue_url, wait_seconds=1)
+    return seen
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.25) -> None:

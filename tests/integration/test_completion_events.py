@@ -7,25 +7,13 @@ from __future__ import annotations
 import io
 import json
 import threading
-import time
 
-from local.completion_events import receive_events
 from local.stack import LocalStack
 from local.watch_events import watch_events
 
-from .conftest import describe, jpeg_bytes, wait_for
+from .conftest import completion_events, describe, jpeg_bytes, wait_for
 
 OCR_TIMEOUT = 240
-
-
-def _drain(stack: LocalStack, wanted: set[str], timeout: float) -> list[dict]:
-    """Events from the stack's local queue until every wanted reference_id was seen (bounded)."""
-    sqs = stack.aws_client("sqs")
-    seen: list[dict] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not wanted <= {e["detail"]["reference_id"] for e in seen}:
-        seen += receive_events(sqs, stack.resources.completion_events_queue_url, wait_seconds=1)
-    return seen
 
 
 def test_each_finished_upload_emits_exactly_one_event(stack: LocalStack, card_factory) -> None:
@@ -37,9 +25,9 @@ def test_each_finished_upload_emits_exactly_one_event(stack: LocalStack, card_fa
     assert records[card]["status"] == "COMPLETED", describe(records)
     assert records[too_small]["status"] == "REJECTED", describe(records)
 
-    events = _drain(stack, {card, too_small}, timeout=30)
+    events = completion_events(stack, {card, too_small}, timeout=30)
     # Anything late would arrive within a few of the runner's 0.2 s polls.
-    events += _drain(stack, {"none"}, timeout=2)
+    events += completion_events(stack, {"none"}, timeout=2)
     by_id: dict[str, list[dict]] = {}
     for event in events:
         by_id.setdefault(event["detail"]["reference_id"], []).append(event)
@@ -60,7 +48,7 @@ def test_each_finished_upload_emits_exactly_one_event(stack: LocalStack, card_fa
     stack.aws_client("dynamodb").update_item(
         TableName=stack.info.table, Key={"reference_id": {"S": card}}, UpdateExpression="REMOVE #r",
         ExpressionAttributeNames={"#r": "result"})
-    assert _drain(stack, {"none"}, timeout=2) == []
+    assert completion_events(stack, {"none"}, timeout=2) == []
 
 
 def test_watch_events_prints_events_and_removes_its_rule(stack: LocalStack) -> None:
@@ -89,4 +77,4 @@ def test_watch_events_prints_events_and_removes_its_rule(stack: LocalStack) -> N
     assert "error_code=KTP_NOT_DETECTED" in lines[0]
     assert {r["Name"] for r in events.list_rules(EventBusName=bus)["Rules"]} == rules_before
     assert not [url for url in stack.aws_client("sqs").list_queues().get("QueueUrls", []) if "ktp-watch-" in url]
-    _drain(stack, {"ktp-watch-events-test"}, timeout=10)  # leave the standing queue empty for other tests
+    completion_events(stack, {"ktp-watch-events-test"}, timeout=10)  # leave the standing queue empty for other tests

@@ -25,17 +25,15 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from local.completion_events import receive_events
 from local.stack import LocalStack
 
-from .conftest import SHORT_DEADLINE_SECONDS, describe, new_stack
+from .conftest import SHORT_DEADLINE_SECONDS, completion_events, describe, new_stack
 
 pytestmark = pytest.mark.slow
 
@@ -65,16 +63,6 @@ class Cli:
         if keep:
             self.outputs.append((argv, run.stdout + run.stderr))
         return run
-
-
-def _events(stack: LocalStack, wanted: set[str], timeout: float) -> list[dict]:
-    """Completion events from the stack's standing queue until each wanted reference_id is seen."""
-    sqs = stack.aws_client("sqs")
-    seen: list[dict] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not wanted <= {e["detail"]["reference_id"] for e in seen}:
-        seen += receive_events(sqs, stack.resources.completion_events_queue_url, wait_seconds=1)
-    return seen
 
 
 def _by_id(events: list[dict]) -> dict[str, list[dict]]:
@@ -119,7 +107,7 @@ def test_a_job_from_upload_to_erasure_and_redrive_without_the_nik_anywhere(stack
     secrets |= {nik, extracted}
 
     # 2. Its completion event, exactly once.
-    events = _events(stack, {ref}, timeout=30)
+    events = completion_events(stack, {ref}, timeout=30)
     (event,) = _by_id(events)[ref]
     assert event["detail-type"] == "COMPLETED" and event["detail"]["finished_at"] == record["completed_at"]
 
@@ -200,8 +188,8 @@ def test_a_job_from_upload_to_erasure_and_redrive_without_the_nik_anywhere(stack
     assert (done["attempt"], done["predecessor_id"], done["attempt_cause"]) == (2, first.reference_id, "redrive")
     secrets.add(done["result"]["fields"]["nik"])
 
-    events += _events(stack, {first.reference_id, successor}, timeout=30)
-    events += _events(stack, {"none"}, timeout=2)  # anything late (a link or erasure write) within a few polls
+    events += completion_events(stack, {first.reference_id, successor}, timeout=30)
+    events += completion_events(stack, {"none"}, timeout=2)  # anything late (a link or erasure write) within a few polls
     grouped = _by_id(events)
     assert [e["detail-type"] for e in grouped[first.reference_id]] == ["TIMED_OUT"]
     assert [e["detail-type"] for e in grouped[successor]] == ["COMPLETED"]
