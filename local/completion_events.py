@@ -21,6 +21,7 @@ import json
 import logging
 import re
 import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,9 @@ log = logging.getLogger("ktp.local.completion_events")
 
 # Up to 10 entries per PutEvents call (the EventBridge limit).
 _PUT_EVENTS_MAX = 10
+# How many delivered record ids the runner remembers per shard to drop moto's re-reads (see
+# PipeRunner._fresh); a re-read reaches back at most as far as the number of concurrent writers.
+_RECENT_IDS = 1000
 _PLACEHOLDER = re.compile(r'"<(\$[^<>"]*|aws\.pipes\.[a-z.-]+)>"|<(\$[^<>"]*|aws\.pipes\.[a-z.-]+)>')
 _PATH_STEP = re.compile(r"\.([A-Za-z0-9_\-/]+)|\[(\d+)\]")
 MISSING = object()
@@ -225,6 +229,7 @@ class PipeRunner:
         self.delivered = 0
         self.dead_lettered = 0
         self._iterators: dict[str, str] = {}
+        self._recent: dict[str, tuple[deque[str], set[str]]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"pipe-{spec.logical_id}", daemon=True)
 
@@ -259,7 +264,7 @@ class PipeRunner:
         read = sent = 0
         for shard_id, iterator in list(self._iterators.items()):
             answer = self.streams.get_records(ShardIterator=iterator, Limit=max(1, min(self.spec.batch_size, 1000)))
-            records = [as_wire_record(record) for record in answer.get("Records", [])]
+            records = self._fresh(shard_id, [as_wire_record(record) for record in answer.get("Records", [])])
             read += len(records)
             entries = [(record, entry) for record in records
                        if (entry := self.spec.entry_for(record, pipe_arn=self.pipe_arn)) is not None]
@@ -269,9 +274,27 @@ class PipeRunner:
             # reads the same records again on the next tick, as Pipes retries a batch. An empty read
             # keeps its iterator: moto keeps every iterator it hands out, and an idle stack would
             # otherwise grow by five a second (moto's iterators do not expire like AWS's).
+            # A batch of nothing but re-reads (below) keeps its iterator too.
             if records:
                 self._iterators[shard_id] = answer.get("NextShardIterator") or iterator
+            self._remember(shard_id, records)
         return read, sent
+
+    def _fresh(self, shard_id: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records not yet delivered. moto numbers a stream record ``len(items)`` before appending
+        it, so two writes at the same moment share a sequence number, and the iterator after a batch
+        ending in such a pair hands its last record back (until the next write). A stream record is
+        delivered once here, as DynamoDB Streams delivers it."""
+        seen = self._recent[shard_id][1] if shard_id in self._recent else set()
+        return [record for record in records if record.get("eventID") not in seen]
+
+    def _remember(self, shard_id: str, records: list[dict[str, Any]]) -> None:
+        order, seen = self._recent.setdefault(shard_id, (deque(), set()))
+        for record in records:
+            order.append(record["eventID"])
+            seen.add(record["eventID"])
+        while len(order) > _RECENT_IDS:
+            seen.discard(order.popleft())
 
     def _deliver(self, shard_id: str, batch: list[tuple[Mapping[str, Any], dict[str, Any]]]) -> int:
         pending = batch

@@ -7,6 +7,7 @@ stack (local/completion_events.py, with moto's EventBridge pattern matcher).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 
@@ -58,6 +59,9 @@ def _image(status: str, **extra) -> dict:
     return item
 
 
+_EVENT_IDS = itertools.count(1)  # each stream record has its own id, as on AWS
+
+
 def _record(event_name: str, old: dict | None, new: dict | None) -> dict:
     dynamodb = {"ApproximateCreationDateTime": 1795762809, "Keys": {"reference_id": (new or old)["reference_id"]},
                 "SequenceNumber": "100", "SizeBytes": 1, "StreamViewType": "NEW_AND_OLD_IMAGES"}
@@ -65,7 +69,7 @@ def _record(event_name: str, old: dict | None, new: dict | None) -> dict:
         dynamodb["NewImage"] = new
     if old is not None:
         dynamodb["OldImage"] = old
-    return {"eventID": "1", "eventName": event_name, "eventSource": "aws:dynamodb", "eventVersion": "1.1",
+    return {"eventID": f"event-{next(_EVENT_IDS)}", "eventName": event_name, "eventSource": "aws:dynamodb", "eventVersion": "1.1",
             "awsRegion": "ap-southeast-3", "dynamodb": dynamodb}
 
 
@@ -298,3 +302,37 @@ def test_the_runner_polls_fast_while_records_come_and_backs_off_to_once_a_second
     runner._loop()
     assert runner.delivered == 2
     assert runner._stop.waits == [0.2, 0.2, 0.4, 0.8]
+
+
+class _StreamWithSharedSequenceNumbers(_Streams):
+    """moto's shard when two writes landed at once: both records carry sequence number 101, so the
+    iterator after a batch that ends with them starts at the second one again."""
+
+    def __init__(self, records):
+        super().__init__(records)
+        self.reads = []
+
+    def get_records(self, ShardIterator, Limit):
+        self.reads.append(ShardIterator)
+        first, second, third = self.records
+        batches = {"it-0": ([first, second], "it-1"), "it-1": ([second], "it-1"), "it-2": ([second, third], "it-3")}
+        return dict(zip(("Records", "NextShardIterator"), batches.get(ShardIterator, ([], ShardIterator))))
+
+
+def test_a_stream_record_handed_back_by_moto_is_delivered_once(cfn):
+    _, spec = _pipe(cfn)
+    from local.completion_events import PipeRunner
+
+    records = [_record("MODIFY", _image("SUBMITTED"), _image(status)) for status in ("COMPLETED", "FAILED", "REJECTED")]
+    streams = _StreamWithSharedSequenceNumbers(records)
+    runner = PipeRunner(spec, streams=streams, events=_Events(), sqs=_Sqs())
+    runner._iterators = {"shard-1": "it-0"}
+    assert runner.run_once() == 2
+    assert runner.run_once() == 0  # the second record again, and nothing new
+    assert runner.run_once() == 0
+    assert runner.delivered == 2
+    # Only re-reads: the iterator stays where it was, so moto is not asked for a new one each tick.
+    assert streams.reads == ["it-0", "it-1", "it-1"]
+    streams.reads.clear()
+    runner._iterators = {"shard-1": "it-2"}  # the next write came: the re-read and the new record
+    assert runner.run_once() == 1 and runner.delivered == 3
