@@ -31,6 +31,7 @@ from extractor.engine.thresholds import (
     MAX_OFFSET,
     NUMERAL_GAP,
     SPACE_SURPLUS,
+    SPECK_SHARE,
     SPURIOUS_SURPLUS,
     SPURIOUS_WINDOW,
     STROKE_CHANGE_COST,
@@ -412,6 +413,19 @@ def _strokes(span: np.ndarray, em: float, read: int) -> int:
     return len(runs)
 
 
+def _without_leading_speck(text: str, columns: np.ndarray, cap: float) -> np.ndarray:
+    """``columns`` without a first ink run too narrow for the text's first character (SPECK_SHARE)
+    and set apart from the next by a gap (the label's colon the recogniser left out of the text)."""
+    if not text[:1].isalnum():
+        return columns
+    runs = _segments(columns, WEAK_GAP * cap)
+    if len(runs) < 2 or runs[0][1] - runs[0][0] > SPECK_SHARE * _letter_ink(text[0], cap / CAP_EM):
+        return columns
+    trimmed = columns.copy()
+    trimmed[runs[0][0]:runs[0][1]] = False
+    return trimmed
+
+
 def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
     text = box.text
     # A wrapped address line may hold just `NO.36`: there letters and digits count alike; a
@@ -428,6 +442,7 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
     columns, cap = found
     if cap < 8:
         return text
+    columns = _without_leading_speck(text, columns, cap)
     em, unit = _line_em(text, _segments(columns, WEAK_GAP * cap), cap)
     segments = _segments(columns, WEAK_GAP * unit)
     value = text.lstrip(" :：")

@@ -205,6 +205,11 @@ DROPPED_SPACE_COST = 0.0005
 # the `SUKAMAJU I NO.` case); no record of the cards beyond that.
 EDGE_SHARE = 0.6
 EDGE_MISMATCH_COST = 0.01
+# A first ink run at most SPECK_SHARE of the text's first letter's ink, set apart by a word-sized
+# gap, before a line read from a letter or digit, is ink the recogniser did not read (the label
+# column's colon, a dot of dirt): laying the text out from it puts every position a letter late
+# (`TANAHL AUT` for TANAH LAUT). Tuned xs-small seed 6262 (the colon's dot, ~0.1 cap wide).
+SPECK_SHARE = 0.5
 # Boundaries whose predicted ink width is within this many em of the best fit are all candidates.
 # Seed 555.
 AMBIGUITY = 0.3

@@ -232,3 +232,13 @@ def test_a_printed_space_inside_a_known_word_stays():
     # The pixels show a wide gap: the printed value wins over the lexicon's JAKARTA.
     grey, box = rendered("JAKAR TA UTARA")
     assert restore_spaces(grey, box) == "JAKAR TA UTARA"
+
+
+@pytest.mark.parametrize(
+    ("printed", "read"),
+    [("TANAH LAUT", "TANAHLAUT"), ("KULISUSU UTARA", "KULISUSUUTARA"), ("BANDUNG WETAN", "BANDUNGWETAN")],
+)
+def test_a_colon_the_recogniser_left_out_does_not_shift_the_positions(printed, read):
+    # The box takes in the label column's colon; the text starts at the value.
+    grey, box = rendered(f": {printed}")
+    assert restore_spaces(grey, box.with_text(read)) == printed
