@@ -115,6 +115,22 @@ def test_mask_record_masks_every_nested_string_and_keeps_other_types() -> None:
                        )["result"]["raw_text"]["x"] == "A317123**6789B"
 
 
+def test_mask_record_keeps_identifiers_that_happen_to_hold_sixteen_digits() -> None:
+    from local.render import mask_record, unique_prefixes
+
+    # A real id from a demo run: `cd6472921915295163da` holds a run of exactly 16 digits.
+    ref = "ktp-7ea292cd6472921915295163da060b7b538bedd5"
+    record = {"reference_id": ref, "predecessor_id": ref, "object_etag": '"9a1234567890123456b0"',
+              "object_key": "in/3171234567890001.jpg", "status_reason": f"re-driven as {ref}"}
+    masked = mask_record(record)
+    assert (masked["reference_id"], masked["predecessor_id"]) == (ref, ref)
+    assert masked["object_etag"] == record["object_etag"]
+    assert unique_prefixes([masked["reference_id"]]) == {ref: ref[:20]}
+    # Anything else is masked as before (an id quoted inside a sentence too: no status reason holds one).
+    assert masked["object_key"] == "in/317123******0001.jpg"
+    assert "6472921915295163" not in masked["status_reason"]
+
+
 def test_unique_prefixes_are_at_least_twenty_characters_and_tell_rows_apart() -> None:
     from local.render import unique_prefixes
 
