@@ -305,8 +305,8 @@ def test_the_runner_polls_fast_while_records_come_and_backs_off_to_once_a_second
 
 
 class _StreamWithSharedSequenceNumbers(_Streams):
-    """moto's shard when two writes landed at once: both records carry sequence number 101, so the
-    iterator after a batch that ends with them starts at the second one again."""
+    """moto's shard when two writes landed at once: the first two records share a sequence number,
+    so the iterator after a batch that ends with them starts at the second one again."""
 
     def __init__(self, records):
         super().__init__(records)
