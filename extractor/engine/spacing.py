@@ -30,6 +30,7 @@ from extractor.engine.thresholds import (
     LINE_EM_TOLERANCE,
     MAX_OFFSET,
     NUMERAL_GAP,
+    SHARP_LINES,
     SPACE_SURPLUS,
     SPECK_SHARE,
     SPURIOUS_SURPLUS,
@@ -346,19 +347,9 @@ def _blank_run(columns: np.ndarray, start: float, end: float) -> int:
     return best
 
 
-def drop_spurious_spaces(text: str, columns: np.ndarray, cap: float, ink_start: int, ink_end: int) -> str:
-    """Remove spaces the recogniser put between two letters that the pixels show touching.
-
-    Each space is placed along the line by the characters' advances; where no blank near it is
-    wider than the letter pair's own side bearings explain (``SPURIOUS_SURPLUS``), the card prints
-    no space there (`KALIMAN TAN`). Inside a known word whose pieces are not both words, a blank
-    narrower than ``WIDE_GAP`` is not enough either (`JAKAR TA` on enlarged small print), as
-    restore_spaces never splits such a word there. Only on lines whose other spaces show clear
-    gaps: on a blurred line every gap closes, real ones too.
-    """
-    spaces = [k for k in range(1, len(text) - 1) if text[k] == " " and text[k - 1].isupper() and text[k + 1].isupper()]
-    if not spaces:
-        return text
+def space_gaps(text: str, columns: np.ndarray, cap: float, ink_start: int, ink_end: int) -> tuple[dict[int, float], dict[int, float]]:
+    """For each space of ``text`` (index → cap heights): how much of the blank found where it should
+    sit its letter pair's side bearings leave unexplained, and the blank itself."""
     # The em from the text's own ink extent: a condensed or wide face keeps Arial's proportions
     # roughly, not its widths.
     units = sum(_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) for ch in text)
@@ -373,10 +364,34 @@ def drop_spurious_spaces(text: str, columns: np.ndarray, cap: float, ink_start: 
         centre = (starts[k] + starts[k + 1]) / 2
         blank = blanks[k] = _blank_run(columns, centre - SPURIOUS_WINDOW * em, centre + SPURIOUS_WINDOW * em) / cap
         surplus[k] = _surplus(blank, text[k - 1], text[k + 1]) if text[k - 1].isupper() and text[k + 1].isupper() else blank
+    return surplus, blanks
+
+
+def drop_spurious_spaces(text: str, columns: np.ndarray, cap: float, ink_start: int, ink_end: int,
+                         *, sharp_elsewhere: bool = False) -> str:
+    """Remove spaces the recogniser put between two letters that the pixels show touching.
+
+    Each space is placed along the line by the characters' advances; where no blank near it is
+    wider than the letter pair's own side bearings explain (``SPURIOUS_SURPLUS``), the card prints
+    no space there (`KALIMAN TAN`). Inside a known word whose pieces are not both words, a blank
+    narrower than ``WIDE_GAP`` is not enough either (`JAKAR TA` on enlarged small print), as
+    restore_spaces never splits such a word there. Only on lines whose other spaces show clear
+    gaps: on a blurred line every gap closes, real ones too. A line with no other space
+    (`MO ROWALI`) is judged only when ``sharp_elsewhere``: other lines of the card show clear
+    spaces; and there only a space inside a known word goes.
+    """
+    spaces = [k for k in range(1, len(text) - 1) if text[k] == " " and text[k - 1].isupper() and text[k + 1].isupper()]
+    if not spaces:
+        return text
+    surplus, blanks = space_gaps(text, columns, cap, ink_start, ink_end)
     drop = set()
     for k in spaces:
         others = [v for j, v in surplus.items() if j != k]
-        if not others or max(others) < CLEAR_SPACE_SURPLUS:
+        if (max(others) < CLEAR_SPACE_SURPLUS) if others else not sharp_elsewhere:
+            continue
+        # With no other space on the line, nothing there shows that the text is laid out right (a
+        # misread letter moves every position): only the pieces of a known word are joined.
+        if not others and not _inside_known_word(text, k):
             continue
         # Inside a known word, as restore_spaces never splits one unless the pixels show a wide gap
         # or both pieces are words too: blur opens gaps beside thin strokes (`JAKAR TA`).
@@ -426,33 +441,43 @@ def _without_leading_speck(text: str, columns: np.ndarray, cap: float) -> np.nda
     return trimmed
 
 
-def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
+def restore_spaces(grey: np.ndarray, box: TextBox, *, sharp_elsewhere: bool = False) -> str:
+    """``box.text`` with the spaces the pixels show; ``sharp_elsewhere``: other lines of the card
+    show clear word gaps (see drop_spurious_spaces)."""
+    return _restore(grey, box, sharp_elsewhere)[0]
+
+
+def _restore(grey: np.ndarray, box: TextBox, sharp_elsewhere: bool) -> tuple[str, float]:
+    """The restored text, and the clearest surplus among the value's spaces as read (0 if none)."""
     text = box.text
     # A wrapped address line may hold just `NO.36`: there letters and digits count alike; a
     # mixed-case line (a label) needs four capitals.
     upper = sum(ch.isupper() for ch in text)
     if upper == 0 or sum(ch.isalnum() for ch in text) < 4 or (upper < 4 and any(ch.islower() for ch in text)):
-        return text
+        return text, 0.0
     h, w = grey.shape[:2]
     x0, x1 = max(0, int(box.x0)), min(w, int(round(box.x1)))
     y0, y1 = max(0, int(box.y0)), min(h, int(round(box.y1)))
     found = _ink(grey[y0:y1, x0:x1])
     if found is None:
-        return text
+        return text, 0.0
     columns, cap = found
     if cap < 8:
-        return text
+        return text, 0.0
     columns = _without_leading_speck(text, columns, cap)
     em, unit = _line_em(text, _segments(columns, WEAK_GAP * cap), cap)
     segments = _segments(columns, WEAK_GAP * unit)
     value = text.lstrip(" :：")
+    clearest = 0.0
     if segments and ":" not in value and "：" not in value:
         # Positions are laid out from the value's first letter: a leading colon sits apart from
         # the value by however the card spaces its label column.
         first = 1 if value != text else 0
         if len(segments) > first and (not first or segments[0][1] - segments[0][0] <= 0.35 * cap):
             cut = len(text) - len(value)
-            text = text[:cut] + drop_spurious_spaces(value, columns, unit, segments[first][0], segments[-1][1])
+            ink = (value, columns, unit, segments[first][0], segments[-1][1])
+            clearest = max(space_gaps(*ink)[0].values(), default=0.0) if " " in value.strip() else 0.0
+            text = text[:cut] + drop_spurious_spaces(*ink, sharp_elsewhere=sharp_elsewhere)
     # On a face of other proportions than Arial's, its own letter spacing: the median blank between
     # letters (pairs that touch count as zero). Roboto Condensed's A stands apart from its
     # neighbours like an N-I pair, which Arial's bearings take for a space; a word gap must stand
@@ -466,7 +491,7 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
     tokens = _tokens(text)
     numerals = [i for i, (a, b) in enumerate(tokens) if re.fullmatch(r"I{1,3}", text[a:b])]
     if len(segments) <= len(tokens) and not numerals:
-        return text  # no unexplained gap (or a blurred line without clean gaps)
+        return text, clearest  # no unexplained gap (or a blurred line without clean gaps)
     widths = [_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) * em / 1000 for ch in text]
     # Each token's ink width, with the price of assuming it: the text's own is free; a numeral may
     # have lost or gained a stroke in the recogniser, at a price per stroke.
@@ -477,7 +502,7 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
     edges = [(_letter_ink(text[a], em), _letter_ink(text[b - 1], em)) for a, b in tokens]
     alignment = _align(predicted, segments, _WIDTHS[" "] * em / 1000, edges)
     if alignment is None:
-        return text
+        return text, clearest
     # Roman numerals (GG. MAWAR III): the recogniser often drops one of the strokes; count them.
     replacements: dict[int, str] = {}
     narrow = 0.25 * em
@@ -525,7 +550,7 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
             else:
                 start_char += index
     if not inserts and not replacements:
-        return text
+        return text, clearest
     out, i = [], 0
     while i < len(text):
         if i in inserts:
@@ -537,9 +562,21 @@ def restore_spaces(grey: np.ndarray, box: TextBox) -> str:
             continue
         out.append(text[i])
         i += 1
-    return "".join(out)
+    return "".join(out), clearest
 
 
 def restore_all(card_bgr: np.ndarray, boxes: list[TextBox]) -> list[TextBox]:
     grey = cv2.cvtColor(card_bgr, cv2.COLOR_BGR2GRAY)
-    return [box if (fixed := restore_spaces(grey, box)) == box.text else box.with_text(fixed) for box in boxes]
+    restored = [_restore(grey, box, False) for box in boxes]
+    # A line whose only space is the recogniser's has no gap of its own to judge the card's
+    # sharpness by; other lines with clear word gaps (SHARP_LINES of them) stand in.
+    clear = [surplus >= CLEAR_SPACE_SURPLUS for _, surplus in restored]
+    texts = [
+        _restore(grey, box, True)[0] if sum(clear) - clear[i] >= SHARP_LINES and _one_space(box.text) else text
+        for i, (box, (text, _)) in enumerate(zip(boxes, restored))
+    ]
+    return [box if text == box.text else box.with_text(text) for box, text in zip(boxes, texts)]
+
+
+def _one_space(text: str) -> bool:
+    return text.lstrip(" :：").strip().count(" ") == 1

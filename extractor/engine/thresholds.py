@@ -170,6 +170,9 @@ WIDE_GAP = 0.33
 SPURIOUS_WINDOW = 0.6
 SPURIOUS_SURPLUS = 0.08
 CLEAR_SPACE_SURPLUS = 0.2
+# A line with a single space is judged when at least this many other lines of the card show a
+# clear space (`MO ROWALI` on a sharp small card, xs-small tuned seed 6262).
+SHARP_LINES = 3
 # One I stroke's ink is 0.09 em (Arial); a run of a numeral wider than this is strokes merged by
 # blur or spread ink, so it does not show that the recogniser read a stroke too many. Set from
 # Arial's metrics and the merged-II case of tuned xs-copy seed 5151, not bench-tuned.

@@ -242,3 +242,31 @@ def test_a_colon_the_recogniser_left_out_does_not_shift_the_positions(printed, r
     # The box takes in the label column's colon; the text starts at the value.
     grey, box = rendered(f": {printed}")
     assert restore_spaces(grey, box.with_text(read)) == printed
+
+
+def test_a_lone_space_inside_a_known_word_goes_only_when_other_lines_are_sharp():
+    grey, box = rendered("MOROWALI")
+    read = box.with_text("MO ROWALI")
+    assert restore_spaces(grey, read) == "MO ROWALI"  # nothing on the line to judge the gap by
+    assert restore_spaces(grey, read, sharp_elsewhere=True) == "MOROWALI"
+    # Not a known word: with no other space on the line, a misread letter could have moved it.
+    grey, box = rendered("DIMASIBRAHM")
+    assert restore_spaces(grey, box.with_text("DIMAS IBRAHM"), sharp_elsewhere=True) == "DIMAS IBRAHM"
+
+
+def test_the_other_lines_of_the_card_show_that_it_is_sharp():
+    from extractor.engine.spacing import restore_all
+
+    lines = [("KABUPATEN TANAH LAUT", None), ("JL. MERDEKA RAYA NO. 5", None), ("BANDUNG WETAN", None),
+             ("MOROWALI", "MO ROWALI")]
+    rendered_lines = [rendered(printed) for printed, _ in lines]
+    width = max(grey.shape[1] for grey, _ in rendered_lines)
+    card, boxes, top = [], [], 0
+    for (printed, read), (grey, box) in zip(lines, rendered_lines):
+        card.append(np.pad(grey, ((0, 0), (0, width - grey.shape[1])), constant_values=235))
+        boxes.append(TextBox(read or printed, 0.95, box.x0, box.y0 + top, box.x1, box.y1 + top))
+        top += grey.shape[0]
+    image = cv2.cvtColor(np.vstack(card), cv2.COLOR_GRAY2BGR)
+    assert [box.text for box in restore_all(image, boxes)] == [printed for printed, _ in lines]
+    # One sharp line is not enough to speak for the card.
+    assert restore_all(image, boxes[2:])[-1].text == "MO ROWALI"
