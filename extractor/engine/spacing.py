@@ -347,7 +347,7 @@ def _blank_run(columns: np.ndarray, start: float, end: float) -> int:
     return best
 
 
-def space_gaps(text: str, columns: np.ndarray, cap: float, ink_start: int, ink_end: int) -> tuple[dict[int, float], dict[int, float]]:
+def _space_gaps(text: str, columns: np.ndarray, cap: float, ink_start: int, ink_end: int) -> tuple[dict[int, float], dict[int, float]]:
     """For each space of ``text`` (index → cap heights): how much of the blank found where it should
     sit its letter pair's side bearings leave unexplained, and the blank itself."""
     # The em from the text's own ink extent: a condensed or wide face keeps Arial's proportions
@@ -383,7 +383,7 @@ def drop_spurious_spaces(text: str, columns: np.ndarray, cap: float, ink_start: 
     spaces = [k for k in range(1, len(text) - 1) if text[k] == " " and text[k - 1].isupper() and text[k + 1].isupper()]
     if not spaces:
         return text
-    surplus, blanks = space_gaps(text, columns, cap, ink_start, ink_end)
+    surplus, blanks = _space_gaps(text, columns, cap, ink_start, ink_end)
     drop = set()
     for k in spaces:
         others = [v for j, v in surplus.items() if j != k]
@@ -476,7 +476,7 @@ def _restore(grey: np.ndarray, box: TextBox, sharp_elsewhere: bool) -> tuple[str
         if len(segments) > first and (not first or segments[0][1] - segments[0][0] <= 0.35 * cap):
             cut = len(text) - len(value)
             ink = (value, columns, unit, segments[first][0], segments[-1][1])
-            clearest = max(space_gaps(*ink)[0].values(), default=0.0) if " " in value.strip() else 0.0
+            clearest = max(_space_gaps(*ink)[0].values(), default=0.0) if " " in value.strip() else 0.0
             text = text[:cut] + drop_spurious_spaces(*ink, sharp_elsewhere=sharp_elsewhere)
     # On a face of other proportions than Arial's, its own letter spacing: the median blank between
     # letters (pairs that touch count as zero). Roboto Condensed's A stands apart from its
