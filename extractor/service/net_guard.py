@@ -273,6 +273,12 @@ def guarded_client(policy: NetPolicy, timeout: float, max_connections: int = 20)
     )
 
 
+# The probe's connect phase holds the guard's resolve, which runs in the event loop's thread pool: at
+# 1 s, a start-up on a machine busy with test processes once timed out there, and the check failed
+# closed on a guarded client (CI, 2026-12-07). The guard refuses before connecting, so only a slow
+# resolve waits that long. The other phases stay short: an unguarded client that reached the
+# listener waits out the read timeout before the check fails.
+PROBE_CONNECT_SECONDS = 10.0
 PROBE_TIMEOUT_SECONDS = 1.0
 
 
@@ -294,7 +300,7 @@ async def verify_guard(client: httpx.AsyncClient) -> None:
             listener, port = None, 9
         refused_by_guard = False
         try:
-            await client.get(f"http://0.0.0.0:{port}/", timeout=PROBE_TIMEOUT_SECONDS)
+            await client.get(f"http://0.0.0.0:{port}/", timeout=httpx.Timeout(PROBE_TIMEOUT_SECONDS, connect=PROBE_CONNECT_SECONDS))
         except httpx.ConnectError as exc:
             refused_by_guard = isinstance(exc.__cause__, AddressRefused)
         except httpx.HTTPError:

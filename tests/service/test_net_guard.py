@@ -169,6 +169,24 @@ def test_self_check_passes_for_the_guarded_client(local):
     asyncio.run(check())
 
 
+def test_self_check_passes_when_the_resolver_is_slow(monkeypatch):
+    """A busy machine's resolver (the event loop's thread pool) is no reason to fail closed."""
+    loop_type = type(asyncio.new_event_loop())
+    resolve = loop_type.getaddrinfo
+
+    async def slow_getaddrinfo(self, *args, **kwargs):
+        await asyncio.sleep(1.5)
+        return await resolve(self, *args, **kwargs)
+
+    monkeypatch.setattr(loop_type, "getaddrinfo", slow_getaddrinfo)
+
+    async def check() -> None:
+        async with guarded_client(NetPolicy(allow_loopback=True), timeout=5) as client:
+            await verify_guard(client)
+
+    asyncio.run(check())
+
+
 def test_self_check_fails_closed_without_the_guard():
     """A plain client reaches the probe's listener; one that fails for another reason (here a
     transport that raises ConnectError itself) is not proof of the guard either."""
