@@ -171,7 +171,9 @@ def test_self_check_passes_for_the_guarded_client(local):
 
 def test_self_check_passes_when_the_resolver_is_slow(monkeypatch):
     """A busy machine's resolver (the event loop's thread pool) is no reason to fail closed."""
-    loop_type = type(asyncio.new_event_loop())
+    loop = asyncio.new_event_loop()
+    loop_type = type(loop)
+    loop.close()
     resolve = loop_type.getaddrinfo
 
     async def slow_getaddrinfo(self, *args, **kwargs):
