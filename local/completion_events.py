@@ -286,7 +286,7 @@ class PipeRunner:
         ending in such a pair hands its last record back (until the next write). A stream record is
         delivered once here, as DynamoDB Streams delivers it."""
         seen = self._recent[shard_id][1] if shard_id in self._recent else set()
-        return [record for record in records if record.get("eventID") not in seen]
+        return [record for record in records if record["eventID"] not in seen]
 
     def _remember(self, shard_id: str, records: list[dict[str, Any]]) -> None:
         order, seen = self._recent.setdefault(shard_id, (deque(), set()))

@@ -367,9 +367,10 @@ def _space_gaps(text: str, columns: np.ndarray, cap: float, ink_start: int, ink_
     return surplus, blanks
 
 
-def drop_spurious_spaces(text: str, columns: np.ndarray, cap: float, ink_start: int, ink_end: int,
+def drop_spurious_spaces(text: str, surplus: dict[int, float], blanks: dict[int, float],
                          *, sharp_elsewhere: bool = False) -> str:
-    """Remove spaces the recogniser put between two letters that the pixels show touching.
+    """Remove spaces the recogniser put between two letters that the pixels show touching
+    (``surplus`` and ``blanks``: the line's measure, from _space_gaps).
 
     Each space is placed along the line by the characters' advances; where no blank near it is
     wider than the letter pair's own side bearings explain (``SPURIOUS_SURPLUS``), the card prints
@@ -383,7 +384,6 @@ def drop_spurious_spaces(text: str, columns: np.ndarray, cap: float, ink_start: 
     spaces = [k for k in range(1, len(text) - 1) if text[k] == " " and text[k - 1].isupper() and text[k + 1].isupper()]
     if not spaces:
         return text
-    surplus, blanks = _space_gaps(text, columns, cap, ink_start, ink_end)
     drop = set()
     for k in spaces:
         others = [v for j, v in surplus.items() if j != k]
@@ -475,9 +475,9 @@ def _restore(grey: np.ndarray, box: TextBox, sharp_elsewhere: bool) -> tuple[str
         first = 1 if value != text else 0
         if len(segments) > first and (not first or segments[0][1] - segments[0][0] <= 0.35 * cap):
             cut = len(text) - len(value)
-            ink = (value, columns, unit, segments[first][0], segments[-1][1])
-            clearest = max(_space_gaps(*ink)[0].values(), default=0.0) if " " in value.strip() else 0.0
-            text = text[:cut] + drop_spurious_spaces(*ink, sharp_elsewhere=sharp_elsewhere)
+            surplus, blanks = _space_gaps(value, columns, unit, segments[first][0], segments[-1][1])
+            clearest = max(surplus.values(), default=0.0)
+            text = text[:cut] + drop_spurious_spaces(value, surplus, blanks, sharp_elsewhere=sharp_elsewhere)
     # On a face of other proportions than Arial's, its own letter spacing: the median blank between
     # letters (pairs that touch count as zero). Roboto Condensed's A stands apart from its
     # neighbours like an N-I pair, which Arial's bearings take for a space; a word gap must stand

@@ -125,6 +125,14 @@ def completion_events(stack: LocalStack, wanted: set[str], timeout: float) -> li
     return seen
 
 
+def events_by_id(events: list[dict]) -> dict[str, list[dict]]:
+    """Completion events grouped by their job's reference_id, in arrival order."""
+    grouped: dict[str, list[dict]] = {}
+    for event in events:
+        grouped.setdefault(event["detail"]["reference_id"], []).append(event)
+    return grouped
+
+
 def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.25) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

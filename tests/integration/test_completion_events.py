@@ -11,7 +11,7 @@ import threading
 from local.stack import LocalStack
 from local.watch_events import watch_events
 
-from .conftest import completion_events, describe, jpeg_bytes, wait_for
+from .conftest import completion_events, describe, events_by_id, jpeg_bytes, wait_for
 
 OCR_TIMEOUT = 240
 
@@ -28,9 +28,7 @@ def test_each_finished_upload_emits_exactly_one_event(stack: LocalStack, card_fa
     events = completion_events(stack, {card, too_small}, timeout=30)
     # Anything late would arrive within a few of the runner's 0.2 s polls.
     events += completion_events(stack, {"none"}, timeout=2)
-    by_id: dict[str, list[dict]] = {}
-    for event in events:
-        by_id.setdefault(event["detail"]["reference_id"], []).append(event)
+    by_id = events_by_id(events)
     assert sorted(len(by_id.get(ref, [])) for ref in (card, too_small)) == [1, 1], [e["detail"] for e in events]
 
     (completed,), (rejected,) = by_id[card], by_id[too_small]

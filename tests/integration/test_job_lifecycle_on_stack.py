@@ -33,7 +33,7 @@ import pytest
 
 from local.stack import LocalStack
 
-from .conftest import SHORT_DEADLINE_SECONDS, completion_events, describe, new_stack
+from .conftest import SHORT_DEADLINE_SECONDS, completion_events, describe, events_by_id, new_stack
 
 pytestmark = pytest.mark.slow
 
@@ -63,13 +63,6 @@ class Cli:
         if keep:
             self.outputs.append((argv, run.stdout + run.stderr))
         return run
-
-
-def _by_id(events: list[dict]) -> dict[str, list[dict]]:
-    grouped: dict[str, list[dict]] = {}
-    for event in events:
-        grouped.setdefault(event["detail"]["reference_id"], []).append(event)
-    return grouped
 
 
 def _sub_commands() -> set[str]:
@@ -108,7 +101,7 @@ def test_a_job_from_upload_to_erasure_and_redrive_without_the_nik_anywhere(stack
 
     # 2. Its completion event, exactly once.
     events = completion_events(stack, {ref}, timeout=30)
-    (event,) = _by_id(events)[ref]
+    (event,) = events_by_id(events)[ref]
     assert event["detail-type"] == "COMPLETED" and event["detail"]["finished_at"] == record["completed_at"]
 
     # 3. Every job command on it masks the NIK.
@@ -190,7 +183,7 @@ def test_a_job_from_upload_to_erasure_and_redrive_without_the_nik_anywhere(stack
 
     events += completion_events(stack, {first.reference_id, successor}, timeout=30)
     events += completion_events(stack, {"none"}, timeout=2)  # anything late (a link or erasure write) within a few polls
-    grouped = _by_id(events)
+    grouped = events_by_id(events)
     assert [e["detail-type"] for e in grouped[first.reference_id]] == ["TIMED_OUT"]
     assert [e["detail-type"] for e in grouped[successor]] == ["COMPLETED"]
     assert set(grouped) == {ref, first.reference_id, successor}, sorted(grouped)  # no event for erasure writes
