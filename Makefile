@@ -19,13 +19,15 @@ setup: $(VENV)/.installed
 demo: setup
 	$(BIN)/ktp demo
 
-# 4 workers even on 2 cores: the stack tests spend much of their time waiting on schedules, and a
-# waiting worker leaves its core to another. --no-loadscope-reorder keeps tests/conftest.py's order.
+# 3 workers on 2 cores: the stack tests spend much of their time waiting on schedules, and a
+# waiting worker leaves its core to another. A fourth worker cost more than it overlapped (2 cores,
+# bench/make_test_time.py: 4 workers 182 s wall, 354 CPU-s; 3 workers 166 s, 294 CPU-s: processes
+# competing for the cores each take longer in CPU too). --no-loadscope-reorder keeps tests/conftest.py's order.
 # Bytecode is written (into git-ignored __pycache__ folders) even where the shell sets
 # PYTHONDONTWRITEBYTECODE: the suite starts ~150 Python processes, and each would compile the
 # project's modules (and pytest rewrite every test module) from source again.
 test: setup
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 4 --dist loadfile --no-loadscope-reorder
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder
 
 # Benchmarks print tables (they are never part of the tests).
 bench: setup

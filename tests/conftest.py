@@ -8,7 +8,7 @@ for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
     os.environ.pop(_name, None)
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
-# One ONNX Runtime thread per OCR call: `make test` runs 4 workers on 2 cores, and an engine that
+# One ONNX Runtime thread per OCR call: `make test` runs 3 workers on 2 cores, and an engine that
 # starts a thread per core in each of them spins on cores the others need (measured: 369 -> 319
 # CPU-s for the suite, 204 -> 176 s). A test that is about the thread budget sets its own.
 os.environ.setdefault("KTP_OCR_THREADS", "1")
@@ -16,7 +16,7 @@ os.environ.setdefault("KTP_OCR_THREADS", "1")
 # `make test` hands whole files to the xdist workers in collection order (--dist loadfile with
 # --no-loadscope-reorder; xdist otherwise sorts files by their number of tests), so a long file
 # collected last keeps one worker busy after the rest are done. These files took longest (wall, set-up
-# included) in `make test` with 4 workers (2026-12-02, 2 cores); they start first, the rest keep their order.
+# included) in `make test` (2026-12-02, 4 workers on 2 cores); they start first, the rest keep their order.
 LONGEST_FIRST = (
     "integration/test_job_lifecycle_on_stack.py",
     "extractor/test_engine_end_to_end.py",

@@ -1,5 +1,5 @@
 """A job's whole life on one local stack (`ktp up`'s LocalStack, the real extractor and OCR, every
-`ktp` command run as its own process), and the NIK nowhere it should not be:
+`ktp` command through the CLI's own entry point), and the NIK nowhere it should not be:
 
 1. a generated card, uploaded under a file name that is its NIK, completes;
 2. its completion event reaches the stack's events queue (once);
@@ -21,12 +21,16 @@ on one another, and each stack start costs seconds of CPU.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import httpx
 import pytest
@@ -48,8 +52,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 
 class Cli:
-    """`python -m ktp ARGV` as its own process; every output is kept (with the argv, which may hold
-    a NIK the test itself passed) for the final NIK check."""
+    """`ktp ARGV` through `ktp.cli.main`, in this process: each command as its own process cost ~0.7 s
+    of CPU (imports, clients), ~20 s over this test. Every output is kept (with the argv, which may hold
+    a NIK the test itself passed) for the final NIK check: stdout, stderr, and every log record any
+    logger emits during the command (a process of its own would print warnings to stderr)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data = ("--data-dir", str(data_dir))
@@ -57,9 +63,24 @@ class Cli:
 
     def __call__(self, *argv: str, stdin: str | None = None, on_stack: bool = True,
                  keep: bool = True) -> subprocess.CompletedProcess:
+        from ktp.cli import main
+
         argv = (*argv, *self.data) if on_stack else argv
-        run = subprocess.run([sys.executable, "-m", "ktp", *argv], capture_output=True, text=True, input=stdin,
-                             env={**os.environ, "COLUMNS": "200"}, timeout=300, check=False)
+        stdout, stderr = io.StringIO(), io.StringIO()
+        records = logging.StreamHandler(stderr)
+        logging.getLogger().addHandler(records)
+        try:
+            with (mock.patch.object(sys, "stdin", io.StringIO(stdin or "")), mock.patch.dict(os.environ, COLUMNS="200"),
+                  contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr)):
+                try:
+                    code = main(list(argv))
+                except SystemExit as exit:  # argparse, or a command's own exit: a message goes to stderr, as Python does
+                    code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
+                    if not isinstance(exit.code, int | None):
+                        print(exit.code, file=sys.stderr)
+        finally:
+            logging.getLogger().removeHandler(records)
+        run = subprocess.CompletedProcess(("ktp", *argv), code, stdout.getvalue(), stderr.getvalue())
         if keep:
             self.outputs.append((argv, run.stdout + run.stderr))
         return run
