@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from template_tools import FAKE_PSEUDO_PARAMETERS, IntrinsicEvaluator, translate
+from template_tools import FAKE_PSEUDO_PARAMETERS, REPO_ROOT, IntrinsicEvaluator, translate
 
 FUNCTIONS = {"SubmitFunction": "submit", "CallbackFunction": "callback", "PollerFunction": "poller"}
 
@@ -300,13 +300,16 @@ def test_functions_runtime_handler_layer_and_log_group(sam_template, resources, 
     assert properties["MemorySize"] >= 128
 
 
-def test_layer_is_built_by_sam_for_python313_arm64(sam_template):
+def test_layer_is_built_by_its_makefile_for_python313_arm64(sam_template):
     layer = sam_template["Resources"]["PipelineLayer"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
     assert layer["Properties"]["ContentUri"] == "layers/pipeline/"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert (layer["Metadata"]["BuildMethod"], layer["Metadata"]["BuildArchitecture"]) == ("makefile", "arm64")
+    makefile = (REPO_ROOT / "layers" / "pipeline" / "Makefile").read_text(encoding="utf-8")
+    assert "\nbuild-PipelineLayer:" in makefile  # the target `sam build` runs, named after the resource
+    assert "--platform manylinux2014_aarch64" in makefile and "--python-version 3.13" in makefile
 
 
 def test_every_log_group_has_retention(resources):
