@@ -21,7 +21,6 @@ LONGEST_FIRST = (
     "integration/test_job_lifecycle_on_stack.py",
     "extractor/test_engine_end_to_end.py",
     "integration/test_stack_processes.py",
-    "integration/test_redrive_on_stack.py",
     "template/test_sam_build.py",
     "integration/test_pipeline_serverless_extractor.py",
     "service/test_service_contract.py",

@@ -8,14 +8,17 @@
 4. `ktp erase --nik` (the EraseFunction in the local function runtime) removes the record's personal
    data, the object's versions and the extractor's copy, and leaves an erasure record; erasing again
    by reference id finds nothing left; the erasure's writes emit no completion event;
-5. a second card, uploaded while the extractor is down, ends TIMED_OUT; `ktp redrive` starts
-   attempt 2, which completes and emits its own event (the link write on attempt 1 emits none);
+5. a second card, uploaded while the extractor is down, ends TIMED_OUT; `ktp redrive --status`
+   starts attempt 2, which completes and emits its own event (the link write on attempt 1 emits
+   none); re-driving attempt 1 again, or uploading the same bytes again, starts nothing;
 6. the read commands (status, results, watch; table and --json) over the table as it is now (an
    erased, a timed-out and a re-driven job).
 
 Then no log of the stack (stack, functions, extractor), no event and no CLI output holds either
 card's NIK. Every wait is bounded; nothing asserts on time. One stack and one test: the steps build
-on one another, and each stack start costs seconds of CPU.
+on one another, and each stack start costs seconds of CPU. The module's other tests, on the same
+stack after it, are about attempts too: the same bytes uploaded again after FAILED start a new one,
+and `ktp redrive --failed-submits` sends failed submits to the submit function again.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import pytest
 
 from local.stack import LocalStack
 
-from .conftest import SHORT_DEADLINE_SECONDS, completion_events, describe, events_by_id, new_stack
+from .conftest import SHORT_DEADLINE_SECONDS, completion_events, describe, events_by_id, jpeg_bytes, new_stack, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -186,21 +189,33 @@ def test_a_job_from_upload_to_erasure_and_redrive_without_the_nik_anywhere(stack
     # 5. A second card while the extractor is down: TIMED_OUT; re-driven, it completes.
     image2, truth2 = generate_card(20261112, "clean")
     nik2 = truth2["fields"]["nik"]
+    name2 = f"e2e/{nik2}.jpg"
     secrets.add(nik2)
     stack.stop_extractor()
     try:
-        first = jobs.upload_bytes(image2, f"e2e/{nik2}.jpg")
+        first = jobs.upload_bytes(image2, name2)
         timed_out = jobs.wait_terminal([first.reference_id], timeout_seconds=DEADLINE_SECONDS + 120)[first.reference_id]
         assert timed_out and timed_out["status"] == "TIMED_OUT", describe({first.reference_id: timed_out})
     finally:
         stack.start_extractor()
-    redrive = ktp("redrive", first.reference_id)
+    redrive = ktp("redrive", "--status", "timed_out,FAILED", "--since", "1h")
     assert redrive.returncode == 0, redrive.stdout + redrive.stderr[-2000:]
     successor = jobs.get(first.reference_id)["successor_id"]
+    assert successor in redrive.stdout, redrive.stdout
     done = jobs.wait_terminal([successor], timeout_seconds=OCR_TIMEOUT)[successor]
     assert done and done["status"] == "COMPLETED", describe({successor: done})
     assert (done["attempt"], done["predecessor_id"], done["attempt_cause"]) == (2, first.reference_id, "redrive")
+    assert jobs.get(first.reference_id)["status"] == "TIMED_OUT"  # the old record is kept
+    assert stack.tap.submits()[successor] == 1
     secrets.add(done["result"]["fields"]["nik"])
+    # Re-driving the old id again, or uploading the same bytes again, starts nothing: attempt 2 completed.
+    redrive_again = ktp("redrive", first.reference_id)
+    assert redrive_again.returncode == 1 and "COMPLETED" in redrive_again.stdout, redrive_again.stdout + redrive_again.stderr[-2000:]
+    handled = stack.submit_worker.processed
+    assert jobs.upload_bytes(image2, name2).reference_id == first.reference_id
+    wait_for(lambda: stack.submit_worker.processed > handled, timeout=60, what="the re-upload's event handled")
+    assert stack.tap.submits()[successor] == 1
+    assert jobs.get(successor).get("successor_id") is None
 
     events += completion_events(stack, {first.reference_id, successor}, timeout=30)
     events += completion_events(stack, {"none"}, timeout=2)  # anything late (a link or erasure write) within a few polls
@@ -222,8 +237,10 @@ def test_a_job_from_upload_to_erasure_and_redrive_without_the_nik_anywhere(stack
             assert {ref, first.reference_id, successor} <= listed, sorted(listed)
         if argv[-2:] == ("--object", object2):
             assert successor in run.stdout, run.stdout
-        if argv[-1] == "--json" and "--object" in argv:
-            assert "*" in json.loads(run.stdout)["latest"]["result"]["fields"]["nik"]  # masked
+        if argv[-1] == "--json" and "--object" in argv:  # both attempts, found without the hash
+            shown = json.loads(run.stdout)
+            assert [(a["attempt"], a["reference_id"]) for a in shown["attempts"]] == [(1, first.reference_id), (2, successor)]
+            assert "*" in shown["latest"]["result"]["fields"]["nik"]  # masked
 
     # No CLI output, no event, no record left by the erasure and no log of the stack has a NIK.
     logs = [p for p in Path(stack.data_dir, "logs").rglob("*") if p.is_file()]
@@ -235,3 +252,53 @@ def test_a_job_from_upload_to_erasure_and_redrive_without_the_nik_anywhere(stack
     secrets -= {""}
     leaks = sorted(name for name, text in texts.items() if any(secret in text for secret in secrets))
     assert not leaks, [(name, texts[name][:2000]) for name in leaks]
+
+
+def _ktp(capsys, *argv: str) -> tuple[int, str]:
+    from ktp.cli import main
+
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def test_reupload_after_failed_is_a_new_attempt(stack):
+    jobs = stack.jobs
+    photo = jpeg_bytes(1280, 860)  # no KTP on it: the provider fails it (KTP_NOT_DETECTED)
+    first = jobs.upload_bytes(photo, "redrive/holiday.jpg")
+    record = jobs.wait_terminal([first.reference_id], timeout_seconds=OCR_TIMEOUT)[first.reference_id]
+    assert record and record["status"] == "FAILED", describe({first.reference_id: record})
+
+    jobs.upload_bytes(photo, "redrive/holiday.jpg")  # "upload again"
+    wait_for(lambda: bool((jobs.get(first.reference_id) or {}).get("successor_id")), timeout=60,
+             what="the re-upload to start attempt 2")
+    successor = jobs.get(first.reference_id)["successor_id"]
+    second = jobs.wait_terminal([successor], timeout_seconds=OCR_TIMEOUT)[successor]
+    assert second and second["status"] == "FAILED" and second["attempt"] == 2
+    assert second["attempt_cause"] == "reupload" and second["object_version_id"] != record["object_version_id"]
+    submits = stack.tap.submits()
+    assert (submits[first.reference_id], submits[successor]) == (1, 1)
+
+
+def test_failed_submits_are_sent_to_the_submit_function_again(stack, capsys):
+    from local.jobs import reference_id_for
+
+    from .conftest import s3_event_body
+
+    # An upload outside the notified prefix: no event reaches the submitter, as if it had failed.
+    photo = jpeg_bytes(1300, 870)
+    key = "not-notified/replayed.jpg"
+    put = stack.aws_client("s3").put_object(Bucket=stack.info.bucket, Key=key, Body=photo, ContentType="image/jpeg")
+    reference_id = reference_id_for(stack.info.bucket, key, put.get("VersionId"), put["ETag"])
+    body = s3_event_body(stack.info.bucket, key, etag=put["ETag"], version_id=put.get("VersionId"),
+                         size=len(photo), region=stack.region)
+    failure_queue = stack.resources.physical_ids["SubmitFailureQueue"]
+    sqs = stack.aws_client("sqs")
+    sqs.send_message(QueueUrl=failure_queue, MessageBody=json.dumps({"requestPayload": json.loads(body)}))
+    assert stack.jobs.get(reference_id) is None
+
+    code, out = _ktp(capsys, "redrive", "--data-dir", str(stack.data_dir), "--failed-submits")
+    assert code == 0 and "1 S3 event(s) sent" in out, out
+    record = stack.jobs.wait_terminal([reference_id], timeout_seconds=OCR_TIMEOUT)[reference_id]
+    assert record and record["status"] == "FAILED", describe({reference_id: record})  # not a KTP: processed
+    attributes = sqs.get_queue_attributes(QueueUrl=failure_queue, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"
