@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 # Never let a test reach a real AWS account, whatever the developer's shell has configured.
 os.environ.setdefault("AWS_DEFAULT_REGION", "ap-southeast-3")
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
@@ -25,9 +27,9 @@ LONGEST_FIRST = (
     "integration/test_pipeline_serverless_extractor.py",
     "service/test_service_contract.py",
     "extractor/test_synth.py",
-    "integration/test_pipeline_end_to_end.py",
+    "integration/on_one_stack/test_pipeline_end_to_end.py",
     "integration/test_completion_events_restart.py",
-    "integration/test_completion_events.py",
+    "integration/on_one_stack/test_completion_events.py",
     "service/test_service_durability.py",
     "integration/test_sam_local.py",
     "extractor/test_engine_not_a_ktp.py",
@@ -40,3 +42,23 @@ def pytest_collection_modifyitems(config, items):
         return next((n for n, name in enumerate(LONGEST_FIRST) if path.endswith(name)), len(LONGEST_FIRST))
 
     items.sort(key=rank)  # stable: within a file, and among the other files, the order is unchanged
+
+
+# Folders whose files share one local stack (a package-scoped fixture in the folder's conftest.py):
+# under `--dist loadfile` the whole folder is one unit of work, so its files run on one worker, one
+# after another, on one stack (a stack start costs ~5 s of CPU, and an idle one keeps using a little).
+ONE_UNIT_FOLDERS = ("tests/integration/on_one_stack/",)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FolderOrFileScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return next((folder for folder in ONE_UNIT_FOLDERS if path.startswith(folder)), path)
+
+    return FolderOrFileScheduling(config, log)

@@ -1,4 +1,5 @@
-"""One local stack per test module that needs it (starting the extractor costs seconds).
+"""Helpers for the local-stack tests. Each module that needs a stack starts its own (the files in
+on_one_stack/ share one): starting the extractor costs seconds.
 
 Short schedules for tests: the poller runs every second, its first look at a submitted job comes
 after 3 s (not 60), re-polls and resubmissions back off from 2 s (not 30 and 60), a 404 from the
@@ -13,7 +14,7 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -54,12 +55,6 @@ def new_stack(data_dir: Path, **function_env: str) -> LocalStack:
         tap_provider=True,
         persist=False,
     )
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with new_stack(tmp_path_factory.mktemp("local-stack")) as local_stack:
-        yield local_stack
 
 
 def jpeg_bytes(width: int, height: int, draw: Callable | None = None) -> bytes:

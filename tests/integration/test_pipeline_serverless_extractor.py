@@ -17,7 +17,7 @@ import pytest
 from local.stack import LocalStack
 
 from .conftest import TEST_FUNCTION_ENV, describe, jpeg_bytes
-from .test_pipeline_end_to_end import OCR_TIMEOUT, RECOVERY_TIMEOUT, assert_fields_match
+from .on_one_stack.test_pipeline_end_to_end import OCR_TIMEOUT, RECOVERY_TIMEOUT, assert_fields_match
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from ktp_pipeline.dynamo_values import to_attribute
 
 from local.stack import LocalStack
 
-from .conftest import default_sigint, without_ignored_interrupts
+from ..conftest import default_sigint, without_ignored_interrupts
 
 pytestmark = pytest.mark.slow
 

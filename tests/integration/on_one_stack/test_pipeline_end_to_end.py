@@ -11,7 +11,7 @@ import pytest
 from extractor.result import CONTRACT_FIELDS
 from local.stack import LocalStack
 
-from .conftest import describe, descendants, jpeg_bytes, s3_event_body, wait_for
+from ..conftest import describe, descendants, jpeg_bytes, s3_event_body, wait_for
 
 pytestmark = pytest.mark.slow
 

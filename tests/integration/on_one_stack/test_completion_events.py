@@ -11,7 +11,7 @@ import threading
 from local.stack import LocalStack
 from local.watch_events import watch_events
 
-from .conftest import completion_events, describe, events_by_id, jpeg_bytes, wait_for
+from ..conftest import completion_events, describe, events_by_id, jpeg_bytes, wait_for
 
 OCR_TIMEOUT = 240
 
