@@ -67,6 +67,16 @@ def timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> t
     return wall, cpu, completed.stdout
 
 
+def reference_seconds(runs: int = 3) -> float:
+    """CPU seconds of a fixed pure-Python loop (median of ``runs``, each in a fresh interpreter): this
+    machine's speed at the moment. It drifts by more than half over a day here (0.57-1.10 s seen),
+    and `make test`'s wall time with it, so a run is only comparable beside this figure."""
+    code = "import time; sum(i * i for i in range(10**7)); print(time.process_time())"
+    times = sorted(float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                        check=True).stdout) for _ in range(runs))
+    return times[len(times) // 2]
+
+
 def slowest_files(output: str, top: int) -> list[tuple[str, float]]:
     per_file: Counter[str] = Counter()
     for match in re.finditer(r"^([0-9.]+)s (?:setup|call|teardown)\s+(\S+?)::", output, re.MULTILINE):
@@ -91,7 +101,9 @@ def main() -> int:
         pytest = [str(root / ".venv" / "bin" / "python"), "-m", "pytest", *pytest_arguments(root / "Makefile"),
                   "-q", "--durations=0", "-p", "no:cacheprovider"]
         env = {**os.environ, **recipe_environment(root / "Makefile"), "CI": "true"}
+        speed_before = reference_seconds()
         wall, cpu, output = timed(pytest, root, env)
+        speed_after = reference_seconds()
 
     summary = re.findall(r"^=*\s*(\d+ passed.*?) in [0-9.]+s", output, re.MULTILINE)
     cores = os.cpu_count() or 1
@@ -100,6 +112,7 @@ def main() -> int:
         ("wall", f"{wall:.0f} s = {wall / 60:.1f} min (target {TARGET_SECONDS:.0f} s: {wall / TARGET_SECONDS:.2f}×)"),
         ("CPU (the machine's, else every waited-for process)", f"{cpu:.0f} s: the cores were {cpu / (wall * cores):.0%} busy ({cores} cores)"),
         ("wall if the CPU were spread perfectly", f"{cpu / cores:.0f} s"),
+        ("machine speed: a fixed loop's CPU s, before / after", f"{speed_before:.2f} / {speed_after:.2f} (lower is faster)"),
         (f"slowest {args.top} files", ""),
     ]
     rows += [(f"  {name}", f"{seconds:.1f} s (set-up + tests)") for name, seconds in slowest_files(output, args.top)]
