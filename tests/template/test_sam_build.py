@@ -37,7 +37,7 @@ def sam_build(tmp_path_factory) -> Path:
         pytest.skip("the `sam` CLI is not installed (pip install -r requirements-dev.txt provides it)")
     python313 = python313_executable()
     if python313 is None:
-        pytest.skip("`sam build` needs python3.13 on PATH for BuildMethod python3.13 (see docs/deploy.md)")
+        pytest.skip("`sam build` needs python3.13 on PATH: the functions' python3.13 runtime and the layer's Makefile (see docs/deploy.md)")
     # sam build follows the nested application (Provider=builtin) into its template, whatever the mode.
     if not (REPO_ROOT / "serverless_extractor" / "template.yaml").is_file():
         pytest.skip("the nested extractor's serverless_extractor/template.yaml is not on this branch")
