@@ -106,9 +106,9 @@ def test_layer_contains_the_package_and_every_pinned_dependency_for_arm64(sam_bu
     # Byte-compiled for the runtime (its /opt is read-only), with hash-based .pyc files that do not
     # depend on the source mtimes the zip keeps (flags 0b01: hash-based, source not checked).
     for package in ("ktp_pipeline", "botocore", "pydantic"):
-        compiled = sorted((python_dir / package / "__pycache__").glob("__init__.cpython-313.pyc"))
-        assert compiled, package
-        assert int.from_bytes(compiled[0].read_bytes()[4:8], "little") == 0b01, package
+        compiled = python_dir / package / "__pycache__" / "__init__.cpython-313.pyc"
+        assert compiled.is_file(), package
+        assert int.from_bytes(compiled.read_bytes()[4:8], "little") == 0b01, package
 
     # Compiled wheels were fetched for Lambda's arm64, not for the machine that ran the build.
     extensions = [p.name for p in python_dir.rglob("*.so")]
