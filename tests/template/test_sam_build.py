@@ -129,6 +129,10 @@ def test_the_nested_extractor_is_built_with_its_layer_holding_only_the_extractor
     top = {p.name for p in python_dir.iterdir() if not p.name.endswith((".dist-info", ".libs"))}
     assert not top & {".venv", ".git", "tests", "functions", "layers", "template.yaml"}, top
     assert any(p.name.startswith("pillow-13.") for p in python_dir.glob("*.dist-info"))
+    for package in ("extractor", "PIL"):  # byte-compiled for the runtime, as the pipeline layer
+        compiled = python_dir / package / "__pycache__" / "__init__.cpython-313.pyc"
+        assert compiled.is_file(), package
+        assert int.from_bytes(compiled.read_bytes()[4:8], "little") == 0b01, package
     assert all("aarch64" in p.name for p in python_dir.rglob("*.so") if "cpython" in p.name)
     worker = sam_build / "Extractor" / nested["OcrWorkerFunction"]["Properties"]["CodeUri"]
     assert (worker / "app.py").is_file() and (worker / "extractor" / "serverless" / "worker.py").is_file()

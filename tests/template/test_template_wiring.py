@@ -310,6 +310,14 @@ def test_layer_is_built_by_its_makefile_for_python313_arm64(sam_template):
     makefile = (REPO_ROOT / "layers" / "pipeline" / "Makefile").read_text(encoding="utf-8")
     assert "\nbuild-PipelineLayer:" in makefile  # the target `sam build` runs, named after the resource
     assert "--platform manylinux2014_aarch64" in makefile and "--python-version 3.13" in makefile
+    # make runs in SAM's scratch copy, outside the repository: `python3.13` (a pyenv shim resolved by
+    # the repository's .python-version) is only found from the Makefile's own folder.
+    for makefile_path in (REPO_ROOT / "layers" / "pipeline" / "Makefile",
+                          REPO_ROOT / "serverless_extractor" / "layers" / "extractor_code" / "Makefile"):
+        recipes = [line.strip().lstrip("@") for line in makefile_path.read_text(encoding="utf-8").splitlines()
+                   if line.startswith("\t")]
+        python_runs = [line for line in recipes if "$(PYTHON" in line]
+        assert python_runs and all(line.startswith('cd "$(HERE)" && $(PYTHON') for line in python_runs), makefile_path
 
 
 def test_every_log_group_has_retention(resources):
