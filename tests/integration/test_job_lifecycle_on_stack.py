@@ -254,13 +254,6 @@ def test_a_job_from_upload_to_erasure_and_redrive_without_the_nik_anywhere(stack
     assert not leaks, [(name, texts[name][:2000]) for name in leaks]
 
 
-def _ktp(capsys, *argv: str) -> tuple[int, str]:
-    from ktp.cli import main
-
-    code = main(list(argv))
-    return code, capsys.readouterr().out
-
-
 def test_reupload_after_failed_is_a_new_attempt(stack):
     jobs = stack.jobs
     photo = jpeg_bytes(1280, 860)  # no KTP on it: the provider fails it (KTP_NOT_DETECTED)
@@ -279,7 +272,7 @@ def test_reupload_after_failed_is_a_new_attempt(stack):
     assert (submits[first.reference_id], submits[successor]) == (1, 1)
 
 
-def test_failed_submits_are_sent_to_the_submit_function_again(stack, capsys):
+def test_failed_submits_are_sent_to_the_submit_function_again(stack):
     from local.jobs import reference_id_for
 
     from .conftest import s3_event_body
@@ -296,8 +289,8 @@ def test_failed_submits_are_sent_to_the_submit_function_again(stack, capsys):
     sqs.send_message(QueueUrl=failure_queue, MessageBody=json.dumps({"requestPayload": json.loads(body)}))
     assert stack.jobs.get(reference_id) is None
 
-    code, out = _ktp(capsys, "redrive", "--data-dir", str(stack.data_dir), "--failed-submits")
-    assert code == 0 and "1 S3 event(s) sent" in out, out
+    run = Cli(stack.data_dir)("redrive", "--failed-submits")
+    assert run.returncode == 0 and "1 S3 event(s) sent" in run.stdout, run.stdout
     record = stack.jobs.wait_terminal([reference_id], timeout_seconds=OCR_TIMEOUT)[reference_id]
     assert record and record["status"] == "FAILED", describe({reference_id: record})  # not a KTP: processed
     attributes = sqs.get_queue_attributes(QueueUrl=failure_queue, AttributeNames=["ApproximateNumberOfMessages"])

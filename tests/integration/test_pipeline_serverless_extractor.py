@@ -17,7 +17,12 @@ import pytest
 from local.stack import LocalStack
 
 from .conftest import TEST_FUNCTION_ENV, describe, jpeg_bytes
-from .on_one_stack.test_pipeline_end_to_end import OCR_TIMEOUT, RECOVERY_TIMEOUT, assert_fields_match
+from .on_one_stack.test_pipeline_end_to_end import (
+    OCR_TIMEOUT,
+    RECOVERY_TIMEOUT,
+    assert_fields_match,
+    assert_the_poller_completes_a_card_whose_callbacks_are_refused,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -63,18 +68,8 @@ def test_cards_through_the_serverless_extractor_all_end_terminal(serverless_stac
 
 
 def test_lost_callbacks_are_completed_by_the_poller(serverless_stack: LocalStack, card_factory) -> None:
-    image, truth = card_factory(333)
-    refused_before = serverless_stack.callback_endpoint.refused
-    serverless_stack.refuse_callbacks(True)
-    try:
-        reference_id = serverless_stack.jobs.upload_bytes(image, "serverless/callback refused.jpg").reference_id
-        record = serverless_stack.jobs.wait_terminal([reference_id], timeout_seconds=RECOVERY_TIMEOUT)[reference_id]
-    finally:
-        serverless_stack.refuse_callbacks(False)
-    assert record is not None and record["status"] == "COMPLETED", record and record.get("status")
-    assert record["result_source"] == "poll"
-    assert serverless_stack.callback_endpoint.refused > refused_before
-    assert_fields_match(record, truth)
+    assert_the_poller_completes_a_card_whose_callbacks_are_refused(
+        serverless_stack, card_factory(333), "serverless/callback refused.jpg")
 
 
 def _descendants(pid: int) -> list[int]:

@@ -103,12 +103,15 @@ def test_same_object_uploaded_twice_is_one_provider_job(stack: LocalStack, card_
     assert [item["reference_id"] for item in jobs.recent() if item.get("object_key") == first.key] == [first.reference_id]
 
 
-def test_refused_callbacks_are_completed_by_the_poller(stack: LocalStack, card_factory) -> None:
-    image, truth = card_factory(606)
+def assert_the_poller_completes_a_card_whose_callbacks_are_refused(stack: LocalStack, card: tuple[bytes, dict],
+                                                                    name: str) -> dict:
+    """Upload ``card`` while the stack's callback endpoint refuses every call: the poller completes it
+    (its record is returned)."""
+    image, truth = card
     refused_before = stack.callback_endpoint.refused
     stack.refuse_callbacks(True)
     try:
-        reference_id = stack.jobs.upload_bytes(image, "faults/callback refused.jpg").reference_id
+        reference_id = stack.jobs.upload_bytes(image, name).reference_id
         record = stack.jobs.wait_terminal([reference_id], timeout_seconds=RECOVERY_TIMEOUT)[reference_id]
     finally:
         stack.refuse_callbacks(False)
@@ -116,7 +119,13 @@ def test_refused_callbacks_are_completed_by_the_poller(stack: LocalStack, card_f
     assert record["result_source"] == "poll"
     assert stack.callback_endpoint.refused > refused_before  # the extractor did try to call back
     assert_fields_match(record, truth)
-    assert stack.tap.submits()[reference_id] == 1
+    return record
+
+
+def test_refused_callbacks_are_completed_by_the_poller(stack: LocalStack, card_factory) -> None:
+    record = assert_the_poller_completes_a_card_whose_callbacks_are_refused(
+        stack, card_factory(606), "faults/callback refused.jpg")
+    assert stack.tap.submits()[record["reference_id"]] == 1
 
 
 def test_extractor_down_then_back_recovers_jobs(stack: LocalStack, card_factory) -> None:
