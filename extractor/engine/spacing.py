@@ -26,6 +26,8 @@ from extractor.engine.thresholds import (
     EDGE_MISMATCH_COST,
     EDGE_SHARE,
     FACE_WIDTH,
+    GLUED_PIECE,
+    GLUED_SURPLUS,
     LETTER_GAP_SURPLUS,
     LINE_EM_TOLERANCE,
     MAX_OFFSET,
@@ -339,17 +341,23 @@ def _line_em(text: str, segments: list[tuple[int, int]], cap: float) -> tuple[fl
 
 def _blank_run(columns: np.ndarray, start: float, end: float) -> int:
     """The longest run of columns without ink between ``start`` and ``end`` (pixels)."""
-    window = ~columns[max(0, int(start)):max(0, int(round(end)))]
-    best = run = 0
-    for blank in window:
+    return _widest_blank(columns, start, end)[0]
+
+
+def _widest_blank(columns: np.ndarray, start: float, end: float) -> tuple[int, int]:
+    """The longest run of columns without ink between ``start`` and ``end`` (pixels): its width and
+    first column."""
+    lo = max(0, int(start))
+    best, best_start, run = 0, lo, 0
+    for x, blank in enumerate(~columns[lo:max(0, int(round(end)))], lo):
         run = run + 1 if blank else 0
-        best = max(best, run)
-    return best
+        if run > best:
+            best, best_start = run, x - run + 1
+    return best, best_start
 
 
-def _space_gaps(text: str, columns: np.ndarray, cap: float, ink_start: int, ink_end: int) -> tuple[dict[int, float], dict[int, float]]:
-    """For each space of ``text`` (index → cap heights): how much of the blank found where it should
-    sit its letter pair's side bearings leave unexplained, and the blank itself."""
+def _layout(text: str, ink_start: int, ink_end: int) -> tuple[np.ndarray, float]:
+    """Where each character of ``text`` starts (pixels) laid out along the ink extent, and the em."""
     # The em from the text's own ink extent: a condensed or wide face keeps Arial's proportions
     # roughly, not its widths.
     units = sum(_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) for ch in text)
@@ -357,7 +365,13 @@ def _space_gaps(text: str, columns: np.ndarray, cap: float, ink_start: int, ink_
     em = (ink_end - ink_start) / max(units, 1) * 1000
     widths = [_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) * em / 1000 for ch in text]
     origin = ink_start - _left_bearing(text[0]) * em / 1000
-    starts = np.concatenate([[0.0], np.cumsum(widths)]) + origin
+    return np.concatenate([[0.0], np.cumsum(widths)]) + origin, em
+
+
+def _space_gaps(text: str, columns: np.ndarray, cap: float, ink_start: int, ink_end: int) -> tuple[dict[int, float], dict[int, float]]:
+    """For each space of ``text`` (index → cap heights): how much of the blank found where it should
+    sit its letter pair's side bearings leave unexplained, and the blank itself."""
+    starts, em = _layout(text, ink_start, ink_end)
     surplus: dict[int, float] = {}
     blanks: dict[int, float] = {}
     for k in (k for k in range(1, len(text) - 1) if text[k] == " "):
@@ -449,24 +463,93 @@ def restore_spaces(grey: np.ndarray, box: TextBox, *, sharp_elsewhere: bool = Fa
 
 def _restore(grey: np.ndarray, box: TextBox, sharp_elsewhere: bool) -> tuple[str, float]:
     """The restored text, and the clearest surplus among the value's spaces as read (0 if none)."""
+    text, clearest, measure = _respace(grey, box, sharp_elsewhere)
+    if measure is not None:
+        text = split_glued_words(text, *measure)
+    return text, clearest
+
+
+def split_glued_words(text: str, columns: np.ndarray, unit: float) -> str:
+    """Split a word that is not known into two known ones where the pixels show a word gap.
+
+    Small print leaves word gaps too narrow to part the ink runs (WEAK_GAP): `KOTATANGERANG`
+    where the card prints KOTA TANGERANG with 4 px between A and T at a 20 px cap height, the
+    same blank as between its E and R. The lexicon proposes the boundary; the blank found where
+    that space would sit must exceed its letter pair's side bearings like a clear word gap
+    (SPACE_SURPLUS), or a little (GLUED_SURPLUS) while standing out from the line's own letter
+    spacing by as much. A known word is never split, nor a piece shorter than GLUED_PIECE letters
+    split off; a bare T stem's blank is its lost bar's, as elsewhere here.
+    """
+    value = text.lstrip(" :：")
+    cut = len(text) - len(value)
+    segments = _segments(columns, WEAK_GAP * unit)
+    if len(segments) <= (value != text):
+        return text
+    # Positions are laid out from the value's first letter, past a leading colon's ink.
+    ink_start, ink_end = segments[value != text][0], segments[-1][1]
+    # The line's own letter spacing (pairs that touch count as zero): a word gap stands out from it.
+    runs = _segments(columns[ink_start:ink_end], 1)
+    pair_blanks = [b[0] - a[1] for a, b in zip(runs, runs[1:])]
+    pair_blanks += [0] * max(0, sum(ch.isalnum() for ch in value) - 1 - len(pair_blanks))
+    letter_gap = float(np.median(pair_blanks)) / unit if pair_blanks else 0.0
+    for match in reversed(list(re.finditer(r"[A-Z]{%d,}" % (2 * GLUED_PIECE), value))):
+        word = match.group(0)
+        if is_word(word):
+            continue
+        best, best_surplus = None, 0.0
+        for k in range(GLUED_PIECE, len(word) - GLUED_PIECE + 1):
+            if not (is_word(word[:k]) and is_word(word[k:])):
+                continue
+            at = match.start() + k
+            starts, em = _layout(value[:at] + " " + value[at:], ink_start, ink_end)
+            blank, bare = _blank_near(columns, (starts[at] + starts[at + 1]) / 2, SPURIOUS_WINDOW * em, em)
+            surplus = _surplus(blank / unit, value[at - 1], value[at], bare)
+            clear = surplus >= SPACE_SURPLUS or (surplus >= GLUED_SURPLUS and (blank / unit) - letter_gap >= SPACE_SURPLUS)
+            if clear and surplus > best_surplus:
+                best, best_surplus = at, surplus
+        if best is not None:
+            value = value[:best] + " " + value[best:]
+    return text[:cut] + value
+
+
+def _blank_near(columns: np.ndarray, centre: float, reach: float, em: float) -> tuple[int, tuple[bool, bool]]:
+    """The widest blank within ``reach`` pixels of ``centre``, and whether the ink run either side of
+    it is narrow enough to be a stem without its bar (a T's blank then holds its lost overhang)."""
+    best, best_start = _widest_blank(columns, centre - reach, centre + reach)
+    if best == 0:
+        return 0, (False, False)
+    left_end, right_start = best_start, best_start + best
+    left = left_end
+    while left > 0 and columns[left - 1]:
+        left -= 1
+    right = right_start
+    while right < len(columns) and columns[right]:
+        right += 1
+    stem = BARE_STEM_WIDTH * em
+    return best, (0 < left_end - left <= stem, 0 < right - right_start <= stem)
+
+
+def _respace(grey: np.ndarray, box: TextBox, sharp_elsewhere: bool) -> tuple[str, float, tuple[np.ndarray, float] | None]:
+    """_restore's gap-driven part; also the line's ink columns and gap unit when measured."""
     text = box.text
     # A wrapped address line may hold just `NO.36`: there letters and digits count alike; a
     # mixed-case line (a label) needs four capitals.
     upper = sum(ch.isupper() for ch in text)
     if upper == 0 or sum(ch.isalnum() for ch in text) < 4 or (upper < 4 and any(ch.islower() for ch in text)):
-        return text, 0.0
+        return text, 0.0, None
     h, w = grey.shape[:2]
     x0, x1 = max(0, int(box.x0)), min(w, int(round(box.x1)))
     y0, y1 = max(0, int(box.y0)), min(h, int(round(box.y1)))
     found = _ink(grey[y0:y1, x0:x1])
     if found is None:
-        return text, 0.0
+        return text, 0.0, None
     columns, cap = found
     if cap < 8:
-        return text, 0.0
+        return text, 0.0, None
     columns = _without_leading_speck(text, columns, cap)
     em, unit = _line_em(text, _segments(columns, WEAK_GAP * cap), cap)
     segments = _segments(columns, WEAK_GAP * unit)
+    measure = (columns, unit)
     value = text.lstrip(" :：")
     clearest = 0.0
     if segments and ":" not in value and "：" not in value:
@@ -491,7 +574,7 @@ def _restore(grey: np.ndarray, box: TextBox, sharp_elsewhere: bool) -> tuple[str
     tokens = _tokens(text)
     numerals = [i for i, (a, b) in enumerate(tokens) if re.fullmatch(r"I{1,3}", text[a:b])]
     if len(segments) <= len(tokens) and not numerals:
-        return text, clearest  # no unexplained gap (or a blurred line without clean gaps)
+        return text, clearest, measure  # no unexplained gap (or a blurred line without clean gaps)
     widths = [_WIDTHS.get(ch, _WIDTHS.get(ch.upper(), _DEFAULT_WIDTH)) * em / 1000 for ch in text]
     # Each token's ink width, with the price of assuming it: the text's own is free; a numeral may
     # have lost or gained a stroke in the recogniser, at a price per stroke.
@@ -502,7 +585,7 @@ def _restore(grey: np.ndarray, box: TextBox, sharp_elsewhere: bool) -> tuple[str
     edges = [(_letter_ink(text[a], em), _letter_ink(text[b - 1], em)) for a, b in tokens]
     alignment = _align(predicted, segments, _WIDTHS[" "] * em / 1000, edges)
     if alignment is None:
-        return text, clearest
+        return text, clearest, measure
     # Roman numerals (GG. MAWAR III): the recogniser often drops one of the strokes; count them.
     replacements: dict[int, str] = {}
     narrow = 0.25 * em
@@ -550,7 +633,7 @@ def _restore(grey: np.ndarray, box: TextBox, sharp_elsewhere: bool) -> tuple[str
             else:
                 start_char += index
     if not inserts and not replacements:
-        return text, clearest
+        return text, clearest, measure
     out, i = [], 0
     while i < len(text):
         if i in inserts:
@@ -562,7 +645,7 @@ def _restore(grey: np.ndarray, box: TextBox, sharp_elsewhere: bool) -> tuple[str
             continue
         out.append(text[i])
         i += 1
-    return "".join(out), clearest
+    return "".join(out), clearest, measure
 
 
 def restore_all(card_bgr: np.ndarray, boxes: list[TextBox]) -> list[TextBox]:

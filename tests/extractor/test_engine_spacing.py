@@ -270,3 +270,39 @@ def test_the_other_lines_of_the_card_show_that_it_is_sharp():
     assert [box.text for box in restore_all(image, boxes)] == [printed for printed, _ in lines]
     # One sharp line is not enough to speak for the card.
     assert restore_all(image, boxes[2:])[-1].text == "MO ROWALI"
+
+
+
+def _tightly_spaced(words: list[str], size: int, space_share: float) -> tuple[np.ndarray, TextBox]:
+    """``words`` printed ``size`` px high with ``space_share`` of a space between them, enlarged to
+    24 px as a small card is (cubic), read without the spaces."""
+    from extractor.synth.fonts import load
+
+    font = load("sans", size)
+    gap = font.getlength(" ") * space_share
+    image = Image.new("L", (int(sum(font.getlength(w) + gap for w in words)) + 40, size * 2), 235)
+    draw, x = ImageDraw.Draw(image), 20.0
+    for word in words:
+        draw.text((x, size // 3), word, font=font, fill=25)
+        x += font.getlength(word) + gap
+    factor = 24 / size
+    grey = cv2.resize(np.asarray(image), None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+    rows, cols = np.nonzero(grey < 128)
+    box = TextBox("".join(words), 0.95, float(cols.min() - 4), float(rows.min() - 4), float(cols.max() + 5), float(rows.max() + 5))
+    return grey, box
+
+
+@pytest.mark.parametrize("words", [["SUNGAI", "PENUH"], ["BUMI", "MAKMUR"]])
+def test_a_word_gap_too_narrow_to_part_the_ink_is_found_between_two_known_words(words):
+    # Small print set tight: the word gap closes to a letter pair's blank, too narrow to part the
+    # ink runs; the lexicon proposes the boundary, the blank there confirms it.
+    grey, box = _tightly_spaced(words, 10, 0.5)
+    assert restore_spaces(grey, box) == " ".join(words)
+
+
+@pytest.mark.parametrize("size", [9, 10, 24])
+@pytest.mark.parametrize("printed", ["LUMBANTOBING", "PATTINAMA", "SUKAMAJUBARU"])
+def test_a_word_printed_whole_is_not_split_where_the_lexicon_could(printed, size):
+    # LUMBAN, TOBING, PATTI and NAMA are all region-name words; the card prints one name.
+    grey, box = _upscaled(printed, size, printed)
+    assert restore_spaces(grey, box) == printed
