@@ -42,8 +42,20 @@ _CJK_PUNCTUATION = str.maketrans({"、": ",", "。": ".", "〃": '"'})
 
 
 def latin_punctuation(text: str) -> str:
-    """Full-width and CJK punctuation read for the card's own (`JL、BATU` → `JL,BATU`)."""
-    return unicodedata.normalize("NFKC", text).translate(_CJK_PUNCTUATION)
+    """Full-width and CJK punctuation read for the card's own (`JL、BATU` → `JL,BATU`), and an
+    accented Latin letter for its plain one (`JALÁN` → `JALAN`): a KTP prints A-Z only."""
+    text = unicodedata.normalize("NFKC", text).translate(_CJK_PUNCTUATION)
+    if text.isascii():
+        return text
+    return "".join(_plain_letter(ch) for ch in text)
+
+
+def _plain_letter(ch: str) -> str:
+    """The ASCII letter under ``ch``'s accents, or ``ch`` when it is no accented Latin letter."""
+    base = unicodedata.normalize("NFKD", ch)
+    if len(base) > 1 and base[0].isascii() and base[0].isalpha() and all(unicodedata.combining(c) for c in base[1:]):
+        return base[0]
+    return ch
 
 
 def _clean_text(text: str) -> str:

@@ -94,6 +94,8 @@ def test_cjk_and_full_width_punctuation_is_read_as_the_cards_own():
 
     assert latin_punctuation("JL、BATU。") == "JL,BATU."
     assert latin_punctuation("Gol. Darah：O，NO．5") == "Gol. Darah:O,NO.5"
+    assert latin_punctuation("JALÁN AHMAD YANÍ, Jl. Melatì") == "JALAN AHMAD YANI, Jl. Melati"
+    assert latin_punctuation("NIK：3273 ÷ Ø") == "NIK:3273 ÷ Ø"  # no accented letter: left as read
     rows = (("PROVINSI JAWA BARAT", None), ("KOTA BANDUNG", None), ("NIK", ": 3273014703900012"),
             ("Nama", ": SITI AMINAH"), ("Alamat", "： JL、 BATU CEPER"), ("Agama", "：ISLAM"))
     boxes = []
