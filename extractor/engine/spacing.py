@@ -26,6 +26,7 @@ from extractor.engine.thresholds import (
     EDGE_MISMATCH_COST,
     EDGE_SHARE,
     FACE_WIDTH,
+    GLUED_EXCESS,
     GLUED_PIECE,
     GLUED_SURPLUS,
     LETTER_GAP_SURPLUS,
@@ -477,7 +478,7 @@ def split_glued_words(text: str, columns: np.ndarray, unit: float) -> str:
     same blank as between its E and R. The lexicon proposes the boundary; the blank found where
     that space would sit must exceed its letter pair's side bearings like a clear word gap
     (SPACE_SURPLUS), or a little (GLUED_SURPLUS) while standing out from the line's own letter
-    spacing by as much. A known word is never split, nor a piece shorter than GLUED_PIECE letters
+    spacing (GLUED_EXCESS). A known word is never split, nor a piece shorter than GLUED_PIECE letters
     split off; a bare T stem's blank is its lost bar's, as elsewhere here.
     """
     value = text.lstrip(" :：")
@@ -504,7 +505,7 @@ def split_glued_words(text: str, columns: np.ndarray, unit: float) -> str:
             starts, em = _layout(value[:at] + " " + value[at:], ink_start, ink_end)
             blank, bare = _blank_near(columns, (starts[at] + starts[at + 1]) / 2, SPURIOUS_WINDOW * em, em)
             surplus = _surplus(blank / unit, value[at - 1], value[at], bare)
-            clear = surplus >= SPACE_SURPLUS or (surplus >= GLUED_SURPLUS and (blank / unit) - letter_gap >= SPACE_SURPLUS)
+            clear = surplus >= SPACE_SURPLUS or (surplus >= GLUED_SURPLUS and (blank / unit) - letter_gap >= GLUED_EXCESS)
             if clear and surplus > best_surplus:
                 best, best_surplus = at, surplus
         if best is not None:

@@ -164,11 +164,13 @@ SPACE_SURPLUS = 0.15
 # (two-letter pieces are abbreviations the lexicon holds as words: NO, GG). Not tuned.
 GLUED_PIECE = 3
 # ... and only where the blank there exceeds its letter pair's bearings by SPACE_SURPLUS, or by
-# GLUED_SURPLUS while standing out from the line's own letter spacing by SPACE_SURPLUS (tight and
-# condensed faces, whose word gaps Arial's bearings explain away). Tuned on the tuned sets of seeds
-# 4242, 5151, 6262 and 7373: the dropped spaces scored 0.038-0.44 over the bearings, the wrong
-# splits the lexicon proposed (PATTI NAMA, LUMBAN TOBING, PEREM PUAN) at most 0.04.
+# GLUED_SURPLUS while standing out from the line's own median letter spacing by GLUED_EXCESS (tight
+# and condensed faces, whose word gaps Arial's bearings explain away). Tuned on the tuned sets of
+# seeds 4242, 5151, 6262 and 7373: the dropped spaces scored 0.038-0.44 over the bearings, the
+# wrong splits the lexicon proposed (PATTI NAMA, LUMBAN TOBING, PEREM PUAN) at most 0.04; an
+# excess of 0.15 missed three dropped spaces at 0.125-0.128 (a pixel at small print) that 0.12 finds.
 GLUED_SURPLUS = 0.05
+GLUED_EXCESS = 0.12
 WEAK_SURPLUS = 0.10
 # A gap this wide is a word gap whatever the lexicon says, if its pair allows it. Seed 555.
 WIDE_GAP = 0.33
