@@ -291,6 +291,10 @@ def _choose_boundary(
             # The reading is already a known word and a piece is not: the gap is a wide letter pair.
             if is_word(joined) and not (is_word(left) and is_word(right[:right_letters])):
                 continue
+            # Nor where a known word runs on past the gap into a glued next word and the piece
+            # before the gap is none (HALMAHERA in `HALMAHERATENGAH`, not HAL MAHERA).
+            if not is_word(left) and any(is_word(text[word_start:e]) for e in range(boundary + 2, boundary + right_letters)):
+                continue
             # A known word (PALOPO) splits only at a gap that is wide in pixels too: a face wider
             # than Arial leaves a larger blank inside a letter pair than the bearings explain.
             if is_word(joined) and gap < WIDE_GAP:

@@ -306,3 +306,12 @@ def test_a_word_printed_whole_is_not_split_where_the_lexicon_could(printed, size
     # LUMBAN, TOBING, PATTI and NAMA are all region-name words; the card prints one name.
     grey, box = _upscaled(printed, size, printed)
     assert restore_spaces(grey, box) == printed
+
+
+def test_a_known_word_running_on_into_a_glued_word_is_not_split_inside():
+    # Noto Sans at 8 px, enlarged: the blank after HALMA passes for a word gap, but HALMAHERA runs
+    # on past it and HALMA is no word; the gap after HALMAHERA is the dropped space.
+    grey, box = rendered("HALMAHERA TENGAH", 8, "noto-sans")
+    enlarged = cv2.resize(grey, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
+    box = TextBox("HALMAHERATENGAH", box.confidence, box.x0 * 3, box.y0 * 3, box.x1 * 3, box.y1 * 3)
+    assert restore_spaces(enlarged, box) == "HALMAHERA TENGAH"
