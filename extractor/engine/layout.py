@@ -100,8 +100,11 @@ def split_label_prefix(text: str) -> tuple[str, int, str, int] | None:
             rest = text[consumed:]
             if len(target) >= 8 and rest[:1].isalnum() and rest[1:2] == " ":
                 rest = rest[1:]  # the colon misread as a letter ("Perkawinanx BELUM")
-            if rest[:1].isalnum() or not strip_value(rest):
-                continue  # the label would end in the middle of a word, or nothing follows
+            # The label would end in the middle of a word, or nothing follows; but a mixed-case
+            # label glued to its upper-case value (`Status Perkawin anKAWIN`) ends where the case does.
+            glued = text[consumed - 1].islower() and rest[:1].isupper()
+            if (rest[:1].isalnum() and not glued) or not strip_value(rest):
+                continue
             return row, consumed, rest, distance
     return None
 

@@ -168,6 +168,16 @@ def test_colon_misread_as_a_letter_and_long_issuing_city():
     assert values["issue_date"] == "12-03-2015"
 
 
+def test_a_mixed_case_label_glued_to_its_value_ends_where_the_case_changes():
+    # The recogniser left out the colon and the space: `Status Perkawin anKAWIN`.
+    values = read(card_boxes(
+        marital=box("Status Perkawin anKAWIN", 30, 411, 310),
+        nationality=box("KewarganegaraanWNI", 30, 475, 250),
+    ))
+    assert values["marital_status"] == "KAWIN"
+    assert values["nationality"] == "WNI"
+
+
 def test_comma_for_an_abbreviation_period():
     values = read(card_boxes(address_value=box(": GG, SULTAN AGUNG NO, 5", 240, 251)))
     assert values["address"] == "GG. SULTAN AGUNG NO. 5"
