@@ -40,6 +40,9 @@ BLOOD_LABEL = re.compile(
     r"(?:G[O0QI][LI1]?[\s.,]*)?D[AW4R][A-Z]{1,3}[\s_.,'`]*(?:[1Il|]\s*(?=[:：;]))?[:：;]?[\s_]*(?=[ABO08\-+]{0,3}\s*$)",
     re.IGNORECASE,
 )
+# The label alone, whatever follows it (`Gol. Darah 1i`: a value the recogniser garbled), so that
+# the gender value is still cut from it; only with its `Gol` part, to match nothing else.
+BLOOD_LABEL_ALONE = re.compile(r"G[O0QI][LI1]?[\s.,]*D[AW4R][A-Z]{1,3}\b[\s_.,'`:：;]*", re.IGNORECASE)
 _DATE_IN_LINE = re.compile(r"\d{1,2}\s*[-./]\s*\d{1,2}\s*[-./]\s*\d{2,4}")
 WRAPPING_ROWS = ("full_name", "address")
 _COLONS = ":：;"
@@ -329,7 +332,7 @@ def _split_blood_type(fields: dict[str, RawField]) -> None:
     gender = fields.get("gender")
     if gender is None:
         return
-    match = BLOOD_LABEL.search(gender.text)
+    match = BLOOD_LABEL.search(gender.text) or BLOOD_LABEL_ALONE.search(gender.text)
     if match is None:
         return
     fields["gender"] = RawField(gender.text[: match.start()].strip(), gender.confidence, gender.pieces)

@@ -132,6 +132,13 @@ def test_blood_type_on_the_gender_row_when_merged_and_noisy():
     assert stroke["blood_type"] == "-"
 
 
+def test_a_garbled_blood_type_still_leaves_the_gender_alone():
+    values = read(card_boxes(gender_value=box(":LAKI-LAKI", 198, 219), blood=box("Gol. Darah", 457, 219),
+                             blood_value=box("1i", 563, 222, h=13, conf=0.48)))
+    assert values["gender"] == "LAKI-LAKI"
+    assert values["blood_type"] is None  # not read, not invented
+
+
 def test_missing_birth_label_line_is_still_the_birth_row():
     values = read(card_boxes(birth=box(": BANDUNG, 17-08-1990", 240, 187)))
     assert values["full_name"] == "SITI NURHALIZA"
