@@ -257,13 +257,14 @@ def normalize_rt_rw(raw: RawField | None) -> FieldReading:
 
 
 def normalize_address(text: str) -> str:
-    """The address as printed; a comma read for an abbreviation's period (`GG, SULTAN`) is repaired.
+    """The address as printed; a comma, colon or semicolon read for an abbreviation's period
+    (`GG, SULTAN`, `GG: SUKAJADI`) is repaired.
 
     Spaces come from the image (spacing.py), never from here: `NO 100` and `NO. 100` are both
     printed forms.
     """
     text = _clean_text(text)
-    text = re.sub(r"\b(GG|JL|JLN|KP|KOMP|NO)\s*,", r"\1.", text)
+    text = re.sub(r"\b(GG|JL|JLN|KP|KOMP|NO)\s*[,:;]", r"\1.", text)
     return re.sub(r"\s+", " ", text).strip()
 
 

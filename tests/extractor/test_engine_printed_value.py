@@ -31,6 +31,7 @@ def test_no_punctuation_or_spaces_added_to_addresses():
     assert normalize_address("JL. DIMANA NO. 100") == "JL. DIMANA NO. 100"
     # A comma read for an abbreviation's period is a misread, repaired.
     assert normalize_address("GG, SULTAN AGUNG") == "GG. SULTAN AGUNG"
+    assert normalize_address("GG: SUKAJADI INDAH BLOK C5 NO; 69") == "GG. SUKAJADI INDAH BLOK C5 NO. 69"
 
 
 def test_a_register_form_that_respells_stays_beside_the_printed_value():
