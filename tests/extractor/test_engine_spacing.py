@@ -272,7 +272,6 @@ def test_the_other_lines_of_the_card_show_that_it_is_sharp():
     assert restore_all(image, boxes[2:])[-1].text == "MO ROWALI"
 
 
-
 def _tightly_spaced(words: list[str], size: int, space_share: float) -> tuple[np.ndarray, TextBox]:
     """``words`` printed ``size`` px high with ``space_share`` of a space between them, enlarged to
     24 px as a small card is (cubic), read without the spaces."""
@@ -303,7 +302,8 @@ def test_a_word_gap_too_narrow_to_part_the_ink_is_found_between_two_known_words(
 @pytest.mark.parametrize("size", [9, 10, 24])
 @pytest.mark.parametrize("printed", ["LUMBANTOBING", "PATTINAMA", "SUKAMAJUBARU"])
 def test_a_word_printed_whole_is_not_split_where_the_lexicon_could(printed, size):
-    # LUMBAN, TOBING, PATTI and NAMA are all region-name words; the card prints one name.
+    # LUMBAN, TOBING, PATTI and NAMA are all region-name words, SUKAMAJU and BARU too; the line
+    # prints one word, with no gap where the lexicon could split it.
     grey, box = _upscaled(printed, size, printed)
     assert restore_spaces(grey, box) == printed
 
