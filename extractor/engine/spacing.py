@@ -492,11 +492,8 @@ def split_glued_words(text: str, columns: np.ndarray, unit: float) -> str:
         return text
     # Positions are laid out from the value's first letter, past a leading colon's ink.
     ink_start, ink_end = segments[value != text][0], segments[-1][1]
-    # The line's own letter spacing (pairs that touch count as zero): a word gap stands out from it.
-    runs = _segments(columns[ink_start:ink_end], 1)
-    pair_blanks = [b[0] - a[1] for a, b in zip(runs, runs[1:])]
-    pair_blanks += [0] * max(0, sum(ch.isalnum() for ch in value) - 1 - len(pair_blanks))
-    letter_gap = float(np.median(pair_blanks)) / unit if pair_blanks else 0.0
+    # A word gap stands out from the line's own letter spacing.
+    letter_gap = _letter_spacing(columns[ink_start:ink_end], sum(ch.isalnum() for ch in value), unit)
     for match in reversed(list(re.finditer(r"[A-Z]{%d,}" % (2 * GLUED_PIECE), value))):
         word = match.group(0)
         if is_word(word):
@@ -515,6 +512,15 @@ def split_glued_words(text: str, columns: np.ndarray, unit: float) -> str:
         if best is not None:
             value = value[:best] + " " + value[best:]
     return text[:cut] + value
+
+
+def _letter_spacing(columns: np.ndarray, letters: int, unit: float) -> float:
+    """The median blank between the ``letters`` letters of a line, in ``unit`` (pairs that touch,
+    and so leave no blank run between them, count as zero)."""
+    runs = _segments(columns, 1)
+    blanks = [b[0] - a[1] for a, b in zip(runs, runs[1:])]
+    blanks += [0] * max(0, letters - 1 - len(blanks))
+    return float(np.median(blanks)) / unit if blanks else 0.0
 
 
 def _blank_near(columns: np.ndarray, centre: float, reach: float, em: float) -> tuple[int, tuple[bool, bool]]:
@@ -570,12 +576,7 @@ def _respace(grey: np.ndarray, box: TextBox, sharp_elsewhere: bool) -> tuple[str
     # letters (pairs that touch count as zero). Roboto Condensed's A stands apart from its
     # neighbours like an N-I pair, which Arial's bearings take for a space; a word gap must stand
     # out from the line's letter spacing. Arial-like lines keep the bearings alone (tuned so).
-    letter_gap = 0.0
-    if unit != cap:
-        runs = _segments(columns, 1)
-        blanks = [b[0] - a[1] for a, b in zip(runs, runs[1:])]
-        blanks += [0] * max(0, len(text.replace(" ", "")) - 1 - len(blanks))
-        letter_gap = float(np.median(blanks)) / unit if blanks else 0.0
+    letter_gap = _letter_spacing(columns, len(text.replace(" ", "")), unit) if unit != cap else 0.0
     tokens = _tokens(text)
     numerals = [i for i, (a, b) in enumerate(tokens) if re.fullmatch(r"I{1,3}", text[a:b])]
     if len(segments) <= len(tokens) and not numerals:
