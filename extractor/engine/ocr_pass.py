@@ -56,12 +56,19 @@ def read_card(model: OcrBackend, prepared: PreparedCard) -> Attempt:
         if best is None or attempt.score > best.score:
             best = attempt
         if best.hits >= MIN_LABELS_DETECTED:
-            return best
-    if prepared.photo is not None:
+            break
+    if prepared.photo is None:
+        return best
+    if best.hits < MIN_LABELS_DETECTED:
         # The outline may have been wrong (background edge, half the card): read the whole frame.
         whole = ocr(model, whole_frame(prepared.photo), localize.fit_width(prepared.photo))
-        if whole.score > best.score:
-            best = whole
+        return whole if whole.score > best.score else best
+    if not has_ktp_header(best.boxes):
+        # The rows were read but not the PROVINSI line: an outline whose corner was lost against a
+        # pale background cuts the card's top off. The whole frame shows it, if the card has one.
+        whole = ocr(model, whole_frame(prepared.photo), localize.fit_width(prepared.photo))
+        if detected(whole):
+            return whole
     return best
 
 

@@ -7,8 +7,9 @@ from test_engine_layout import card_boxes
 from test_engine_second_reading import FakeModel
 
 from extractor.engine.backends import CascadeBackend, models_of
-from extractor.engine.ocr_pass import Attempt, label_hits
+from extractor.engine.ocr_pass import Attempt, detected, label_hits, read_card
 from extractor.engine.pipeline import with_stronger_model
+from extractor.engine.preprocess import PreparedCard
 from extractor.engine.thresholds import GOOD_LABELS
 from extractor.result import ImageQuality
 
@@ -75,3 +76,46 @@ def test_a_whole_card_pass_that_finds_clearly_fewer_labels_is_dropped():
     settled = with_stronger_model(models, first, ImageQuality())
     assert strong.whole_reads == 1
     assert settled.attempt is first
+
+
+class FramesModel(FakeModel):
+    """Reads the outline's crop first, then the whole frame: one list of boxes for each."""
+
+    def __init__(self, crop_boxes, frame_boxes):
+        super().__init__("fast")
+        self.answers = [crop_boxes, frame_boxes]
+
+    def read(self, image):
+        self.whole_reads += 1
+        return list(self.answers[min(self.whole_reads, 2) - 1])
+
+
+def outlined_card() -> PreparedCard:
+    photo = np.full((400, 600, 3), 200, np.uint8)
+    return PreparedCard(CARD, CARD, photo)
+
+
+def test_an_outline_that_cut_off_the_provinsi_line_is_read_again_on_the_whole_frame():
+    headless = card_boxes(header1=None)
+    model = FramesModel(headless, card_boxes())
+    attempt = read_card(model, outlined_card())
+    assert model.whole_reads == 2
+    assert detected(attempt)
+    assert attempt.card.shape[:2] != CARD.shape[:2]  # the frame's reading, not the crop's
+
+
+def test_a_document_without_the_header_anywhere_keeps_the_outline_reading():
+    # A letter listing Nama/NIK: no PROVINSI line on the frame either, so still not a KTP.
+    letter = card_boxes(header1=None)
+    model = FramesModel(letter, letter)
+    attempt = read_card(model, outlined_card())
+    assert model.whole_reads == 2
+    assert attempt.card is CARD
+    assert not detected(attempt)
+
+
+def test_a_card_read_with_its_header_is_not_read_twice():
+    model = FramesModel(card_boxes(), card_boxes())
+    attempt = read_card(model, outlined_card())
+    assert model.whole_reads == 1
+    assert detected(attempt)
