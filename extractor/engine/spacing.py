@@ -488,10 +488,10 @@ def split_glued_words(text: str, columns: np.ndarray, unit: float) -> str:
     value = text.lstrip(" :：")
     cut = len(text) - len(value)
     segments = _segments(columns, WEAK_GAP * unit)
-    if len(segments) <= (value != text):
+    ink_start = _value_start(columns, segments, value != text, unit)
+    if ink_start is None:
         return text
-    # Positions are laid out from the value's first letter, past a leading colon's ink.
-    ink_start, ink_end = segments[value != text][0], segments[-1][1]
+    ink_end = segments[-1][1]
     # A word gap stands out from the line's own letter spacing.
     letter_gap = _letter_spacing(columns[ink_start:ink_end], sum(ch.isalnum() for ch in value), unit)
     for match in reversed(list(re.finditer(r"[A-Z]{%d,}" % (2 * GLUED_PIECE), value))):
@@ -504,7 +504,11 @@ def split_glued_words(text: str, columns: np.ndarray, unit: float) -> str:
                 continue
             at = match.start() + k
             starts, em = _layout(value[:at] + " " + value[at:], ink_start, ink_end)
-            blank, bare = _blank_near(columns, (starts[at] + starts[at + 1]) / 2, SPURIOUS_WINDOW * em, em)
+            centre, reach = (starts[at] + starts[at + 1]) / 2, SPURIOUS_WINDOW * em
+            # Only a blank nearer this boundary than the letter boundaries either side is its own:
+            # a pair that leaves none (A W) would otherwise be judged by its neighbour's (M A).
+            blank, bare = _blank_between(columns, max(centre - reach, (starts[at - 1] + centre) / 2),
+                                         min(centre + reach, (centre + starts[at + 2]) / 2), em)
             surplus = _surplus(blank / unit, value[at - 1], value[at], bare)
             clear = surplus >= SPACE_SURPLUS or (surplus >= GLUED_SURPLUS and (blank / unit) - letter_gap >= GLUED_EXCESS)
             if clear and surplus > best_surplus:
@@ -512,6 +516,24 @@ def split_glued_words(text: str, columns: np.ndarray, unit: float) -> str:
         if best is not None:
             value = value[:best] + " " + value[best:]
     return text[:cut] + value
+
+
+def _value_start(columns: np.ndarray, segments: list[tuple[int, int]], colon: bool, cap: float) -> int | None:
+    """The value's first ink column, where positions are laid out from (None: not to be found).
+
+    A leading ``colon``'s ink is its own narrow run; at small print it may stand closer to the
+    value's first letter than a weak gap, and then only the runs of touching columns part them.
+    Measured from the colon, every position would be off by the colon's and the first letter's
+    width (`:STEFANUS DHARMAWAN` laid out from the D of DHARMAWAN).
+    """
+    if not segments:
+        return None
+    if not colon:
+        return segments[0][0]
+    for runs in (segments, _segments(columns, 1)):
+        if len(runs) > 1 and runs[0][1] - runs[0][0] <= 0.35 * cap:
+            return runs[1][0]
+    return None
 
 
 def _letter_spacing(columns: np.ndarray, letters: int, unit: float) -> float:
@@ -523,21 +545,17 @@ def _letter_spacing(columns: np.ndarray, letters: int, unit: float) -> float:
     return float(np.median(blanks)) / unit if blanks else 0.0
 
 
-def _blank_near(columns: np.ndarray, centre: float, reach: float, em: float) -> tuple[int, tuple[bool, bool]]:
-    """The widest blank within ``reach`` pixels of ``centre``, and whether the ink run either side of
-    it is narrow enough to be a stem without its bar (a T's blank then holds its lost overhang)."""
-    best, best_start = _widest_blank(columns, centre - reach, centre + reach)
-    if best == 0:
+def _blank_between(columns: np.ndarray, start: float, end: float, em: float) -> tuple[int, tuple[bool, bool]]:
+    """The widest blank whose middle lies between ``start`` and ``end`` (pixels), measured whole, and
+    whether the ink run either side of it is narrow enough to be a stem without its bar (a T's
+    blank then holds its lost overhang)."""
+    ink = _segments(columns, 1)
+    pairs = [(a, b) for a, b in zip(ink, ink[1:]) if start <= (a[1] + b[0]) / 2 <= end]
+    if not pairs:
         return 0, (False, False)
-    left_end, right_start = best_start, best_start + best
-    left = left_end
-    while left > 0 and columns[left - 1]:
-        left -= 1
-    right = right_start
-    while right < len(columns) and columns[right]:
-        right += 1
+    left, right = max(pairs, key=lambda pair: pair[1][0] - pair[0][1])
     stem = BARE_STEM_WIDTH * em
-    return best, (0 < left_end - left <= stem, 0 < right - right_start <= stem)
+    return right[0] - left[1], (left[1] - left[0] <= stem, right[1] - right[0] <= stem)
 
 
 def _respace(grey: np.ndarray, box: TextBox, sharp_elsewhere: bool) -> tuple[str, float, tuple[np.ndarray, float] | None]:

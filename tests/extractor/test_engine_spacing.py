@@ -315,3 +315,39 @@ def test_a_known_word_running_on_into_a_glued_word_is_not_split_inside():
     enlarged = cv2.resize(grey, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
     box = TextBox("HALMAHERATENGAH", box.confidence, box.x0 * 3, box.y0 * 3, box.x1 * 3, box.y1 * 3)
     assert restore_spaces(enlarged, box) == "HALMAHERA TENGAH"
+
+
+def _colon_touching(value: str, size: int) -> tuple[np.ndarray, TextBox]:
+    """``:`` printed one blank column before ``value`` (small print's label column), read as printed."""
+    from extractor.synth.fonts import load
+
+    font = load("sans", size)
+
+    colon, words = (Image.new("L", (int(font.getlength(t)) + 20, size * 2), 235) for t in (":", value))
+    ImageDraw.Draw(colon).text((10, size // 3), ":", font=font, fill=25)
+    ImageDraw.Draw(words).text((10, size // 3), value, font=font, fill=25)
+    colon_ink, value_ink = (np.flatnonzero((np.asarray(part) < 128).any(axis=0)) for part in (colon, words))
+    image = Image.new("L", (words.width + 40, size * 2), 235)
+    image.paste(colon, (20 - colon_ink[0], 0))
+    # Paste the value with its first ink column two columns after the colon's last: one blank.
+    value_x = 20 + colon_ink[-1] - colon_ink[0] + 2 - value_ink[0]
+    image.paste(words.crop((value_ink[0] - 1, 0, words.width, words.height)), (value_x + value_ink[0] - 1, 0))
+    grey = np.asarray(image)
+    rows, cols = np.nonzero(grey < 128)
+    box = TextBox(":" + value, 0.95, float(cols.min() - 4), float(rows.min() - 4), float(cols.max() + 5), float(rows.max() + 5))
+    return grey, box
+
+
+@pytest.mark.parametrize("size", [16, 20, 24])
+def test_a_colon_touching_the_value_does_not_shift_where_a_glued_word_is_split(size):
+    # DHARMA and WAN are both known words; measured from the D instead of the S, the A-W boundary
+    # would fall on the word gap before SUYATNO and split the name.
+    grey, box = _colon_touching("STEFANUS DHARMAWAN SUYATNO", size)
+    assert restore_spaces(grey, box) == ":STEFANUS DHARMAWAN SUYATNO"
+
+
+@pytest.mark.parametrize("size", [14, 16])
+def test_a_letter_pair_without_a_blank_is_not_judged_by_its_neighbours_blank(size):
+    # A and W stand flush; the blank within reach of where DHARMA|WAN would part is the M-A pair's.
+    grey, box = rendered("STEFANUS DHARMAWAN SUYATNO", size)
+    assert restore_spaces(grey, box) == "STEFANUS DHARMAWAN SUYATNO"
