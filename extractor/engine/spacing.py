@@ -304,6 +304,11 @@ def _choose_boundary(
             # also opens gaps beside thin strokes (the bar of a T).
             if gap < WIDE_GAP and score < 1:
                 continue
+            # With one known piece only, a narrow gap yields to a split of the same run into two
+            # known words a letter or two away: the run's width placed it on a neighbouring pair
+            # (`TARAK ANUTARA` where the card prints TARAKAN UTARA).
+            if gap < WIDE_GAP and score < 2 and _two_words_near(joined, boundary - word_start):
+                continue
         else:
             # The big region lexicon holds many short words: weak gaps trust only the core lists.
             score = is_word(left, True) + is_word(right_word, True)
@@ -312,6 +317,13 @@ def _choose_boundary(
         if score > best_score:  # ties keep the measured boundary (tried first)
             best, best_score = boundary, score
     return best
+
+
+def _two_words_near(run: str, split: int, reach: int = 2) -> bool:
+    """``run`` splits into two known words of GLUED_PIECE+ letters within ``reach`` letters of ``split``
+    (not at it)."""
+    return any(is_word(run[:k]) and is_word(run[k:])
+               for k in range(max(GLUED_PIECE, split - reach), min(len(run) - GLUED_PIECE, split + reach) + 1) if k != split)
 
 
 def _bare_ends(columns: np.ndarray, segment: tuple[int, int], em: float) -> tuple[bool, bool]:

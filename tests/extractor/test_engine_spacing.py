@@ -351,3 +351,13 @@ def test_a_letter_pair_without_a_blank_is_not_judged_by_its_neighbours_blank(siz
     # A and W stand flush; the blank within reach of where DHARMA|WAN would part is the M-A pair's.
     grey, box = rendered("STEFANUS DHARMAWAN SUYATNO", size)
     assert restore_spaces(grey, box) == "STEFANUS DHARMAWAN SUYATNO"
+
+
+def test_a_narrow_gap_with_one_known_piece_yields_to_two_known_words_a_letter_away():
+    # Measured on a frame-style card: the run's width put a 0.23 cap gap on K|A (TARAK is a known
+    # word, ANUTARA none) or A|N; the card prints TARAKAN UTARA, whose N|U gap comes next.
+    from extractor.engine.spacing import _choose_boundary
+
+    assert _choose_boundary(":TARAKANUTARA", 0, [7, 6], 13, 0.232) is None
+    # Where both pieces are known words the same gap still splits.
+    assert _choose_boundary(":TARAKANUTARA", 0, [8], 13, 0.386) == 8
