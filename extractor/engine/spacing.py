@@ -88,9 +88,19 @@ def _ink(crop: np.ndarray) -> tuple[np.ndarray, float] | None:
     row_ink = ink.sum(axis=1)
     if row_ink.max() == 0:
         return None
-    # Rows carrying a real share of the ink: the cap band (thin descenders and commas drop out).
-    rows = np.flatnonzero(row_ink >= 0.15 * row_ink.max())
-    return ink.sum(axis=0) >= 1, float(rows[-1] - rows[0] + 1)
+    # Rows carrying a real share of the ink: the cap band (thin descenders and commas drop out),
+    # the unbroken stretch around the fullest row. A taller box (a re-read crop's) also holds the
+    # neighbouring lines' letters, apart from it: their ink would fill this line's gaps.
+    rows = row_ink >= 0.15 * row_ink.max()
+    top = bottom = int(np.argmax(row_ink))
+    while top > 0 and rows[top - 1]:
+        top -= 1
+    while bottom + 1 < len(rows) and rows[bottom + 1]:
+        bottom += 1
+    cap = bottom - top + 1
+    margin = int(np.ceil(0.25 * cap))  # a comma's tail, a stroke's anti-aliased end
+    own = ink[max(0, top - margin):bottom + margin + 1]
+    return own.sum(axis=0) >= 1, float(cap)
 
 
 def _segments(columns: np.ndarray, min_gap: float) -> list[tuple[int, int]]:

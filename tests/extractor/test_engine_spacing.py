@@ -361,3 +361,23 @@ def test_a_narrow_gap_with_one_known_piece_yields_to_two_known_words_a_letter_aw
     assert _choose_boundary(":TARAKANUTARA", 0, [7, 6], 13, 0.232) is None
     # Where both pieces are known words the same gap still splits.
     assert _choose_boundary(":TARAKANUTARA", 0, [8], 13, 0.386) == 8
+
+
+def test_a_tall_box_holding_the_neighbouring_lines_is_measured_on_its_own_line():
+    # The stronger model's box from a padded crop reaches into the lines above and below; their
+    # letters neither count towards the cap height nor fill this line's gaps.
+    from extractor.synth.fonts import load
+
+    size, pitch = 16, 19  # lines 7 px apart
+    lines = ["SUKAMAJU BARU KOTA", "KOMP. KARTINI PERMAI BLOK G16", "TANJUNG PRIOK UTARA"]
+    font = load("sans", size)
+    image = Image.new("L", (int(max(font.getlength(t) for t in lines)) + 40, pitch * 3 + 20), 235)
+    draw = ImageDraw.Draw(image)
+    for row, text in enumerate(lines):
+        draw.text((20, 10 + row * pitch), text, font=font, fill=25)
+    grey = np.asarray(image)
+    middle = np.flatnonzero((grey[10 + pitch:10 + 2 * pitch] < 128).any(axis=1)) + 10 + pitch
+    top, bottom = middle.min(), middle.max()
+    reach = bottom - top  # a cap height above and below: into both neighbours
+    box = TextBox("KOMP. KARTINIPERMAI BLOK G16", 0.95, 14.0, float(top - reach), float(font.getlength(lines[1]) + 26), float(bottom + reach))
+    assert restore_spaces(grey, box) == "KOMP. KARTINI PERMAI BLOK G16"
