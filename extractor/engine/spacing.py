@@ -520,17 +520,21 @@ def split_glued_words(text: str, columns: np.ndarray, unit: float) -> str:
         word = match.group(0)
         if is_word(word):
             continue
+        splits = [k for k in range(GLUED_PIECE, len(word) - GLUED_PIECE + 1) if is_word(word[:k]) and is_word(word[k:])]
+        # A name the lexicon does not know glued to one it does (HENDRA|RIZAL): only where the word
+        # has its widest blank, a clear one (SUPRI|YANTO's equals SUPR|IYANTO's: letter spacing).
+        one_known = not splits
+        if one_known:
+            splits = [k for k in range(GLUED_PIECE, len(word) - GLUED_PIECE + 1)
+                      if is_word(word[:k], True) or is_word(word[k:], True)]
+        measured = range(1, len(word)) if one_known and splits else splits
+        blanks = {k: _blank_at(value, match.start() + k, columns, ink_start, ink_end) for k in measured}
         best, best_surplus = None, 0.0
-        for k in range(GLUED_PIECE, len(word) - GLUED_PIECE + 1):
-            if not (is_word(word[:k]) and is_word(word[k:])):
-                continue
+        for k in splits:
             at = match.start() + k
-            starts, em = _layout(value[:at] + " " + value[at:], ink_start, ink_end)
-            centre, reach = (starts[at] + starts[at + 1]) / 2, SPURIOUS_WINDOW * em
-            # Only a blank nearer this boundary than the letter boundaries either side is its own:
-            # a pair that leaves none (A W) would otherwise be judged by its neighbour's (M A).
-            blank, bare = _blank_between(columns, max(centre - reach, (starts[at - 1] + centre) / 2),
-                                         min(centre + reach, (centre + starts[at + 2]) / 2), em)
+            blank, bare = blanks[k]
+            if one_known and any(other >= blank for j, (other, _) in blanks.items() if j != k):
+                continue
             surplus = _surplus(blank / unit, value[at - 1], value[at], bare)
             clear = surplus >= SPACE_SURPLUS or (surplus >= GLUED_SURPLUS and (blank / unit) - letter_gap >= GLUED_EXCESS)
             if clear and surplus > best_surplus:
@@ -538,6 +542,18 @@ def split_glued_words(text: str, columns: np.ndarray, unit: float) -> str:
         if best is not None:
             value = value[:best] + " " + value[best:]
     return text[:cut] + value
+
+
+def _blank_at(value: str, at: int, columns: np.ndarray, ink_start: int, ink_end: int) -> tuple[int, tuple[bool, bool]]:
+    """The blank (pixels, and _blank_between's bare ends) where a space before ``value[at]`` would sit.
+
+    Only a blank nearer this boundary than the letter boundaries either side is its own: a pair
+    that leaves none (A W) would otherwise be judged by its neighbour's (M A).
+    """
+    starts, em = _layout(value[:at] + " " + value[at:], ink_start, ink_end)
+    centre, reach = (starts[at] + starts[at + 1]) / 2, SPURIOUS_WINDOW * em
+    return _blank_between(columns, max(centre - reach, (starts[at - 1] + centre) / 2),
+                          min(centre + reach, (centre + starts[at + 2]) / 2), em)
 
 
 def _value_start(columns: np.ndarray, segments: list[tuple[int, int]], colon: bool, cap: float) -> int | None:

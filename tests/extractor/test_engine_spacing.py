@@ -381,3 +381,20 @@ def test_a_tall_box_holding_the_neighbouring_lines_is_measured_on_its_own_line()
     reach = bottom - top  # a cap height above and below: into both neighbours
     box = TextBox("KOMP. KARTINIPERMAI BLOK G16", 0.95, 14.0, float(top - reach), float(font.getlength(lines[1]) + 26), float(bottom + reach))
     assert restore_spaces(grey, box) == "KOMP. KARTINI PERMAI BLOK G16"
+
+
+@pytest.mark.parametrize(("words", "size", "space_share"), [
+    (["HENDRA", "RIZAL"], 10, 0.5), (["IMAM", "DIAH"], 10, 0.5), (["KARTINI", "NUNUNG"], 10, 0.4), (["KARTINI", "NUNUNG"], 12, 0.5),
+])
+def test_a_name_the_lexicon_does_not_know_is_parted_from_one_it_does_at_the_word_s_widest_blank(words, size, space_share):
+    # RIZAL, DIAH and NUNUNG are in no list: the known name beside them proposes the boundary, and
+    # the widest blank of the glued word, a clear one, must stand there.
+    grey, box = _tightly_spaced(words, size, space_share)
+    assert restore_spaces(grey, box) == " ".join(words)
+
+
+@pytest.mark.parametrize("size", [9, 10, 24])
+@pytest.mark.parametrize("printed", ["SUPRIYANTO", "SRIWAHYUNI", "HENDRAWATI", "KURNIAWATI"])
+def test_a_name_printed_whole_with_a_known_name_inside_is_not_split(printed, size):
+    grey, box = _upscaled(printed, size, printed)
+    assert restore_spaces(grey, box) == printed
