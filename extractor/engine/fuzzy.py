@@ -4,24 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rapidfuzz.distance import Levenshtein as _levenshtein
+
 
 def levenshtein(a: str, b: str, limit: int | None = None) -> int:
-    """Edit distance; stops early (returning ``limit + 1``) once it cannot stay within ``limit``."""
-    if a == b:
-        return 0
-    if len(a) < len(b):
-        a, b = b, a
-    if limit is not None and len(a) - len(b) > limit:
-        return limit + 1
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        if limit is not None and min(current) > limit:
-            return limit + 1
-        previous = current
-    return previous[-1]
+    """Edit distance; ``limit + 1`` once it exceeds ``limit`` (rapidfuzz's C++ stops early there).
+
+    The engine compares every OCR box with labels and vocabularies: in pure Python this was ~40 ms
+    of a card's ~300 (bench/ocr_accuracy.py cards, profiled 2026-12-08)."""
+    return _levenshtein.distance(a, b, score_cutoff=limit)
 
 
 def allowed_edits(length: int) -> int:

@@ -108,13 +108,10 @@ def _segments(columns: np.ndarray, min_gap: float) -> list[tuple[int, int]]:
     filled = np.flatnonzero(columns)
     if filled.size == 0:
         return []
-    segments = [[int(filled[0]), int(filled[0])]]
-    for x in filled[1:]:
-        if x - segments[-1][1] - 1 >= min_gap:
-            segments.append([int(x), int(x)])
-        else:
-            segments[-1][1] = int(x)
-    return [(a, b + 1) for a, b in segments]
+    breaks = np.flatnonzero(np.diff(filled) - 1 >= min_gap)
+    starts = np.concatenate(([filled[0]], filled[breaks + 1]))
+    ends = np.concatenate((filled[breaks], [filled[-1]])) + 1
+    return list(zip(starts.tolist(), ends.tolist()))
 
 
 def _tokens(text: str) -> list[tuple[int, int]]:
