@@ -221,7 +221,10 @@ def expected_rows(boxes: list[TextBox]) -> tuple[dict[str, float], float] | None
     median offset place the unread ones (a wrapped value that pushes later rows down by one
     barely moves the medians).
     """
-    _, labels = _labelled_pieces(boxes)
+    return _row_positions(_labelled_pieces(boxes)[1])
+
+
+def _row_positions(labels: dict[str, Piece]) -> tuple[dict[str, float], float] | None:
     order = {name: i for i, name in enumerate(ROW_ORDER)}
     rows = sorted((order[name], piece.cy) for name, piece in labels.items() if name != "nik")
     pitches = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(rows, rows[1:])]
@@ -309,11 +312,33 @@ def parse_layout(boxes: list[TextBox], card_width: float) -> dict[str, RawField]
                 fields[owner] = RawField(f"{prev.text} {continuation.text}", conf, prev.pieces + continuation.pieces)
             else:
                 fields[owner] = continuation
+            continue
+        row = _unlabelled_row(line, labels, fields, value_x, text_height)
+        if row is not None:
+            fields[row] = _join(line)
 
     _split_blood_type(fields)
     _header_fields(header, fields)
     _right_column_fields(right, fields)
     return fields
+
+
+def _unlabelled_row(line: list[Piece], labels: dict[str, Piece], fields: dict[str, RawField],
+                    value_x: float, text_height: float) -> str | None:
+    """The row a value line belongs to when its label was not read (`NaaI2NR : NANANG LUMENTUT`).
+
+    The line starts at the value column and sits on the place the read labels' pitch gives a row
+    that has neither a label nor a value yet, and it is not a wrapped line of the row above (the
+    caller has tried that).
+    """
+    found = _row_positions(labels)
+    if found is None or abs(min(p.x0 for p in line) - value_x) > 1.5 * text_height:
+        return None
+    positions, pitch = found
+    line_y = statistics.median(p.cy for p in line)
+    free = [name for name in positions if name not in labels and name not in fields]
+    near = [name for name in free if abs(positions[name] - line_y) <= 0.3 * pitch]
+    return near[0] if len(near) == 1 else None
 
 
 def _cut_photo_column(pieces: list[Piece], photo_side_x: float, max_gap: float, right: list[Piece]) -> list[Piece]:

@@ -225,3 +225,19 @@ def test_the_nik_is_read_when_its_label_is_not():
 def test_a_header_without_a_sixteen_digit_number_gives_no_nik():
     values = read(card_boxes(nik_label=None, nik_value=box("NO. 3273015708", 240, 110, 620, h=34)))
     assert values["nik"] is None
+
+
+def test_a_value_whose_label_was_not_read_takes_the_row_the_label_pitch_gives():
+    # `Nama` read as noise: the name's line sits where the read labels' pitch puts the name row.
+    values = read(card_boxes(name_label=box("NaaI2NR", 30, 155, conf=0.58)))
+    assert values["full_name"] == "SITI NURHALIZA"
+    # The same for a row further down, and for the birth row that has no label of its own left.
+    values = read(card_boxes(religion_label=None, birth=box(": BANDUNG, 17-08-1990", 240, 187, 520)))
+    assert values["religion"] == "ISLAM"
+    assert (values["place_of_birth"], values["date_of_birth"]) == ("BANDUNG", "17-08-1990")
+
+
+def test_an_unlabelled_line_between_rows_is_not_given_a_row():
+    # Half a pitch off any row: a stray line (a stamp, the photo's caption) stays out of the fields.
+    values = read(card_boxes(name_label=None, name_value=box(": SITI NURHALIZA", 240, 171)))
+    assert values["full_name"] is None
