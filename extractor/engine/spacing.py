@@ -490,7 +490,52 @@ def _restore(grey: np.ndarray, box: TextBox, sharp_elsewhere: bool) -> tuple[str
     text, clearest, measure = _respace(grey, box, sharp_elsewhere)
     if measure is not None:
         text = split_glued_words(text, *measure)
-    return text, clearest
+    return _keep_moved_spaces(box.text, text), clearest
+
+
+def _keep_moved_spaces(read: str, restored: str) -> str:
+    """``restored``, except where it only moved one of the recogniser's spaces by a letter or two
+    and the lexicon does not know the words there better than at the recogniser's place.
+
+    On a face of other proportions than Arial's the layout can drift by a letter: the recogniser's
+    space (`MOHAMMAD LEWERISSA`, `JALAN MARGONDA`) was dropped as spurious and the same gap put a
+    letter on (`MOHAMMADL EWERISSA`, `JALA NMARGONDA`).
+    """
+    if read == restored or read.replace(" ", "") != restored.replace(" ", ""):
+        return restored
+    before, after = _space_slots(read), _space_slots(restored)
+    kept = set(after)
+    for slot in after - before:
+        moved_from = next((old for old in sorted(before - after, key=lambda old: abs(old - slot))
+                           if abs(old - slot) <= 2 and old not in kept), None)
+        if moved_from is None:
+            continue
+        letters = read.replace(" ", "")
+        if _known_around(letters, slot, kept) <= _known_around(letters, moved_from, kept - {slot} | {moved_from}):
+            kept = kept - {slot} | {moved_from}
+    if kept == after:
+        return restored
+    letters = read.replace(" ", "")
+    return "".join((" " if i in kept else "") + ch for i, ch in enumerate(letters))
+
+
+def _space_slots(text: str) -> set[int]:
+    """Each space's place as the number of non-space characters before it."""
+    slots, count = set(), 0
+    for ch in text:
+        if ch == " ":
+            slots.add(count)
+        else:
+            count += 1
+    return slots
+
+
+def _known_around(letters: str, slot: int, slots: set[int]) -> int:
+    """How many of the two words either side of the space at ``slot`` (with spaces at ``slots``)
+    the lexicon knows."""
+    start = max((s for s in slots if s < slot), default=0)
+    end = min((s for s in slots if s > slot), default=len(letters))
+    return is_word(letters[start:slot]) + is_word(letters[slot:end])
 
 
 def split_glued_words(text: str, columns: np.ndarray, unit: float) -> str:
