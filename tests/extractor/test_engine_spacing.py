@@ -398,3 +398,19 @@ def test_a_name_the_lexicon_does_not_know_is_parted_from_one_it_does_at_the_word
 def test_a_name_printed_whole_with_a_known_name_inside_is_not_split(printed, size):
     grey, box = _upscaled(printed, size, printed)
     assert restore_spaces(grey, box) == printed
+
+
+@pytest.mark.parametrize(("read", "restored", "kept"), [
+    # The layout drifted a letter on a non-Arial face: the recogniser's space was dropped and put back
+    # a letter on. Its own place holds known words (MOHAMMAD, JALAN MARGONDA): it stays there.
+    (": YOHANES MOHAMMAD LEWERISSA ARIS", ": YOHANES MOHAMMADL EWERISSA ARIS", ": YOHANES MOHAMMAD LEWERISSA ARIS"),
+    (": JALAN MARGONDA RAYA", ": JALA NMARGONDA RAYA", ": JALAN MARGONDA RAYA"),
+    # The recogniser's place a letter off and the new one between known words: the new one stays.
+    ("TARAKANU TARA", "TARAKAN UTARA", "TARAKAN UTARA"),
+    # A space restored where the recogniser had none is not a move.
+    ("RAHMAT PRATAMAANTONIUS", "RAHMAT PRATAMA ANTONIUS", "RAHMAT PRATAMA ANTONIUS"),
+])
+def test_a_space_moved_by_a_letter_goes_back_unless_the_lexicon_prefers_the_new_place(read, restored, kept):
+    from extractor.engine.spacing import _keep_moved_spaces
+
+    assert _keep_moved_spaces(read, restored) == kept
