@@ -503,6 +503,7 @@ def _keep_moved_spaces(read: str, restored: str) -> str:
     """
     if read == restored or read.replace(" ", "") != restored.replace(" ", ""):
         return restored
+    letters = read.replace(" ", "")
     before, after = _space_slots(read), _space_slots(restored)
     kept = set(after)
     for slot in after - before:
@@ -510,12 +511,10 @@ def _keep_moved_spaces(read: str, restored: str) -> str:
                            if abs(old - slot) <= 2 and old not in kept), None)
         if moved_from is None:
             continue
-        letters = read.replace(" ", "")
         if _known_around(letters, slot, kept) <= _known_around(letters, moved_from, kept - {slot} | {moved_from}):
             kept = kept - {slot} | {moved_from}
     if kept == after:
         return restored
-    letters = read.replace(" ", "")
     return "".join((" " if i in kept else "") + ch for i, ch in enumerate(letters))
 
 

@@ -322,7 +322,6 @@ def _colon_touching(value: str, size: int) -> tuple[np.ndarray, TextBox]:
     from extractor.synth.fonts import load
 
     font = load("sans", size)
-
     colon, words = (Image.new("L", (int(font.getlength(t)) + 20, size * 2), 235) for t in (":", value))
     ImageDraw.Draw(colon).text((10, size // 3), ":", font=font, fill=25)
     ImageDraw.Draw(words).text((10, size // 3), value, font=font, fill=25)
