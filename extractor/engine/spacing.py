@@ -79,8 +79,9 @@ _NUMERAL = re.compile(r"I{1,3}|IV|VI{0,3}|IX|X")
 _HOUSE_NUMBER = re.compile(r"NO\.?\d*")
 
 
-def _ink(crop: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """Boolean per column (does it hold ink?) and the cap height in pixels."""
+def _ink(crop: np.ndarray) -> tuple[np.ndarray, float, np.ndarray] | None:
+    """Boolean per column (does it hold ink?), the cap height in pixels, and per column whether
+    the cap band holds ink between where a colon's two dots sit (they leave it blank)."""
     if crop.size == 0 or crop.shape[0] < 6 or crop.shape[1] < 10:
         return None
     _, ink = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
@@ -100,7 +101,9 @@ def _ink(crop: np.ndarray) -> tuple[np.ndarray, float] | None:
     cap = bottom - top + 1
     margin = int(np.ceil(0.25 * cap))  # a comma's tail, a stroke's anti-aliased end
     own = ink[max(0, top - margin):bottom + margin + 1]
-    return own.sum(axis=0) >= 1, float(cap)
+    # Between a colon's dots (at the x-height and on the baseline): 0.45-0.8 of the cap band down.
+    middle = ink[top + int(0.45 * cap):top + max(int(0.45 * cap) + 1, int(0.8 * cap))].any(axis=0)
+    return own.sum(axis=0) >= 1, float(cap), middle
 
 
 def _segments(columns: np.ndarray, min_gap: float) -> list[tuple[int, int]]:
@@ -537,7 +540,7 @@ def _known_around(letters: str, slot: int, slots: set[int]) -> int:
     return is_word(letters[start:slot]) + is_word(letters[slot:end])
 
 
-def split_glued_words(text: str, columns: np.ndarray, unit: float) -> str:
+def split_glued_words(text: str, columns: np.ndarray, unit: float, middle: np.ndarray | None = None) -> str:
     """Split a word that is not known into two known ones where the pixels show a word gap.
 
     Small print leaves word gaps too narrow to part the ink runs (WEAK_GAP): `KOTATANGERANG`
@@ -551,7 +554,7 @@ def split_glued_words(text: str, columns: np.ndarray, unit: float) -> str:
     value = text.lstrip(" :：")
     cut = len(text) - len(value)
     segments = _segments(columns, WEAK_GAP * unit)
-    ink_start = _value_start(columns, segments, value != text, unit)
+    ink_start = _value_start(columns, segments, value != text, unit, middle)
     if ink_start is None:
         return text
     ink_end = segments[-1][1]
@@ -597,13 +600,16 @@ def _blank_at(value: str, at: int, columns: np.ndarray, ink_start: int, ink_end:
                           min(centre + reach, (centre + starts[at + 2]) / 2), em)
 
 
-def _value_start(columns: np.ndarray, segments: list[tuple[int, int]], colon: bool, cap: float) -> int | None:
+def _value_start(columns: np.ndarray, segments: list[tuple[int, int]], colon: bool, cap: float,
+                 middle: np.ndarray | None = None) -> int | None:
     """The value's first ink column, where positions are laid out from (None: not to be found).
 
     A leading ``colon``'s ink is its own narrow run; at small print it may stand closer to the
     value's first letter than a weak gap, and then only the runs of touching columns part them.
     Measured from the colon, every position would be off by the colon's and the first letter's
-    width (`:STEFANUS DHARMAWAN` laid out from the D of DHARMAWAN).
+    width (`:STEFANUS DHARMAWAN` laid out from the D of DHARMAWAN). Where the two touch, the
+    letter starts where the ink first reaches the middle of the cap band (``middle``), which the
+    colon's dots leave blank; from the first column on, there is no colon's ink at all.
     """
     if not segments:
         return None
@@ -612,6 +618,13 @@ def _value_start(columns: np.ndarray, segments: list[tuple[int, int]], colon: bo
     for runs in (segments, _segments(columns, 1)):
         if len(runs) > 1 and runs[0][1] - runs[0][0] <= 0.35 * cap:
             return runs[1][0]
+    if middle is not None:
+        first = segments[0][0]
+        letter = first + int(np.argmax(middle[first:segments[0][1]]))
+        # Ink in the middle from the first column on: no colon there (the recogniser's colon lay
+        # outside the box, or was the label's).
+        if middle[letter] and letter - first <= 0.35 * cap:
+            return letter
     return None
 
 
@@ -651,13 +664,14 @@ def _respace(grey: np.ndarray, box: TextBox, sharp_elsewhere: bool) -> tuple[str
     found = _ink(grey[y0:y1, x0:x1])
     if found is None:
         return text, 0.0, None
-    columns, cap = found
+    columns, cap, middle = found
     if cap < 8:
         return text, 0.0, None
     columns = _without_leading_speck(text, columns, cap)
+    middle = middle & columns
     em, unit = _line_em(text, _segments(columns, WEAK_GAP * cap), cap)
     segments = _segments(columns, WEAK_GAP * unit)
-    measure = (columns, unit)
+    measure = (columns, unit, middle)
     value = text.lstrip(" :：")
     clearest = 0.0
     if segments and ":" not in value and "：" not in value:

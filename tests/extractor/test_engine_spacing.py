@@ -413,3 +413,35 @@ def test_a_space_moved_by_a_letter_goes_back_unless_the_lexicon_prefers_the_new_
     from extractor.engine.spacing import _keep_moved_spaces
 
     assert _keep_moved_spaces(read, restored) == kept
+
+
+def test_a_colon_the_box_does_not_hold_does_not_stop_the_glued_word_split():
+    # The recogniser reads the label's colon into a box whose ink starts at the H: the first ink
+    # reaches the middle of the cap band at once, so no colon stands before the value.
+    grey, box = _tightly_spaced(["HENDRA", "RIZAL"], 10, 0.5)
+    assert restore_spaces(grey, box.with_text(":HENDRARIZAL")) == ":HENDRA RIZAL"
+
+
+def _colon_glued_on(words: list[str]) -> tuple[np.ndarray, TextBox]:
+    """``words`` as _tightly_spaced prints them, with a colon touching the first letter (no blank
+    column between), its lower dot on the baseline: small print's label column."""
+    from extractor.synth.fonts import load
+
+    grey, box = _tightly_spaced(words, 10, 0.5)
+    colon = Image.new("L", (40, grey.shape[0]), 235)
+    ImageDraw.Draw(colon).text((10, 4), ":", font=load("sans", 24), fill=25)
+    dots = np.asarray(colon)
+    cols, rows = np.flatnonzero((dots < 128).any(axis=0)), np.flatnonzero((dots < 128).any(axis=1))
+    dots = np.roll(dots, np.flatnonzero((grey < 128).any(axis=1)).max() - rows.max(), axis=0)
+    first = int(np.flatnonzero((grey < 128).any(axis=0))[0])
+    width = cols[-1] - cols[0] + 1
+    x = first - width  # the colon's last ink column right before the letter's first
+    glued = grey.copy()
+    glued[:, x:x + width] = np.minimum(glued[:, x:x + width], dots[:, cols[0]:cols[-1] + 1])
+    return glued, TextBox(":" + box.text, box.confidence, float(x - 4), box.y0, box.x1, box.y1)
+
+
+@pytest.mark.parametrize("words", [["HENDRA", "RIZAL"], ["SUNGAI", "PENUH"]])
+def test_a_colon_touching_the_first_letter_is_told_apart_by_the_blank_between_its_dots(words):
+    grey, box = _colon_glued_on(words)
+    assert restore_spaces(grey, box) == ":" + " ".join(words)
